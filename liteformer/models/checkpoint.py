@@ -1,0 +1,147 @@
+"""Model folders in and out: Hugging Face (config.json + model.safetensors + tokenizer) or ours.
+
+Our own format is the same shape of folder, with ``"model_type": "liteformer"`` in config.json and
+the TransformerConfig under ``"liteformer"``; it is used when no Hugging Face family can express
+the model (per-layer widths after pruning, factorized embeddings, pre-LN ...).
+Weights load only from safetensors or ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from liteformer.data.tokenizer import TextTokenizer, load_tokenizer
+from liteformer.errors import LiteformerError
+from liteformer.fileio import atomic_dir
+from liteformer.models import hf
+from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+
+OWN = "liteformer"
+
+
+@dataclass
+class LoadedModel:
+    model: TransformerForSequenceClassification
+    tokenizer: TextTokenizer
+    path: Path
+    family: str  # "bert", "distilbert" or "liteformer"
+    fresh: list[str] = field(default_factory=list)  # head tensors not in the checkpoint
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {v: k for k, v in self.model.config.id2label.items()}
+
+
+def read_config(folder: Path) -> dict:
+    cfg_file = folder / "config.json"
+    if not folder.exists():
+        raise LiteformerError(f"{folder}: no such model folder")
+    if not folder.is_dir():
+        raise LiteformerError(f"{folder}: not a folder (expected config.json + model.safetensors)")
+    if not cfg_file.exists():
+        raise LiteformerError(f"{folder}: no config.json")
+    try:
+        d = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LiteformerError(f"{cfg_file}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise LiteformerError(f"{cfg_file}: not a JSON object")
+    return d
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    st, binf = folder / "model.safetensors", folder / "pytorch_model.bin"
+    if st.exists():
+        try:
+            return load_file(str(st))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise LiteformerError(f"{st}: corrupt safetensors file ({str(e).splitlines()[0]})") from None
+    if binf.exists():
+        try:
+            sd = torch.load(str(binf), map_location="cpu", weights_only=True)
+        except Exception as e:  # unpickling errors come in many types
+            raise LiteformerError(f"{binf}: cannot be loaded safely ({str(e).splitlines()[0]})") from None
+        if not isinstance(sd, dict):
+            raise LiteformerError(f"{binf}: not a state dict")
+        return sd
+    raise LiteformerError(f"{folder}: no weights (model.safetensors or pytorch_model.bin)")
+
+
+def load_model(path: str | Path, id2label: dict[int, str] | None = None) -> LoadedModel:
+    """Load a model folder. ``id2label`` sets a new head's labels (a bare base model)."""
+    folder = Path(path)
+    d = read_config(folder)
+    sd = read_weights(folder)
+    if d.get("model_type") == OWN:
+        try:
+            cfg = TransformerConfig.from_dict(d["liteformer"])
+        except KeyError:
+            raise LiteformerError(f"{folder / 'config.json'}: lacks the 'liteformer' section") from None
+        except (ValueError, TypeError) as e:
+            raise LiteformerError(f"{folder / 'config.json'}: {e}") from None
+        model = TransformerForSequenceClassification(cfg)
+        _load_strict(model, sd, folder)
+        family, fresh = OWN, []
+    else:
+        cfg, family = hf.config_from_hf(d, id2label=id2label)
+        model = TransformerForSequenceClassification(cfg)
+        own_sd, fresh = hf.state_dict_from_hf(sd, cfg, family, model.state_dict())
+        model.load_state_dict(own_sd, strict=False)
+    tok = load_tokenizer(folder)
+    if tok.vocab_size > model.config.vocab_size:
+        raise LiteformerError(f"{folder}: tokenizer has {tok.vocab_size} tokens, the model's "
+                              f"embedding only {model.config.vocab_size}")
+    model.eval()
+    return LoadedModel(model, tok, folder, family, fresh)
+
+
+def _load_strict(model: torch.nn.Module, sd: dict, folder: Path) -> None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    extra = [k for k in sd if k not in own]
+    if missing or extra:
+        what = f"lack {missing[0]!r}" if missing else f"hold unexpected {extra[0]!r}"
+        raise LiteformerError(f"{folder}: weights {what} ({len(missing)} missing, {len(extra)} unexpected)")
+    for k, t in sd.items():
+        if tuple(t.shape) != tuple(own[k].shape):
+            raise LiteformerError(f"{folder}: tensor {k!r} has shape {tuple(t.shape)}, the config "
+                                  f"implies {tuple(own[k].shape)}")
+    model.load_state_dict(sd)
+
+
+def save_model(model: TransformerForSequenceClassification, tokenizer: TextTokenizer,
+               path: str | Path, extra: dict | None = None) -> str:
+    """Write a model folder atomically; Hugging Face layout when expressible. Returns the format."""
+    cfg = model.config
+    family = hf.hf_family_for(cfg)
+    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_dir(path) as tmp:
+        if family:
+            config = hf.config_to_hf(cfg, family)
+            sd = hf.state_dict_to_hf(sd, cfg, family)
+        else:
+            family = OWN
+            config = {"model_type": OWN, "architectures": [type(model).__name__],
+                      "id2label": {str(k): v for k, v in cfg.id2label.items()},
+                      "liteformer": cfg.to_dict()}
+        if extra:
+            config["liteformer_info"] = extra
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        tokenizer.save(tmp)
+    return family
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

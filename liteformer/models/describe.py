@@ -1,0 +1,33 @@
+"""What a model folder holds: parameters, layers, widths, vocabulary, size on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from liteformer.models.checkpoint import load_model
+from liteformer.models.transformer import count_parameters
+
+
+def describe(path: str | Path) -> dict:
+    lm = load_model(path)
+    cfg = lm.model.config
+    folder = Path(path)
+    files = [f for f in folder.iterdir() if f.is_file()]
+    weights = [f for f in files if f.name in ("model.safetensors", "pytorch_model.bin")]
+    return {
+        "path": str(folder),
+        "format": lm.family,
+        "parameters": count_parameters(lm.model),
+        "layers": cfg.num_layers,
+        "hidden_size": cfg.hidden_size,
+        "heads_per_layer": list(cfg.num_heads),
+        "head_dim": cfg.head_dim,
+        "ffn_per_layer": list(cfg.ffn_dim),
+        "vocab_size": cfg.vocab_size,
+        "tokenizer_vocab": lm.tokenizer.vocab_size,
+        "max_positions": cfg.max_positions,
+        "labels": {str(k): v for k, v in cfg.id2label.items()},
+        "new_head": bool(lm.fresh),
+        "size_bytes": sum(f.stat().st_size for f in files),
+        "weights_bytes": sum(f.stat().st_size for f in weights),
+    }

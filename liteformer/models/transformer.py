@@ -1,0 +1,391 @@
+"""liteformer's own Transformer: encoder, decoder and encoder-decoder in one readable file.
+
+Shapes in comments: B = batch, T = sequence length (S for the encoder side in cross-attention),
+H = hidden size, E = embedding size, n = heads of this layer, d = head_dim, F = FFN width of this
+layer, V = vocabulary.
+
+Design choices that later steps rely on:
+- Every layer has its own head count and FFN width (``TransformerConfig.num_heads`` /
+  ``ffn_dim`` may be lists), because structured pruning produces exactly such models.
+- Attention is ``F.scaled_dot_product_attention`` with a *boolean* mask built only from the
+  ``attention_mask`` input and ``tril`` (no data-dependent branches, no int/float mixing, no index
+  arithmetic), so ``torch.export`` with a dynamic sequence length works and the exported graph
+  converts to LiteRT, ExecuTorch and ONNX.
+- The BERT layout (post-LN, learned absolute positions, token types, tanh pooler) is the default,
+  so BERT-family checkpoints import with logits parity (see ``liteformer.models.hf``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {"gelu": nn.GELU, "gelu_new": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU}
+POOLERS = ("tanh", "relu", "none")
+
+
+@dataclass
+class TransformerConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 384
+    num_layers: int = 6
+    num_heads: int | list[int] = 12  # one int for all layers, or one per layer
+    head_dim: int | None = None  # default: hidden_size // num_heads (of a uniform model)
+    ffn_dim: int | list[int] = 1536  # one int for all layers, or one per layer
+    max_positions: int = 512
+    type_vocab_size: int = 2  # 0: no token-type embedding (DistilBERT)
+    embedding_dim: int | None = None  # < hidden_size: factorized embedding (ALBERT-style)
+    activation: str = "gelu"
+    norm_eps: float = 1e-12
+    norm_first: bool = False  # False: post-LN (BERT); True: pre-LN (GPT-2, T5-like)
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    pad_token_id: int = 0
+    # sequence-classification head
+    num_labels: int = 2
+    pooler: str = "tanh"  # "tanh" (BERT pooler), "relu" (DistilBERT pre_classifier), "none"
+    id2label: dict[int, str] = field(default_factory=dict)
+    # decoder stack of an encoder-decoder (0 layers: encoder only)
+    num_decoder_layers: int = 0
+    decoder_num_heads: int | list[int] | None = None  # default: the encoder's first layer's
+    decoder_ffn_dim: int | list[int] | None = None
+
+    def __post_init__(self) -> None:
+        self.num_heads = _per_layer(self.num_heads, self.num_layers, "num_heads")
+        self.ffn_dim = _per_layer(self.ffn_dim, self.num_layers, "ffn_dim")
+        if self.head_dim is None:
+            if self.hidden_size % self.num_heads[0]:
+                raise ValueError(
+                    f"hidden_size {self.hidden_size} is not divisible by num_heads "
+                    f"{self.num_heads[0]}; set head_dim"
+                )
+            self.head_dim = self.hidden_size // self.num_heads[0]
+        if self.num_decoder_layers:
+            dh = self.num_heads[0] if self.decoder_num_heads is None else self.decoder_num_heads
+            df = self.ffn_dim[0] if self.decoder_ffn_dim is None else self.decoder_ffn_dim
+            self.decoder_num_heads = _per_layer(dh, self.num_decoder_layers, "decoder_num_heads")
+            self.decoder_ffn_dim = _per_layer(df, self.num_decoder_layers, "decoder_ffn_dim")
+        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        if not self.id2label:
+            self.id2label = {i: str(i) for i in range(self.num_labels)}
+        self.validate()
+
+    def validate(self) -> None:
+        positive = ("vocab_size", "hidden_size", "head_dim", "max_positions", "num_labels")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.num_layers < 0 or self.num_decoder_layers < 0:
+            raise ValueError("layer counts must be >= 0")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation {self.activation!r} not in {sorted(ACTIVATIONS)}")
+        if self.pooler not in POOLERS:
+            raise ValueError(f"pooler {self.pooler!r} not in {POOLERS}")
+        if self.embedding_dim is not None and self.embedding_dim <= 0:
+            raise ValueError(f"embedding_dim must be > 0, got {self.embedding_dim}")
+        if len(self.id2label) != self.num_labels:
+            raise ValueError(f"id2label has {len(self.id2label)} entries, num_labels is {self.num_labels}")
+        if not 0 <= self.pad_token_id < self.vocab_size:
+            raise ValueError(f"pad_token_id {self.pad_token_id} outside the vocabulary")
+
+    @property
+    def uniform(self) -> bool:
+        """True when every layer has the same heads and FFN width (a plain BERT shape)."""
+        return (
+            len(set(self.num_heads)) <= 1
+            and len(set(self.ffn_dim)) <= 1
+            and self.num_heads[0] * self.head_dim == self.hidden_size
+        )
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TransformerConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}")
+        return cls(**d)
+
+    @classmethod
+    def tiny(cls, **kw) -> TransformerConfig:
+        """A few-thousand-parameter model for tests."""
+        base = dict(vocab_size=100, hidden_size=32, num_layers=2, num_heads=4, ffn_dim=64,
+                    max_positions=64, dropout=0.0, attention_dropout=0.0)
+        return cls(**{**base, **kw})
+
+
+def _per_layer(value: int | list[int], n: int, name: str) -> list[int]:
+    values = [int(value)] * n if isinstance(value, int) else [int(v) for v in value]
+    if len(values) != n:
+        raise ValueError(f"{name} has {len(values)} entries for {n} layers")
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{name} entries must be > 0, got {values}")
+    return values
+
+
+# ----------------------------------------------------------------------------------------------
+# building blocks
+
+
+class Embeddings(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        e = cfg.embedding_dim or cfg.hidden_size
+        self.word = nn.Embedding(cfg.vocab_size, e, padding_idx=cfg.pad_token_id)
+        self.position = nn.Embedding(cfg.max_positions, e)
+        self.token_type = nn.Embedding(cfg.type_vocab_size, e) if cfg.type_vocab_size else None
+        self.norm = nn.LayerNorm(e, eps=cfg.norm_eps)
+        self.dropout = nn.Dropout(cfg.dropout)
+        # factorized embedding: V x E table, then E -> H projection (ALBERT)
+        self.project = nn.Linear(e, cfg.hidden_size) if e != cfg.hidden_size else None
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        T = input_ids.shape[1]
+        positions = torch.arange(T, device=input_ids.device)  # (T,)
+        x = self.word(input_ids) + self.position(positions)[None]  # (B, T, E)
+        if self.token_type is not None:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(input_ids)
+            x = x + self.token_type(token_type_ids)
+        x = self.dropout(self.norm(x))
+        return self.project(x) if self.project is not None else x  # (B, T, H)
+
+
+class Attention(nn.Module):
+    """Multi-head attention softmax(QKᵀ/√d)V with n heads of size d (n may differ per layer)."""
+
+    def __init__(self, hidden: int, n_heads: int, head_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.n_heads, self.head_dim, self.dropout = n_heads, head_dim, dropout
+        inner = n_heads * head_dim
+        self.q = nn.Linear(hidden, inner)
+        self.k = nn.Linear(hidden, inner)
+        self.v = nn.Linear(hidden, inner)
+        self.out = nn.Linear(inner, hidden)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, n, T, d)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, H) queries
+        mask: torch.Tensor | None,  # (B, 1, 1|T, S) bool, True = may attend
+        memory: torch.Tensor | None = None,  # (B, S, H) keys/values for cross-attention
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        kv = x if memory is None else memory
+        q, k, v = self._split(self.q(x)), self._split(self.k(kv)), self._split(self.v(kv))
+        if need_weights:  # explicit path: distillation needs the attention distribution
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, n, T, S)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+            probs = scores.softmax(-1)
+            y = F.dropout(probs, self.dropout, self.training) @ v
+        else:
+            probs = None
+            p = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, n, T, d)
+        B, _, T, _ = y.shape
+        y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, n*d)
+        return self.out(y), probs
+
+
+class FeedForward(nn.Module):
+    def __init__(self, hidden: int, ffn: int, activation: str) -> None:
+        super().__init__()
+        self.up = nn.Linear(hidden, ffn)
+        self.act = ACTIVATIONS[activation]()
+        self.down = nn.Linear(ffn, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(self.act(self.up(x)))  # (B, T, H) -> (B, T, F) -> (B, T, H)
+
+
+class Block(nn.Module):
+    """Self-attention (+ cross-attention in a decoder) + FFN, each with a residual and LayerNorm."""
+
+    def __init__(self, cfg: TransformerConfig, n_heads: int, ffn: int, cross: bool = False) -> None:
+        super().__init__()
+        H = cfg.hidden_size
+        self.norm_first = cfg.norm_first
+        self.attn = Attention(H, n_heads, cfg.head_dim, cfg.attention_dropout)
+        self.attn_norm = nn.LayerNorm(H, eps=cfg.norm_eps)
+        self.cross = Attention(H, n_heads, cfg.head_dim, cfg.attention_dropout) if cross else None
+        self.cross_norm = nn.LayerNorm(H, eps=cfg.norm_eps) if cross else None
+        self.ffn = FeedForward(H, ffn, cfg.activation)
+        self.ffn_norm = nn.LayerNorm(H, eps=cfg.norm_eps)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def _residual(self, x, norm, fn):  # post-LN: norm(x + f(x)); pre-LN: x + f(norm(x))
+        if self.norm_first:
+            y, probs = fn(norm(x))
+            return x + self.dropout(y), probs
+        y, probs = fn(x)
+        return norm(x + self.dropout(y)), probs
+
+    def forward(self, x, mask, memory=None, memory_mask=None, need_weights=False):
+        x, probs = self._residual(x, self.attn_norm, lambda h: self.attn(h, mask, None, need_weights))
+        if self.cross is not None:
+            x, _ = self._residual(x, self.cross_norm, lambda h: self.cross(h, memory_mask, memory))
+        x, _ = self._residual(x, self.ffn_norm, lambda h: (self.ffn(h), None))
+        return x, probs  # (B, T, H), (B, n, T, T) or None
+
+
+def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, S) of 1/0 → (B, 1, 1, S) bool: every query may attend to every real key."""
+    return attention_mask.bool()[:, None, None, :]
+
+
+def causal_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) of 1/0 → (B, 1, T, T) bool: query t may attend to real keys at positions ≤ t."""
+    T = attention_mask.shape[1]
+    tri = torch.ones(T, T, dtype=torch.bool, device=attention_mask.device).tril()  # (T, T)
+    return padding_mask(attention_mask) & tri
+
+
+# ----------------------------------------------------------------------------------------------
+# stacks and heads
+
+
+@dataclass
+class EncoderOutput:
+    last_hidden: torch.Tensor  # (B, T, H)
+    hidden_states: list[torch.Tensor] | None = None  # embeddings + each layer, (B, T, H)
+    attentions: list[torch.Tensor] | None = None  # each layer, (B, n, T, T)
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embeddings = Embeddings(cfg)
+        self.layers = nn.ModuleList(Block(cfg, n, f) for n, f in zip(cfg.num_heads, cfg.ffn_dim))
+        self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None,
+                output_hidden_states=False, output_attentions=False) -> EncoderOutput:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        mask = padding_mask(attention_mask)  # (B, 1, 1, T)
+        x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        hidden, attns = [x], []
+        for layer in self.layers:
+            x, probs = layer(x, mask, need_weights=output_attentions)
+            hidden.append(x)
+            attns.append(probs)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return EncoderOutput(x, hidden if output_hidden_states else None,
+                             attns if output_attentions else None)
+
+
+class TransformerForSequenceClassification(nn.Module):
+    """Encoder + pooler over the first token ([CLS]) + linear classifier → logits (B, num_labels)."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.encoder = Encoder(cfg)
+        H = cfg.hidden_size
+        self.pooler = nn.Linear(H, H) if cfg.pooler != "none" else None
+        self.pooler_act = nn.Tanh() if cfg.pooler == "tanh" else nn.ReLU()
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.classifier = nn.Linear(H, cfg.num_labels)
+        self.apply(_init_weights)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classify(self.encoder(input_ids, attention_mask, token_type_ids).last_hidden)
+
+    def classify(self, last_hidden: torch.Tensor) -> torch.Tensor:
+        x = last_hidden[:, 0]  # (B, H) the [CLS] position
+        if self.pooler is not None:
+            x = self.pooler_act(self.pooler(x))
+        return self.classifier(self.dropout(x))  # (B, num_labels)
+
+
+class TransformerDecoder(nn.Module):
+    """Causal stack; with ``cross=True`` each block also attends to an encoder's output."""
+
+    def __init__(self, cfg: TransformerConfig, heads: list[int], ffns: list[int], cross: bool) -> None:
+        super().__init__()
+        self.embeddings = Embeddings(cfg)
+        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross) for n, f in zip(heads, ffns))
+        self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
+
+    def forward(self, input_ids, attention_mask=None, memory=None, memory_attention_mask=None):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        mask = causal_mask(attention_mask)  # (B, 1, T, T)
+        mem_mask = None
+        if memory is not None:
+            if memory_attention_mask is None:
+                memory_attention_mask = torch.ones(memory.shape[:2], dtype=torch.long, device=memory.device)
+            mem_mask = padding_mask(memory_attention_mask)  # (B, 1, 1, S)
+        x = self.embeddings(input_ids)
+        for layer in self.layers:
+            x, _ = layer(x, mask, memory, mem_mask)
+        return self.final_norm(x) if self.final_norm is not None else x  # (B, T, H)
+
+
+class TransformerForCausalLM(nn.Module):
+    """Decoder-only language model (GPT-style); the LM head is tied to the word embedding."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.decoder = TransformerDecoder(cfg, cfg.num_heads, cfg.ffn_dim, cross=False)
+        self.apply(_init_weights)
+
+    def forward(self, input_ids, attention_mask=None) -> torch.Tensor:
+        x = self.decoder(input_ids, attention_mask)
+        return _tied_logits(x, self.decoder.embeddings)  # (B, T, V)
+
+
+class TransformerForSeq2SeqLM(nn.Module):
+    """Encoder-decoder (translation, summarization): ``num_decoder_layers`` cross-attending blocks."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        if not cfg.num_decoder_layers:
+            raise ValueError("an encoder-decoder needs num_decoder_layers > 0")
+        self.config = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = TransformerDecoder(cfg, cfg.decoder_num_heads, cfg.decoder_ffn_dim, cross=True)
+        self.decoder.embeddings.word = self.encoder.embeddings.word  # shared vocabulary table
+        self.apply(_init_weights)
+
+    def forward(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask=None):
+        memory = self.encoder(input_ids, attention_mask).last_hidden  # (B, S, H)
+        x = self.decoder(decoder_input_ids, decoder_attention_mask, memory, attention_mask)
+        return _tied_logits(x, self.decoder.embeddings)  # (B, T, V)
+
+
+def _tied_logits(x: torch.Tensor, emb: Embeddings) -> torch.Tensor:
+    if emb.project is not None:  # factorized: H -> E by the projection's transpose
+        x = (x - emb.project.bias) @ emb.project.weight
+    return x @ emb.word.weight.T  # (B, T, V)
+
+
+def _init_weights(m: nn.Module) -> None:
+    if isinstance(m, nn.Linear):
+        nn.init.normal_(m.weight, std=0.02)
+        nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.Embedding):
+        nn.init.normal_(m.weight, std=0.02)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

