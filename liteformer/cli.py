@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="data file (.tsv/.csv/.jsonl) or sst2:test")
     _data_args(p)
     p.add_argument("--batch-size", type=_pos_int, default=64, help="examples per batch (default 64)")
-    p.add_argument("--max-length", type=_pos_int, default=128,
-                   help="tokens per example; longer inputs are truncated with a warning (default 128)")
+    p.add_argument("--max-length", type=_pos_int, default=None,
+                   help="tokens per example; longer inputs are truncated with a warning "
+                   "(default: 128 or the model's positions if fewer)")
     p.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--out", default=None, help="also write the report as JSON to this file")
 
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, help="training data file or sst2:train")
     p.add_argument("--dev", default=None, help="dev data; the best checkpoint by dev accuracy is kept")
     p.add_argument("--out", required=True, help="output model folder (written atomically)")
+    p.add_argument("--label-names", default=None,
+                   help="comma-separated names for integer labels 0..n-1 of a new head, e.g. negative,positive")
     _data_args(p)
     _train_args(p, epochs=3.0, lr=5e-5)
 
@@ -77,11 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "sample, then evaluate on the 872-sentence GLUE dev set.")
     p.add_argument("--out", default="liteformer-demo", help="output folder (default liteformer-demo)")
     p.add_argument("--base", default="minilm-l6", help="base model (default minilm-l6)")
-    _train_args(p, epochs=1.0, lr=1e-4)
+    _train_args(p, epochs=1.0, lr=1e-4, eval_every=50)
     return ap
 
 
-def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float) -> None:
+def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float, eval_every: int | None = None) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=float, default=epochs, help=f"epochs (default {epochs})")
     g.add_argument("--max-steps", type=_pos_int, default=None, help="stop after this many steps")
@@ -89,10 +92,11 @@ def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float) -> None:
     g.add_argument("--batch-size", type=_pos_int, default=32, help="global batch size (default 32)")
     g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default 0.01)")
     g.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of steps (default 0.06)")
-    g.add_argument("--max-length", type=_pos_int, default=128, help="tokens per example (default 128)")
+    g.add_argument("--max-length", type=_pos_int, default=None,
+                   help="tokens per example (default: 128 or the model's positions if fewer)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--eval-every", type=_pos_int, default=None, help="steps between dev evaluations "
-                   "(default: once an epoch)")
+    g.add_argument("--eval-every", type=_pos_int, default=eval_every, help="steps between dev evaluations "
+                   f"(default: {eval_every or 'once an epoch'})")
     g.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
 
 
@@ -144,7 +148,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     lm = load_model(resolve_base(a.model))
-    if a.max_length > lm.model.config.max_positions:
+    max_pos = lm.model.config.max_positions
+    a.max_length = a.max_length or min(128, max_pos)
+    if a.max_length > max_pos:
         raise LiteformerError(f"--max-length {a.max_length} exceeds the model's "
                               f"{lm.model.config.max_positions} positions")
     data = read_classification(a.data, a.text_column, a.label_column)
@@ -168,8 +174,9 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     cfg = _train_config(a)
     cfg.validate()
     torch.manual_seed(a.seed)
+    names = [x.strip() for x in a.label_names.split(",")] if a.label_names else None
     prep = prepare(a.train, a.base, a.model_config, a.tokenizer, a.vocab_size, a.dev,
-                   a.text_column, a.label_column)
+                   a.text_column, a.label_column, names)
     result = finetune(prep, a.out, cfg)
     if int(os.environ.get("RANK", "0")) == 0:
         best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
@@ -192,10 +199,10 @@ def cmd_demo(a: argparse.Namespace) -> int:
     cfg.validate()
     torch.manual_seed(a.seed)
     print(f"demo: fine-tuning {a.base} on the bundled SST-2 sample (sst2:train, 8,000 sentences)")
-    prep = prepare("sst2:train", base=a.base, dev="sst2:dev")
+    prep = prepare("sst2:train", base=a.base, dev="sst2:dev", label_names=["negative", "positive"])
     result = finetune(prep, out / "model", cfg)
     lm = load_model(out / "model")
-    report = evaluate(lm.model, lm.tokenizer, read_classification("sst2:test"), max_length=a.max_length,
+    report = evaluate(lm.model, lm.tokenizer, read_classification("sst2:test"), max_length=cfg.max_length,
                       progress=sys.stderr.isatty())
     write_json(out / "eval.json", {"data": "sst2:test", **report.to_dict()})
     print(f"trained {result.steps} steps in {result.seconds:.0f} s")

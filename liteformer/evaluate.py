@@ -34,15 +34,17 @@ class EvalReport:
         lines = [f"accuracy {self.accuracy:.4f} ({self.correct}/{self.total})"]
         lines.append("confusion (rows: true, columns: predicted)")
         lines.append(" " * w + "".join(f"{x:>{w}}" for x in self.labels))
-        for name, row in zip(self.labels, self.confusion):
+        for name, row in zip(self.labels, self.confusion, strict=False):
             lines.append(f"{name:>{w}}" + "".join(f"{c:>{w}}" for c in row))
         return "\n".join(lines)
 
 
 @torch.inference_mode()
 def predict(model: TransformerForSequenceClassification, tokenizer: TextTokenizer, texts: list[str],
-            batch_size: int = 64, max_length: int = 128, progress: bool = True) -> tuple[torch.Tensor, int]:
-    """Logits (N, num_labels) in input order, and how many texts were truncated."""
+            batch_size: int = 64, max_length: int | None = None, progress: bool = True) -> tuple[torch.Tensor, int]:
+    """Logits (N, num_labels) in input order, and how many texts were truncated.
+    ``max_length`` None: 128, or the model's positions if fewer."""
+    max_length = max_length or min(128, model.config.max_positions)
     enc = tokenizer.encode(texts, max_length)
     model.eval()
     device = next(model.parameters()).device
@@ -55,7 +57,7 @@ def predict(model: TransformerForSequenceClassification, tokenizer: TextTokenize
 
 
 def evaluate(model: TransformerForSequenceClassification, tokenizer: TextTokenizer, data: TextDataset,
-             batch_size: int = 64, max_length: int = 128, progress: bool = True) -> EvalReport:
+             batch_size: int = 64, max_length: int | None = None, progress: bool = True) -> EvalReport:
     id2label = model.config.id2label
     y = encode_labels(data, {v: k for k, v in id2label.items()})
     logits, truncated = predict(model, tokenizer, data.texts, batch_size, max_length, progress)
@@ -66,7 +68,7 @@ def evaluate(model: TransformerForSequenceClassification, tokenizer: TextTokeniz
 def report_from_predictions(pred: list[int], y: list[int], labels: list[str], truncated: int = 0) -> EvalReport:
     n = len(labels)
     confusion = [[0] * n for _ in range(n)]
-    for t, p in zip(y, pred):
+    for t, p in zip(y, pred, strict=False):
         confusion[t][p] += 1
-    correct = sum(int(t == p) for t, p in zip(y, pred))
+    correct = sum(int(t == p) for t, p in zip(y, pred, strict=False))
     return EvalReport(correct / len(y), correct, len(y), confusion, labels, truncated, pred)

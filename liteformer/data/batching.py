@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import torch
 
 
-def pad_batch(ids: Sequence[Sequence[int]], pad_id: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_batch(ids: Sequence[Sequence[int]], pad_id: int,
+              length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Lists of ids → (input_ids, attention_mask), both (B, T) int64, T = longest (or ``length``)."""
     T = length or max(len(x) for x in ids)
     input_ids = torch.full((len(ids), T), pad_id, dtype=torch.long)

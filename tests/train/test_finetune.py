@@ -1,0 +1,90 @@
+"""Training on a tiny, learnable task; DDP with 2 CPU processes gives the one-process result."""
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from liteformer.errors import LiteformerError
+from liteformer.models.checkpoint import load_model
+from liteformer.train.finetune import finetune, prepare
+from liteformer.train.loop import TrainConfig
+from tests.conftest import ROOT, run_cli
+
+TINY = {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "ffn_dim": 64, "max_positions": 64,
+        "dropout": 0.0, "attention_dropout": 0.0}
+
+
+def _toy(path, n, seed):
+    """Sentiment decided by one cue word among neutral filler: learnable in a few hundred steps."""
+    rng = random.Random(seed)
+    filler = "the a movie film story plot actors scene was is it and of".split()
+    rows = ["sentence\tlabel"]
+    for _ in range(n):
+        y = rng.randint(0, 1)
+        words = rng.choices(filler, k=rng.randint(3, 9))
+        words.insert(rng.randint(0, len(words)), rng.choice(["great", "wonderful"] if y else ["awful", "boring"]))
+        rows.append(f"{' '.join(words)}\t{['neg', 'pos'][y]}")
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("toy")
+    cfg = d / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    return _toy(d / "train.tsv", 600, 0), _toy(d / "dev.tsv", 200, 1), str(cfg)
+
+
+def test_finetune_from_config_learns(tmp_path, toy):
+    train, dev, cfg = toy
+    torch.manual_seed(0)
+    prep = prepare(train, model_config=cfg, vocab_size=120, dev=dev)
+    res = finetune(prep, tmp_path / "m", TrainConfig(epochs=6, lr=2e-3, batch_size=16, warmup=0.1), progress=False)
+    assert res.best.accuracy >= 0.95, res.history
+    lm = load_model(tmp_path / "m")
+    assert lm.model.config.id2label == {0: "neg", 1: "pos"}
+    assert json.loads((tmp_path / "m" / "training.json").read_text())["best"]["accuracy"] == res.best.accuracy
+
+
+def test_finetune_from_base_keeps_or_replaces_head(tmp_path, tiny_folder, toy):
+    train, dev, _ = toy
+    prep = prepare(train, base=str(tiny_folder), dev=dev)  # tiny_folder labels "0"/"1" ≠ neg/pos
+    assert prep.new_head and prep.model.config.id2label == {0: "neg", 1: "pos"}
+    prep = prepare("sst2:test", base=str(tiny_folder))  # labels 0/1 match: head kept
+    assert not prep.new_head
+
+
+@pytest.mark.parametrize("kw,msg", [(dict(lr=0), "lr"), (dict(batch_size=0), "batch_size"),
+                                    (dict(warmup=1.0), "warmup"), (dict(epochs=-1), "epochs")])
+def test_impossible_hyper_parameters(kw, msg):
+    with pytest.raises(LiteformerError, match=msg):
+        TrainConfig(**kw).validate()
+
+
+def test_ddp_two_processes_match_one(tmp_path, toy):
+    train, _, cfg = toy
+    tok = tmp_path / "tok"
+    prep = prepare(train, model_config=cfg, vocab_size=120)
+    tok.mkdir()
+    prep.tokenizer.save(tok)
+    common = ["finetune", "--model-config", cfg, "--tokenizer", str(tok), "--train", train,
+              "--max-steps", "6", "--batch-size", "8", "--lr", "1e-3", "--threads", "1"]
+    one = run_cli(*common, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "liteformer", *common, "--out", str(tmp_path / "two")]
+    two = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = load_file(str(tmp_path / "one" / "model.safetensors"))
+    b = load_file(str(tmp_path / "two" / "model.safetensors"))
+    init = prep.model.state_dict()
+    assert any(not torch.equal(a[k], init[k]) for k in a if k in init)  # it did train
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
