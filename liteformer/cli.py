@@ -74,6 +74,43 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     _train_args(p, epochs=3.0, lr=5e-5)
 
+    p = sub.add_parser("bench", help="accuracy, latency, size and memory of candidates in their own runtimes",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Benchmark candidates side by side: each runs in its own runtime in a "
+                       "fresh process per repetition, candidates interleaved across repetitions; medians "
+                       "are reported with ratios against a baseline.",
+                       epilog="candidates: [NAME=][RUNTIME[+VARIANT]:]PATH\n"
+                       "  ../shared/models/minilm-l6-sst2                        a model folder (PyTorch)\n"
+                       "  int8=torch+int8-dynamic:../shared/models/minilm-l6-sst2  int8 dynamic PyTorch\n"
+                       "exit code 2 when a candidate failed (its reason is in the report; the rest is kept).")
+    p.add_argument("candidates", nargs="+", help="model folders or artifacts, see below")
+    p.add_argument("--data", default="sst2:test", help="labelled data (default sst2:test)")
+    _data_args(p)
+    p.add_argument("--profile", default=None, help="device profile: sets --threads and --length "
+                   "(phone-low, phone-mid, phone-high)")
+    p.add_argument("--threads", type=_pos_int, default=None, help="threads per runtime (default 2)")
+    p.add_argument("--reps", type=_pos_int, default=3, help="fresh-process repetitions per candidate (default 3)")
+    p.add_argument("--length", type=_pos_int, default=None, help="fixed sequence length timed too (default 128)")
+    p.add_argument("--max-length", type=_pos_int, default=128, help="truncate inputs to this many tokens")
+    p.add_argument("--timed-examples", type=int, default=300,
+                   help="examples timed per repetition, the same for all candidates (0 = all; default 300)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs (default 10)")
+    p.add_argument("--baseline", default=None, help="candidate name the ratios refer to (default: the first)")
+    p.add_argument("--out", default="bench-report", help="report folder: bench.json/.md/.html + pareto.png")
+
+    p = sub.add_parser("select", help="the best benchmarked candidate under a device budget",
+                       description="Choose the most accurate candidate of a bench report that meets every "
+                       "budget; otherwise say which constraint nothing meets and show the closest. "
+                       "Exit code 1 when nothing fits.")
+    p.add_argument("report", help="bench.json, or the folder holding it")
+    p.add_argument("--profile", default=None, help="named budgets (phone-low, phone-mid, phone-high); "
+                   "explicit flags override them")
+    p.add_argument("--max-latency-ms", type=float, default=None, help="p50 latency at real length, batch 1")
+    p.add_argument("--max-size-mb", type=float, default=None, help="size on disk, MB (10^6 bytes)")
+    p.add_argument("--max-memory-mb", type=float, default=None, help="peak RSS of the runtime process, MiB")
+    p.add_argument("--min-accuracy", type=float, default=None, help="accuracy as a fraction, e.g. 0.88")
+    p.add_argument("--json", action="store_true", help="print the choice as JSON")
+
     p = sub.add_parser("demo", help="fine-tune MiniLM-L6 on the bundled SST-2 subset and evaluate it",
                        description="The main job on bundled data, offline: fine-tune the "
                        "all-MiniLM-L6-v2 base on 8,000 SST-2 sentences, keep the best on the dev "
@@ -212,7 +249,56 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "demo": cmd_demo}
+def cmd_bench(a: argparse.Namespace) -> int:
+    from liteformer.bench.bench import BenchSettings, parse_candidate, run_bench
+    from liteformer.bench.report import format_table, write_reports
+    from liteformer.bench.select import profile
+    prof = profile(a.profile) if a.profile else {}
+    s = BenchSettings(data=a.data, text_column=a.text_column, label_column=a.label_column,
+                      threads=a.threads or prof.get("threads", 2), reps=a.reps,
+                      fixed_length=a.length or prof.get("fixed_length", 128), max_length=a.max_length,
+                      timed_examples=a.timed_examples or None, warmup=a.warmup, baseline=a.baseline)
+    s.validate()
+    from liteformer.data.text import read_classification
+    read_classification(s.data, s.text_column, s.label_column)  # bad data: fail before any work
+    cands = [parse_candidate(c) for c in a.candidates]
+    result = run_bench(cands, s, progress=sys.stderr.isatty())
+    paths = write_reports(result, a.out)
+    print(format_table(result))
+    print(f"report: {paths['md']}  {paths['html']}  {paths['json']}  {paths['png']}  ({result.seconds:.0f} s)")
+    failed = [c for c in result.candidates if not c["ok"]]
+    for c in failed:
+        print(f"liteformer bench: error: candidate {c['name']} ({c['path']}): {c['error']}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def cmd_select(a: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from liteformer.bench.bench import BenchResult
+    from liteformer.bench.select import Budget, describe_candidate, profile, select
+    path = Path(a.report)
+    result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
+    budget = profile(a.profile)["budget"] if a.profile else Budget()
+    flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy")}
+    budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
+    sel = select(result, budget)
+    if a.json:
+        print(json.dumps({"chosen": sel.chosen, "reason": sel.reason,
+                          "closest": [{"name": c["name"], "worst_miss": v} for c, v in sel.closest]}, indent=2))
+    elif sel.chosen:
+        print(f"chosen: {describe_candidate(sel.chosen)}")
+        print(f"        {sel.chosen['path']}")
+        print(f"{len(sel.feasible)} of {len(result.ok())} candidates fit the budget")
+    else:
+        print(f"nothing fits: {sel.reason}")
+        for c, v in sel.closest:
+            print(f"  closest: {describe_candidate(c)}  (misses by {100 * v:.0f}%)")
+    return 0 if sel.chosen else 1
+
+
+COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "bench": cmd_bench,
+            "select": cmd_select, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,151 @@
+"""Bench reports: terminal table, JSON, Markdown, self-contained HTML, and the Pareto plot (PNG)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from liteformer.bench.bench import BenchResult
+from liteformer.fileio import atomic_path, write_json, write_text
+
+COLUMNS = [  # (header, key, format)
+    ("candidate", "name", "{}"), ("runtime", "runtime", "{}"), ("accuracy", "accuracy", "{:.4f}"),
+    ("p50 ms", "latency_p50_ms", "{:.2f}"), ("mean ms", "latency_mean_ms", "{:.2f}"),
+    ("p90 ms", "latency_p90_ms", "{:.2f}"), ("fixed ms", "fixed_ms", "{:.2f}"),
+    ("size MB", "size_bytes", "{:.1f}"), ("params M", "parameters", "{:.2f}"),
+    ("GMACs", "macs_mean_length", "{:.3f}"), ("peak MB", "peak_rss_mb", "{:.0f}"),
+    ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
+    ("× faster", "x_faster", "{:.2f}"), ("% acc", "pct_accuracy", "{:.1f}"),
+]
+SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
+
+
+def _cell(c: dict, key: str, fmt: str) -> str:
+    if key == "runtime" and c.get("variant"):
+        return f"{c['runtime']}+{c['variant']}"
+    v = c.get(key)
+    if v is None:
+        return "–"
+    return fmt.format(v * SCALE.get(key, 1))
+
+
+def rows(result: BenchResult) -> tuple[list[str], list[list[str]]]:
+    header = [h for h, _, _ in COLUMNS]
+    body = []
+    for c in result.candidates:
+        if c["ok"]:
+            body.append([_cell(c, k, f) for _, k, f in COLUMNS])
+        else:
+            body.append([c["name"], c["runtime"], f"FAILED: {c['error']}"] + [""] * (len(COLUMNS) - 3))
+    return header, body
+
+
+def format_table(result: BenchResult) -> str:
+    header, body = rows(result)
+    ok_rows = [r for r in body if not r[2].startswith("FAILED")]
+    widths = [max(len(x) for x in col) for col in zip(header, *ok_rows, strict=True)]
+    out = ["  ".join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True)))]
+    for r in body:
+        if r[2].startswith("FAILED"):
+            out.append(f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}")
+        else:
+            out.append("  ".join(x.rjust(w) if i > 1 else x.ljust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True))))
+    return "\n".join(out) + "\n" + settings_line(result)
+
+
+def settings_line(result: BenchResult) -> str:
+    s, m = result.settings, result.machine
+    return (f"data {s['data']} · batch 1 · {s['threads']} threads · {s['reps']} fresh-process repetitions "
+            f"(interleaved), medians · latency at real length ({s['timed_examples'] or 'all'} examples/rep) "
+            f"and fixed length {s['fixed_length']} · baseline {result.baseline} · "
+            f"{m['cpu']}, {m['cores']} cores · torch {m['torch']} · {m['date']}")
+
+
+def pareto_front(cands: list[dict]) -> list[str]:
+    """Names of candidates no other beats on both accuracy (higher) and latency (lower)."""
+    ok = [c for c in cands if c["ok"]]
+    front = []
+    for c in ok:
+        dominated = any(o["accuracy"] >= c["accuracy"] and o["latency_p50_ms"] <= c["latency_p50_ms"]
+                        and (o["accuracy"] > c["accuracy"] or o["latency_p50_ms"] < c["latency_p50_ms"])
+                        for o in ok)
+        if not dominated:
+            front.append(c["name"])
+    return front
+
+
+def plot_pareto(result: BenchResult, path: str | Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = result.ok()
+    front = set(pareto_front(ok))
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    if ok:
+        biggest = max(c["size_bytes"] for c in ok)
+        for c in ok:
+            on = c["name"] in front
+            area = 60 + 1400 * c["size_bytes"] / biggest
+            ax.scatter(c["latency_p50_ms"], c["accuracy"], s=area, alpha=0.55,
+                       color="tab:red" if on else "tab:blue", edgecolors="black" if on else "none")
+            ax.annotate(f"{c['name']}\n{c['size_bytes'] / 1e6:.1f} MB", (c["latency_p50_ms"], c["accuracy"]),
+                        fontsize=7, ha="center", va="bottom", xytext=(0, area**0.5 / 2 + 2),
+                        textcoords="offset points")
+        pts = sorted((c["latency_p50_ms"], c["accuracy"]) for c in ok if c["name"] in front)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", color="tab:red", lw=1, label="Pareto front")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.margins(0.25)
+    ax.set_xlabel(f"latency p50, batch 1, real length, {result.settings['threads']} threads (ms)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("accuracy vs latency (marker area = file size)", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def to_markdown(result: BenchResult, png_name: str | None = "pareto.png") -> str:
+    header, body = rows(result)
+    lines = ["# liteformer bench", "", settings_line(result), "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    front = pareto_front(result.candidates)
+    lines += ["", f"Pareto front (accuracy vs latency): {', '.join(front) or '–'}."]
+    failed = [c for c in result.candidates if not c["ok"]]
+    if failed:
+        lines += ["", "Failed: " + "; ".join(f"{c['name']}: {c['error']}" for c in failed)]
+    if png_name:
+        lines += ["", f"![Pareto plot]({png_name})"]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(result: BenchResult, png: bytes | None) -> str:
+    header, body = rows(result)
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in r) + "</tr>" for r in body)
+    img = (f'<img alt="Pareto plot" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+           if png else "")
+    machine = html.escape(json.dumps(result.machine))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>liteformer bench</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:3px 7px;text-align:right}}td:first-child{{text-align:left}}</style>
+</head><body><h1>liteformer bench</h1><p>{html.escape(settings_line(result))}</p>
+<table><tr>{th}</tr>{trs}</table><p>Pareto front: {html.escape(', '.join(pareto_front(result.candidates)))}</p>
+{img}<p><small>machine: {machine}</small></p></body></html>
+"""
+
+
+def write_reports(result: BenchResult, out_dir: str | Path) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {k: out / f"bench.{k}" for k in ("json", "md", "html")}
+    paths["png"] = out / "pareto.png"
+    plot_pareto(result, paths["png"])
+    write_json(paths["json"], result.to_dict())
+    write_text(paths["md"], to_markdown(result))
+    write_text(paths["html"], to_html(result, paths["png"].read_bytes()))
+    return paths

@@ -1,0 +1,48 @@
+"""Runtime adapters: one module per runtime, imported only when a candidate needs it.
+
+An adapter module defines ``load(path, variant, threads) -> Runner``. A Runner has ``tokenizer``,
+``id2label``, ``__call__(input_ids, attention_mask) -> logits`` (NumPy, batch 1) and ``describe()``
+(files it needs, parameters, config). Adding a runtime = one module + one line in ``RUNTIMES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+# runtime name -> (module, pip extra that provides it, variants it accepts)
+RUNTIMES = {
+    "torch": ("liteformer.bench.runtimes.torch_rt", None, (None, "int8-dynamic")),
+}
+SUFFIX_RUNTIME = {".onnx": "onnx", ".tflite": "litert", ".pte": "executorch"}
+
+
+def detect(path: Path) -> str:
+    """The runtime an artifact runs in, from what it is."""
+    if path.is_dir():
+        return "torch"
+    runtime = SUFFIX_RUNTIME.get(path.suffix.lower())
+    if runtime is None:
+        raise LiteformerError(f"{path}: unknown artifact type (expected a model folder, .onnx, .tflite or .pte)")
+    return runtime
+
+
+def check(runtime: str, variant: str | None) -> None:
+    if runtime not in RUNTIMES:
+        raise LiteformerError(f"runtime {runtime!r} is not available in this version (available: {sorted(RUNTIMES)})")
+    if variant not in RUNTIMES[runtime][2]:
+        ok = [v for v in RUNTIMES[runtime][2] if v]
+        raise LiteformerError(f"runtime {runtime!r} has no variant {variant!r} (variants: {ok})")
+
+
+def load(runtime: str, path: Path, variant: str | None, threads: int):
+    check(runtime, variant)
+    module, extra, _ = RUNTIMES[runtime]
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        hint = f"; install it with pip install 'liteformer[{extra}]'" if extra else ""
+        raise LiteformerError(f"runtime {runtime!r} is not installed ({e.name}){hint}") from None
+    return mod.load(path, variant, threads)

@@ -1,0 +1,100 @@
+"""Pick the best benchmarked candidate under a device budget, or say what nothing meets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from liteformer.bench.bench import BenchResult
+from liteformer.errors import LiteformerError
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_latency_ms: float | None = None  # p50 at real length, batch 1
+    max_size_mb: float | None = None  # MB = 10^6 bytes, everything the artifact needs
+    max_memory_mb: float | None = None  # peak RSS of the process that runs it (MiB)
+    min_accuracy: float | None = None
+
+    def validate(self) -> None:
+        for k, v in asdict(self).items():
+            if v is not None and v <= 0:
+                raise LiteformerError(f"--{k.replace('_', '-')} must be > 0, got {v}")
+        if self.min_accuracy is not None and self.min_accuracy > 1:
+            raise LiteformerError(f"--min-accuracy is a fraction in (0, 1], got {self.min_accuracy}")
+
+    def checks(self) -> list[tuple[str, str, float, int]]:
+        """(flag, candidate key, limit, sign): value * sign <= limit * sign."""
+        out = []
+        if self.max_latency_ms is not None:
+            out.append(("--max-latency-ms", "latency_p50_ms", self.max_latency_ms, 1))
+        if self.max_size_mb is not None:
+            out.append(("--max-size-mb", "size_mb", self.max_size_mb, 1))
+        if self.max_memory_mb is not None:
+            out.append(("--max-memory-mb", "peak_rss_mb", self.max_memory_mb, 1))
+        if self.min_accuracy is not None:
+            out.append(("--min-accuracy", "accuracy", self.min_accuracy, -1))
+        return out
+
+
+# Named device profiles: thread count and sequence length for bench, budgets for select.
+PROFILES = {
+    "phone-low": {"threads": 2, "fixed_length": 64, "budget": Budget(max_latency_ms=10, max_size_mb=10,
+                                                                     max_memory_mb=200)},
+    "phone-mid": {"threads": 4, "fixed_length": 128, "budget": Budget(max_latency_ms=20, max_size_mb=25,
+                                                                      max_memory_mb=400)},
+    "phone-high": {"threads": 4, "fixed_length": 128, "budget": Budget(max_latency_ms=40, max_size_mb=100,
+                                                                       max_memory_mb=800)},
+}
+
+
+def profile(name: str) -> dict:
+    if name not in PROFILES:
+        raise LiteformerError(f"unknown profile {name!r} (profiles: {', '.join(PROFILES)})")
+    return PROFILES[name]
+
+
+@dataclass
+class Selection:
+    chosen: dict | None
+    feasible: list[dict]
+    reason: str  # why nothing fits, when chosen is None
+    closest: list[tuple[dict, float]]  # (candidate, worst relative violation), best first
+
+
+def _value(c: dict, key: str) -> float:
+    return c["size_bytes"] / 1e6 if key == "size_mb" else c[key]
+
+
+def _violation(c: dict, checks) -> float:
+    """Largest relative amount by which the candidate misses a limit (0 if it meets all)."""
+    worst = 0.0
+    for _, key, limit, sign in checks:
+        v = _value(c, key)
+        miss = (v - limit) / limit if sign > 0 else (limit - v) / limit
+        worst = max(worst, miss)
+    return worst
+
+
+def select(result: BenchResult, budget: Budget) -> Selection:
+    budget.validate()
+    ok = result.ok()
+    if not ok:
+        raise LiteformerError("the report has no successful candidate to choose from")
+    checks = budget.checks()
+    feasible = [c for c in ok if _violation(c, checks) <= 0]
+    if feasible:  # most accurate; ties go to the faster, then the smaller
+        best = max(feasible, key=lambda c: (c["accuracy"], -c["latency_p50_ms"], -c["size_bytes"]))
+        return Selection(best, feasible, "", [])
+    alone = [flag for flag, key, limit, sign in checks
+             if not any(_value(c, key) * sign <= limit * sign for c in ok)]
+    if alone:
+        reason = f"no candidate meets {', '.join(alone)}"
+    else:
+        reason = "each limit is met by some candidate, but none meets " + " and ".join(f for f, *_ in checks)
+    closest = sorted(((c, _violation(c, checks)) for c in ok), key=lambda cv: cv[1])[:3]
+    return Selection(None, [], reason, closest)
+
+
+def describe_candidate(c: dict) -> str:
+    return (f"{c['name']} ({c['runtime']}): accuracy {c['accuracy']:.4f}, p50 {c['latency_p50_ms']:.2f} ms, "
+            f"size {c['size_bytes'] / 1e6:.1f} MB, peak memory {c['peak_rss_mb']:.0f} MiB")

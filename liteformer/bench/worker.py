@@ -1,0 +1,122 @@
+"""One measurement of one candidate, in a fresh process: ``python -m liteformer.bench.worker``.
+
+Reads a JSON spec on stdin, prints one JSON result line on stdout. Memory is read from
+/proc/self/status (VmHWM, the peak resident set of *this* process; ru_maxrss after a fork would
+count the parent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def proc_status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _percentile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def measure(spec: dict) -> dict:
+    threads = spec["threads"]
+    import numpy as np
+    import torch  # every runtime's adapter needs it; importing it first makes the baseline fair
+
+    torch.set_num_threads(threads)
+    from liteformer.bench import runtimes
+    from liteformer.data.text import encode_labels, read_classification
+    from liteformer.errors import LiteformerError
+
+    runtimes.check(spec["runtime"], spec.get("variant"))
+    hwm_import = proc_status_kb("VmHWM")
+    t = time.perf_counter()
+    runner = runtimes.load(spec["runtime"], __import__("pathlib").Path(spec["path"]), spec.get("variant"), threads)
+    load_s = time.perf_counter() - t
+    data = read_classification(spec["data"], spec.get("text_column"), spec.get("label_column", "label"))
+    try:
+        y = encode_labels(data, {v: k for k, v in runner.id2label.items()})
+    except LiteformerError as e:
+        raise LiteformerError(f"data does not match the model's labels: {e}") from None
+    enc = runner.tokenizer.encode(data.texts, spec["max_length"])
+    timed = set(spec["timed"]) if spec.get("timed") is not None else set(range(len(y)))
+    do_all = spec.get("accuracy", True)
+
+    def run(ids: list[int], length: int | None = None) -> np.ndarray:
+        n = length or len(ids)
+        x = np.zeros((1, n), dtype=np.int64)
+        m = np.zeros((1, n), dtype=np.int64)
+        x[0, : len(ids)] = ids
+        m[0, : len(ids)] = 1
+        return runner(x, m)
+
+    for i in range(min(spec.get("warmup", 10), len(enc.ids))):
+        run(enc.ids[i])
+    lat, pred = [], {}
+    for i, ids in enumerate(enc.ids):
+        if i not in timed and not do_all:
+            continue
+        t = time.perf_counter()
+        logits = run(ids)
+        dt = (time.perf_counter() - t) * 1000
+        pred[i] = int(np.asarray(logits).reshape(-1).argmax())
+        if i in timed:
+            lat.append(dt)
+    fixed = []
+    L = spec["fixed_length"]
+    longest = max(enc.ids, key=len)[:L]
+    for _ in range(spec.get("fixed_reps", 20)):
+        t = time.perf_counter()
+        run(longest, L)
+        fixed.append((time.perf_counter() - t) * 1000)
+    out = {
+        "ok": True,
+        "load_s": load_s,
+        "latency_ms": {"mean": sum(lat) / len(lat), "p50": _percentile(lat, 0.5), "p90": _percentile(lat, 0.9),
+                       "n": len(lat)},
+        "fixed_ms": _percentile(fixed, 0.5),
+        "hwm_import_kb": hwm_import,
+        "hwm_kb": proc_status_kb("VmHWM"),
+        "truncated": enc.truncated,
+        "mean_tokens": sum(len(x) for x in enc.ids) / len(enc.ids),
+        **runner.describe(),
+    }
+    if do_all:
+        correct = sum(int(pred[i] == y[i]) for i in range(len(y)))
+        out.update(accuracy=correct / len(y), correct=correct, total=len(y), labels=[
+            runner.id2label[i] for i in range(len(runner.id2label))])
+    return out
+
+
+def main() -> int:
+    spec = json.loads(sys.stdin.read())
+    os.environ.setdefault("OMP_NUM_THREADS", str(spec["threads"]))
+    try:
+        result = measure(spec)
+    except Exception as e:  # reported as a failed candidate, the others go on
+        from liteformer.errors import LiteformerError
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if not isinstance(e, LiteformerError):
+            msg = f"{type(e).__name__}: {msg}"
+            traceback.print_exc(file=sys.stderr)
+        result = {"ok": False, "error": msg}
+    sys.stdout.write("\n" + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
