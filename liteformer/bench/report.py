@@ -46,12 +46,17 @@ def format_table(result: BenchResult) -> str:
     header, body = rows(result)
     ok_rows = [r for r in body if not r[2].startswith("FAILED")]
     widths = [max(len(x) for x in col) for col in zip(header, *ok_rows, strict=True)]
-    out = ["  ".join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True)))]
+
+    def line(cells: list[str]) -> str:
+        cols = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(x.rjust(w) if i > 1 else x.ljust(w) for i, (x, w) in cols)
+
+    out = [line(header)]
     for r in body:
         if r[2].startswith("FAILED"):
             out.append(f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}")
         else:
-            out.append("  ".join(x.rjust(w) if i > 1 else x.ljust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True))))
+            out.append(line(r))
     return "\n".join(out) + "\n" + settings_line(result)
 
 

@@ -52,7 +52,13 @@ def measure(spec: dict) -> dict:
         y = encode_labels(data, {v: k for k, v in runner.id2label.items()})
     except LiteformerError as e:
         raise LiteformerError(f"data does not match the model's labels: {e}") from None
-    enc = runner.tokenizer.encode(data.texts, spec["max_length"])
+    cfg = runner.describe().get("config") or {}
+    positions = cfg.get("max_positions", 10**9)
+    max_length = spec.get("max_length") or min(128, positions)
+    if max(max_length, spec["fixed_length"]) > positions:
+        raise LiteformerError(f"length {max(max_length, spec['fixed_length'])} exceeds the model's "
+                              f"{positions} positions")
+    enc = runner.tokenizer.encode(data.texts, max_length)
     timed = set(spec["timed"]) if spec.get("timed") is not None else set(range(len(y)))
     do_all = spec.get("accuracy", True)
 

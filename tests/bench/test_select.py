@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from liteformer.bench.bench import BenchResult
+from liteformer.bench.select import Budget, select
+from liteformer.errors import LiteformerError
+from tests.conftest import run_cli
+
+
+def _c(name, acc, ms, mb, mem=100.0, ok=True):
+    return {"name": name, "path": f"/m/{name}", "runtime": "torch", "variant": None, "ok": ok, "accuracy": acc,
+            "latency_p50_ms": ms, "size_bytes": mb * 1e6, "peak_rss_mb": mem}
+
+
+@pytest.fixture
+def report(tmp_path):
+    r = BenchResult(settings={}, machine={}, baseline="big",
+                    candidates=[_c("big", 0.89, 12, 90, 400), _c("int8", 0.88, 6, 59, 450),
+                                _c("small", 0.86, 2, 5, 150), {"name": "broken", "ok": False, "error": "x",
+                                                                "path": "p", "runtime": "torch"}])
+    p = tmp_path / "bench.json"
+    p.write_text(json.dumps(r.to_dict()))
+    return r, p
+
+
+def test_most_accurate_under_budget(report):
+    r, _ = report
+    assert select(r, Budget()).chosen["name"] == "big"
+    assert select(r, Budget(max_latency_ms=7)).chosen["name"] == "int8"
+    assert select(r, Budget(max_size_mb=10)).chosen["name"] == "small"
+    assert select(r, Budget(max_memory_mb=420, min_accuracy=0.87)).chosen["name"] == "big"
+
+
+def test_nothing_fits_names_the_constraint(report):
+    r, _ = report
+    sel = select(r, Budget(max_latency_ms=1))
+    assert sel.chosen is None and sel.reason == "no candidate meets --max-latency-ms"
+    assert sel.closest[0][0]["name"] == "small" and sel.closest[0][1] == pytest.approx(1.0)
+    sel = select(r, Budget(max_size_mb=10, min_accuracy=0.88))
+    assert sel.chosen is None and "none meets --max-size-mb and --min-accuracy" in sel.reason
+
+
+def test_budget_validation():
+    with pytest.raises(LiteformerError):
+        Budget(max_latency_ms=-1).validate()
+    with pytest.raises(LiteformerError):
+        Budget(min_accuracy=89).validate()
+
+
+def test_select_cli(report, tmp_path):
+    _, p = report
+    r = run_cli("select", str(p), "--max-latency-ms", "7")
+    assert r.returncode == 0 and "chosen: int8" in r.stdout
+    r = run_cli("select", str(p.parent), "--profile", "phone-low", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["chosen"]["name"] == "small"
+    r = run_cli("select", str(p), "--max-size-mb", "1")
+    assert r.returncode == 1 and "no candidate meets --max-size-mb" in r.stdout and "closest: small" in r.stdout
+    (tmp_path / "junk.json").write_text("[1, 2")
+    r = run_cli("select", str(tmp_path / "junk.json"))
+    assert r.returncode == 2 and "not a liteformer bench JSON report" in r.stderr
