@@ -78,7 +78,7 @@ def test_reports_written(result, tmp_path):
 
 
 def test_pareto_front():
-    c = lambda n, a, l: {"name": n, "ok": True, "accuracy": a, "latency_p50_ms": l}  # noqa: E731
+    c = lambda n, a, ms: {"name": n, "ok": True, "accuracy": a, "latency_p50_ms": ms}  # noqa: E731
     cands = [c("a", 0.9, 10), c("b", 0.85, 5), c("c", 0.84, 6), c("d", 0.9, 12), {"name": "x", "ok": False}]
     assert pareto_front(cands) == ["a", "b"]
 
