@@ -82,6 +82,29 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     _train_args(p, epochs=3.0, lr=5e-5)
 
+    p = sub.add_parser("export", help="export a model to LiteRT (.tflite), ExecuTorch (.pte) or ONNX bundles",
+                       description="Export a model folder to phone runtimes. Each bundle holds the artifact, "
+                       "liteformer.json (labels, max length, inputs, buckets, source hash) and the tokenizer, "
+                       "and is verified against the source model before it is put in place.")
+    p.add_argument("model", help="model folder or alias")
+    p.add_argument("--to", required=True, help="comma-separated targets: litert, executorch, onnx")
+    p.add_argument("--out", required=True, help="bundle folder (with several targets: one sub-folder each)")
+    p.add_argument("--max-length", type=_pos_int, default=None,
+                   help="longest input in tokens (default: 128 or the model's positions if fewer)")
+    p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128 (default: those "
+                   "up to --max-length, plus --max-length)")
+    p.add_argument("--no-verify", action="store_true", help="skip checking the artifact against the source")
+    p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
+    p.add_argument("--verify-n", type=_pos_int, default=32, help="inputs to verify on (default 32)")
+    _data_args(p)
+    p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads for verification (default 2)")
+
+    p = sub.add_parser("run", help="classify text with an exported bundle (or a model folder) in its runtime")
+    p.add_argument("artifact", help="bundle folder, artifact file inside one, or model folder")
+    p.add_argument("--text", action="append", required=True, help="text to classify (repeat for more)")
+    p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("bench", help="accuracy, latency, size and memory of candidates in their own runtimes",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Benchmark candidates side by side: each runs in its own runtime in a "
@@ -258,6 +281,66 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    from liteformer.export.api import backend, export_model
+    from liteformer.export.options import ExportOptions
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.finetune import resolve_base
+    targets = [t.strip() for t in a.to.split(",") if t.strip()]
+    for t in targets:
+        backend(t)  # unknown target or missing runtime: fail before any work
+    try:
+        buckets = tuple(int(x) for x in a.buckets.split(",")) if a.buckets else None
+    except ValueError:
+        raise LiteformerError(f"--buckets {a.buckets!r}: expected comma-separated integers") from None
+    lm = load_model(resolve_base(a.model))
+    opts = ExportOptions(max_length=a.max_length or min(128, lm.model.config.max_positions), buckets=buckets)
+    opts.validate(lm.model.config.max_positions)
+    texts = None
+    if not a.no_verify:
+        from liteformer.data.text import read_classification
+        texts = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    for t in targets:
+        out = Path(a.out) / t if len(targets) > 1 else Path(a.out)
+        print(f"exporting {lm.path} to {t} ...", file=sys.stderr)
+        meta = export_model(lm, t, out, opts, texts, a.threads)
+        size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+        v = meta.get("verify")
+        check = (f"verified on {v['inputs']} inputs: max |diff| {v['max_abs_diff']:.1e}, labels agree "
+                 f"{v['label_agreement']:.0%}") if v else "not verified"
+        print(f"{t:<11} {out / meta['artifact']}  bundle {size / 1e6:.1f} MB  {check}  "
+              f"({meta['export']['seconds']:.0f} s)")
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from liteformer.bench import runtimes
+    path = Path(a.artifact)
+    if not path.exists():
+        raise LiteformerError(f"{path}: no such file or folder")
+    runtime = runtimes.detect(path)
+    runner = runtimes.load(runtime, path, None, a.threads)
+    cfg = runner.describe().get("config") or {}
+    enc = runner.tokenizer.encode(a.text, min(128, cfg.get("max_positions", 128)))
+    rows = []
+    for text, ids in zip(a.text, enc.ids, strict=True):
+        x = np.asarray([ids], dtype=np.int64)
+        logits = np.asarray(runner(x, np.ones_like(x)), dtype=np.float64).reshape(-1)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        k = int(p.argmax())
+        rows.append({"text": text, "label": runner.id2label[k], "probability": float(p[k]),
+                     "probabilities": {runner.id2label[i]: float(v) for i, v in enumerate(p)}})
+    if a.json:
+        print(json.dumps({"runtime": runtime, "results": rows}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['label']}\t{r['probability']:.3f}\t{r['text']}")
+    return 0
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from liteformer.bench.bench import BenchSettings, parse_candidate, run_bench
     from liteformer.bench.report import format_table, write_reports
@@ -306,7 +389,8 @@ def cmd_select(a: argparse.Namespace) -> int:
     return 0 if sel.chosen else 1
 
 
-COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "bench": cmd_bench,
+COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "export": cmd_export, "run": cmd_run,
+            "bench": cmd_bench,
             "select": cmd_select, "demo": cmd_demo}
 
 

@@ -15,17 +15,24 @@ from liteformer.errors import LiteformerError
 # runtime name -> (module, pip extra that provides it, variants it accepts)
 RUNTIMES = {
     "torch": ("liteformer.bench.runtimes.torch_rt", None, (None, "int8-dynamic")),
+    "onnx": ("liteformer.bench.runtimes.onnx_rt", "onnx", (None,)),
+    "litert": ("liteformer.bench.runtimes.litert_rt", "litert", (None,)),
+    "executorch": ("liteformer.bench.runtimes.executorch_rt", "executorch", (None,)),
 }
 SUFFIX_RUNTIME = {".onnx": "onnx", ".tflite": "litert", ".pte": "executorch"}
 
 
 def detect(path: Path) -> str:
     """The runtime an artifact runs in, from what it is."""
+    from liteformer.export.bundle import read_sidecar
+    if path.is_dir() and (path / "liteformer.json").exists():
+        return read_sidecar(path)["runtime"]
     if path.is_dir():
         return "torch"
     runtime = SUFFIX_RUNTIME.get(path.suffix.lower())
     if runtime is None:
         raise LiteformerError(f"{path}: unknown artifact type (expected a model folder, .onnx, .tflite or .pte)")
+    read_sidecar(path)  # an artifact needs its bundle
     return runtime
 
 

@@ -1,0 +1,1 @@
+"""Export to the phone runtimes. Each backend is one module, imported only when used."""
