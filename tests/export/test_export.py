@@ -1,0 +1,150 @@
+"""Export tiny models to every runtime, run them, verify them; failures leave nothing behind."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from liteformer.bench import runtimes
+from liteformer.data.text import read_classification
+from liteformer.errors import LiteformerError
+from liteformer.export import api
+from liteformer.export.api import export_model
+from liteformer.export.options import ExportOptions
+from liteformer.models.checkpoint import load_model, save_model
+from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from tests.conftest import run_cli
+
+TARGETS = ["onnx", "executorch", "litert"]
+TEXTS = read_classification("sst2:dev").texts[:12]
+
+
+@pytest.fixture(scope="module")
+def pruned_folder(tmp_path_factory, tokenizer):
+    """Per-layer heterogeneous widths, as structured pruning leaves them (own folder format)."""
+    torch.manual_seed(1)
+    cfg = TransformerConfig.tiny(vocab_size=tokenizer.vocab_size, num_heads=[4, 1], ffn_dim=[48, 8], head_dim=8,
+                                 id2label={0: "0", 1: "1"})
+    path = tmp_path_factory.mktemp("m") / "pruned"
+    save_model(TransformerForSequenceClassification(cfg).eval(), tokenizer, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def distil_folder(tmp_path_factory, tokenizer):
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.DistilBertConfig(vocab_size=tokenizer.vocab_size, dim=32, n_layers=2, n_heads=4,
+                                        hidden_dim=48, max_position_embeddings=64)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m") / "distil"
+    transformers.DistilBertForSequenceClassification(cfg).eval().save_pretrained(path)
+    tokenizer.save(path)
+    return path
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("which", ["tiny_folder", "pruned_folder", "distil_folder"])
+def test_export_verify_and_run(target, which, request, tmp_path):
+    lm = load_model(request.getfixturevalue(which))
+    out = tmp_path / target
+    meta = export_model(lm, target, out, ExportOptions(max_length=32, buckets=(8, 16, 32)), TEXTS, threads=1)
+    assert meta["verify"]["max_abs_diff"] <= 1e-4 and meta["verify"]["label_agreement"] == 1.0
+    side = json.loads((out / "liteformer.json").read_text())
+    assert side["runtime"] == target and side["max_length"] == 32 and side["id2label"] == {"0": "0", "1": "1"}
+    assert side["source"]["sha256"] and side["inputs"][0]["name"] == "input_ids"
+    assert {"tokenizer.json", "vocab.txt", meta["artifact"]} <= {p.name for p in out.iterdir()}
+    if target == "litert":
+        assert side["buckets"] == [8, 16, 32] and side["inputs"][0]["dtype"] == "int32"
+    # the runtime adapter gives the source's logits at several lengths (dynamic or bucketed)
+    runner = runtimes.load(target, out, None, 1)
+    for T in (3, 9, 32):
+        ids = np.random.default_rng(T).integers(5, lm.tokenizer.vocab_size, (1, T))
+        mask = np.ones_like(ids)
+        with torch.inference_mode():
+            ref = lm.model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+        assert np.abs(runner(ids, mask) - ref).max() <= 1e-4
+
+
+def _perturbing(monkeypatch, target):
+    """Make the backend export a subtly different model than the source (a broken converter)."""
+    be = api.backend(target)
+    real = be.convert
+
+    def broken(model, out_dir, opts):
+        with torch.no_grad():
+            model.classifier.bias += 0.01
+        try:
+            return real(model, out_dir, opts)
+        finally:
+            with torch.no_grad():
+                model.classifier.bias -= 0.01
+    monkeypatch.setattr(be, "convert", broken)
+
+
+def test_failed_verification_writes_nothing_and_keeps_the_old_bundle(tiny_folder, tmp_path, monkeypatch):
+    lm = load_model(tiny_folder)
+    out = tmp_path / "onnx"
+    export_model(lm, "onnx", out, ExportOptions(max_length=32), TEXTS, threads=1)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    _perturbing(monkeypatch, "onnx")
+    with pytest.raises(LiteformerError, match=r"output 'logits' differs from the source by 1\.00e-02"):
+        export_model(lm, "onnx", out, ExportOptions(max_length=32), TEXTS, threads=1)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["onnx"]  # no temp folders left
+    with pytest.raises(LiteformerError):
+        export_model(lm, "onnx", tmp_path / "new", ExportOptions(max_length=32), TEXTS, threads=1)
+    assert not (tmp_path / "new").exists()
+
+
+def test_missing_runtime_names_the_extra(monkeypatch):
+    monkeypatch.setitem(api.BACKENDS, "litert", ("liteformer.export.litert", "litert", ("no_such_module_xyz",)))
+    with pytest.raises(LiteformerError, match=r"pip install 'liteformer\[litert\]'"):
+        api.backend("litert")
+    with pytest.raises(LiteformerError, match="unknown export target"):
+        api.backend("coreml")
+
+
+@pytest.mark.parametrize("opts", [ExportOptions(max_length=1), ExportOptions(max_length=65),
+                                  ExportOptions(max_length=32, buckets=(8, 64))])
+def test_impossible_lengths(tiny_folder, tmp_path, opts):
+    with pytest.raises(LiteformerError, match="must be in"):
+        export_model(load_model(tiny_folder), "onnx", tmp_path / "x", opts, None)
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_export_run_and_bench(tiny_folder, tmp_path):
+    out = tmp_path / "b"
+    r = run_cli("export", str(tiny_folder), "--to", "onnx,executorch", "--out", str(out), "--max-length", "32",
+                "--verify-n", "8")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "verified on 8 inputs" in r.stdout and (out / "onnx" / "model.onnx").exists()
+    r = run_cli("run", str(out / "onnx" / "model.onnx"), "--text", "a charming film", "--text", "dull", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)["results"]
+    assert len(res) == 2 and res[0]["label"] in ("0", "1") and abs(sum(res[0]["probabilities"].values()) - 1) < 1e-6
+    r2 = run_cli("run", str(out / "executorch"), "--text", "a charming film", "--text", "dull", "--json")
+    assert [x["label"] for x in json.loads(r2.stdout)["results"]] == [x["label"] for x in res]
+    r = run_cli("bench", str(tiny_folder), str(out / "onnx"), str(out / "executorch"), "--data", "sst2:test",
+                "--reps", "1", "--timed-examples", "10", "--length", "32", "--out", str(tmp_path / "rep"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads((tmp_path / "rep" / "bench.json").read_text())
+    accs = {c["runtime"]: c["accuracy"] for c in rep["candidates"]}
+    assert accs["onnx"] == accs["torch"] == accs["executorch"]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--to", "coreml"], "unknown export target"),
+    (["--to", "onnx", "--buckets", "8,x"], "expected comma-separated integers"),
+    (["--to", "onnx", "--max-length", "500"], "must be in [2, 64]"),
+])
+def test_cli_export_bad_input(tiny_folder, tmp_path, args, msg):
+    r = run_cli("export", str(tiny_folder), *args, "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_bad_artifact(tmp_path):
+    (tmp_path / "m.tflite").write_bytes(b"not a model")
+    r = run_cli("run", str(tmp_path / "m.tflite"), "--text", "x")
+    assert r.returncode == 2 and "no liteformer.json" in r.stderr
