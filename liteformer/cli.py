@@ -93,11 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longest input in tokens (default: 128 or the model's positions if fewer)")
     p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128 (default: those "
                    "up to --max-length, plus --max-length)")
+    p.add_argument("--quantize", default=None, help="int8-dynamic (all runtimes), int8-static (calibrated; "
+                   "all runtimes), int4-dynamic (litert): realized in the runtime's own file")
+    p.add_argument("--calibration-data", default=None, help="training data whose texts calibrate int8-static")
+    p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
+    p.add_argument("--keep-float", default=None, help="comma-separated weight groups left in float "
+                   "(embeddings, layerN.attn, layerN.ffn, head); see liteformer quantize for choosing them")
     p.add_argument("--no-verify", action="store_true", help="skip checking the artifact against the source")
     p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
     p.add_argument("--verify-n", type=_pos_int, default=32, help="inputs to verify on (default 32)")
     _data_args(p)
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads for verification (default 2)")
+
+    p = sub.add_parser("quantize", help="quantize into a runtime's own file, optionally accuracy-aware",
+                       description="Quantize a model into a LiteRT/ExecuTorch/ONNX bundle (the file on disk "
+                       "really shrinks). With --max-accuracy-drop, measure the accuracy in the runtime on "
+                       "--eval-data and keep in float the fewest, most sensitive weight groups needed to stay "
+                       "within the budget; the bundle's liteformer.json lists them and why.")
+    p.add_argument("model", help="model folder or alias")
+    p.add_argument("--to", required=True, help="runtime: litert, executorch or onnx")
+    p.add_argument("--method", default="int8-dynamic", help="int8-dynamic (default), int8-static, "
+                   "int4-dynamic (litert)")
+    p.add_argument("--out", required=True, help="bundle folder")
+    p.add_argument("--max-accuracy-drop", type=float, default=None,
+                   help="accuracy budget as a fraction, e.g. 0.003 = 0.3 points (turns on the sensitivity scan)")
+    p.add_argument("--eval-data", default=None, help="labelled split the budget is measured on (a dev split)")
+    p.add_argument("--calibration-data", default=None, help="training data for int8-static calibration")
+    p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
+    p.add_argument("--max-length", type=_pos_int, default=None, help="longest input in tokens (default 128)")
+    p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128")
+    p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
+    p.add_argument("--verify-n", type=_pos_int, default=200,
+                   help="inputs to verify on: labels must agree on >= 99%% (default 200)")
+    _data_args(p)
+    p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
 
     p = sub.add_parser("run", help="classify text with an exported bundle (or a model folder) in its runtime")
     p.add_argument("artifact", help="bundle folder, artifact file inside one, or model folder")
@@ -294,8 +323,18 @@ def cmd_export(a: argparse.Namespace) -> int:
     except ValueError:
         raise LiteformerError(f"--buckets {a.buckets!r}: expected comma-separated integers") from None
     lm = load_model(resolve_base(a.model))
-    opts = ExportOptions(max_length=a.max_length or min(128, lm.model.config.max_positions), buckets=buckets)
+    max_length = a.max_length or min(128, lm.model.config.max_positions)
+    calibration = None
+    if a.calibration_data:
+        from liteformer.export.calibration import calibration_ids
+        calibration = calibration_ids(a.calibration_data, lm, a.calibration_n, max_length,
+                                      a.text_column, a.label_column)
+    keep = tuple(x.strip() for x in a.keep_float.split(",") if x.strip()) if a.keep_float else ()
+    opts = ExportOptions(max_length=max_length, buckets=buckets, quantize=a.quantize,
+                         calibration=calibration, keep_float=keep)
     opts.validate(lm.model.config.max_positions)
+    for t in targets:
+        opts.check_quantize(t)
     texts = None
     if not a.no_verify:
         from liteformer.data.text import read_classification
@@ -310,6 +349,56 @@ def cmd_export(a: argparse.Namespace) -> int:
                  f"{v['label_agreement']:.0%}") if v else "not verified"
         print(f"{t:<11} {out / meta['artifact']}  bundle {size / 1e6:.1f} MB  {check}  "
               f"({meta['export']['seconds']:.0f} s)")
+    return 0
+
+
+def cmd_quantize(a: argparse.Namespace) -> int:
+    from liteformer.data.text import read_classification
+    from liteformer.export.api import backend, export_model
+    from liteformer.export.options import ExportOptions
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.finetune import resolve_base
+    backend(a.to)
+    if a.max_accuracy_drop is not None and not a.eval_data:
+        raise LiteformerError("--max-accuracy-drop needs --eval-data (the split the budget is measured on)")
+    lm = load_model(resolve_base(a.model))
+    max_length = a.max_length or min(128, lm.model.config.max_positions)
+    calibration = None
+    if a.calibration_data:
+        from liteformer.export.calibration import calibration_ids
+        calibration = calibration_ids(a.calibration_data, lm, a.calibration_n, max_length,
+                                      a.text_column, a.label_column)
+    try:
+        buckets = tuple(int(x) for x in a.buckets.split(",")) if a.buckets else None
+    except ValueError:
+        raise LiteformerError(f"--buckets {a.buckets!r}: expected comma-separated integers") from None
+    opts = ExportOptions(max_length=max_length, buckets=buckets, quantize=a.method, calibration=calibration)
+    opts.validate(lm.model.config.max_positions)
+    opts.check_quantize(a.to)
+    eval_data = read_classification(a.eval_data, a.text_column, a.label_column) if a.eval_data else None
+    verify = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    mixed = None
+    if a.max_accuracy_drop is not None:
+        from dataclasses import replace
+
+        from liteformer.compress.mixed import accuracy_aware
+        mixed = accuracy_aware(lm, a.to, opts, eval_data, a.max_accuracy_drop, a.threads,
+                               progress=sys.stderr.isatty())
+        opts = replace(opts, keep_float=tuple(mixed.keep_float))
+    meta = export_model(lm, a.to, a.out, opts, verify, a.threads, extra={"mixed_precision": mixed.to_dict()}
+                        if mixed else None)
+    size = sum(f.stat().st_size for f in Path(a.out).iterdir() if f.is_file())
+    v = meta["verify"]
+    print(f"{a.to} {a.method}: {Path(a.out) / meta['artifact']}  bundle {size / 1e6:.1f} MB  labels agree with "
+          f"the float model on {v['label_agreement']:.1%} of {v['inputs']} inputs")
+    if mixed:
+        print(f"accuracy on {a.eval_data}: float {mixed.float_accuracy:.4f}, all quantized "
+              f"{mixed.all_quantized_accuracy:.4f}, final {mixed.final_accuracy:.4f}")
+        if mixed.keep_float:
+            for g in mixed.keep_float:
+                print(f"  kept in float: {g:<14} (+{100 * mixed.sensitivity[g]:.2f} points when float alone)")
+        else:
+            print("  every group quantized: the drop is within budget")
     return 0
 
 
@@ -389,7 +478,8 @@ def cmd_select(a: argparse.Namespace) -> int:
     return 0 if sel.chosen else 1
 
 
-COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "export": cmd_export, "run": cmd_run,
+COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "export": cmd_export,
+            "quantize": cmd_quantize, "run": cmd_run,
             "bench": cmd_bench,
             "select": cmd_select, "demo": cmd_demo}
 

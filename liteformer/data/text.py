@@ -78,7 +78,8 @@ def _rows(p: Path) -> tuple[list[str], list[dict]]:
 
 
 def read_classification(path: str | Path, text_column: str | None = None,
-                        label_column: str = "label") -> TextDataset:
+                        label_column: str | None = "label") -> TextDataset:
+    """Read texts and labels; ``label_column=None`` reads texts only (labels are empty strings)."""
     p = resolve(path)
     columns, rows = _rows(p)
     if not rows:
@@ -88,16 +89,20 @@ def read_classification(path: str | Path, text_column: str | None = None,
         if text_column is None:
             raise LiteformerError(f"{p}: no text column found among {columns}; pass --text-column")
     for role, col in (("text", text_column), ("label", label_column)):
-        if col not in columns:
+        if col is not None and col not in columns:
             raise LiteformerError(f"{p}: {role} column {col!r} not found (columns: {columns})")
     texts, labels = [], []
     for n, row in enumerate(rows, 2):
-        text, label = row.get(text_column), row.get(label_column)
-        if text is None or label is None or str(label).strip() == "":
+        text, label = row.get(text_column), row.get(label_column, "") if label_column else ""
+        if text is None or label is None or (label_column and str(label).strip() == ""):
             raise LiteformerError(f"{p}: row {n} lacks a {text_column!r} or {label_column!r} value")
         texts.append(str(text).strip())
         labels.append(str(label).strip())
     return TextDataset(texts, labels, str(p))
+
+
+def columns_of(path: str | Path) -> list[str]:
+    return _rows(resolve(path))[0]
 
 
 def encode_labels(ds: TextDataset, label2id: dict[str, int]) -> list[int]:

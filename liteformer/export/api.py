@@ -35,13 +35,17 @@ def backend(runtime: str):
 
 
 def export_model(lm: LoadedModel, runtime: str, out: str | Path, opts: ExportOptions,
-                 verify_texts: list[str] | None = None, threads: int = 2) -> dict:
+                 verify_texts: list[str] | None = None, threads: int = 2, extra: dict | None = None) -> dict:
     """Write a bundle for ``runtime`` at ``out`` (atomically); verify it unless no texts are given."""
     from liteformer.bench import runtimes
     from liteformer.export.verify import verify_bundle
 
     model = lm.model.eval()
     opts.validate(model.config.max_positions)
+    opts.check_quantize(runtime)
+    if opts.keep_float:
+        from liteformer.compress.groups import check_groups
+        check_groups(opts.keep_float, model.config)
     be = backend(runtime)
     t0 = time.time()
     with atomic_dir(out) as tmp:
@@ -54,13 +58,16 @@ def export_model(lm: LoadedModel, runtime: str, out: str | Path, opts: ExportOpt
             "id2label": {str(k): v for k, v in model.config.id2label.items()},
             "parameters": count_parameters(model), "config": model.config.to_dict(),
             "source": {"path": str(lm.path), "sha256": file_sha256(src) if src.exists() else None},
-            "export": {"quantization": None, "seconds": None},
+            "export": {"quantization": opts.quantize, "keep_float": list(opts.keep_float),
+                       "calibration_inputs": len(opts.calibration or []), "seconds": None},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **(extra or {}),
         }
         _write(tmp, sidecar)
         if verify_texts:
             runner = runtimes.load(runtime, tmp, None, threads)
-            sidecar["verify"] = verify_bundle(runner, model, lm.tokenizer, verify_texts, opts.max_length)
+            sidecar["verify"] = verify_bundle(runner, model, lm.tokenizer, verify_texts, opts.max_length,
+                                              quantized=opts.quantize is not None)
             del runner
         sidecar["export"]["seconds"] = round(time.time() - t0, 1)
         _write(tmp, sidecar)

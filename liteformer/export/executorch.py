@@ -16,10 +16,41 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     ids, mask = sample_inputs(1, min(8, opts.max_length), torch.long)
     seq = torch.export.Dim("seq", min=2, max=opts.max_length)
     ep = torch.export.export(model, (ids, mask), dynamic_shapes=({1: seq}, {1: seq}), strict=False)
+    quant = None
+    if opts.quantize:
+        ep, quant = _pt2e_quantize(ep, model, opts, (ids, mask), seq)
     program = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
     path = out_dir / "model.pte"
     path.write_bytes(program.buffer)
-    return {"artifact": path.name, "backend": "xnnpack",
+    return {"artifact": path.name, "backend": "xnnpack", "quantization": quant,
             "inputs": [{"name": "input_ids", "dtype": "int64", "shape": [1, f"seq<={opts.max_length}"]},
                        {"name": "attention_mask", "dtype": "int64", "shape": [1, f"seq<={opts.max_length}"]}],
             "outputs": [{"name": "logits", "dtype": "float32", "shape": [1, model.config.num_labels]}]}
+
+
+def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, sample, seq):
+    """XNNPACK PT2E int8: symmetric per-channel weights; activations dynamic or calibrated."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from liteformer.compress.groups import group_of
+
+    dynamic = opts.quantize == "int8-dynamic"
+    qcfg = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
+    quantizer = XNNPACKQuantizer().set_global(qcfg)
+    kept = [name for name, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and group_of(name) in opts.keep_float]
+    for name in kept:
+        quantizer.set_module_name(name, None)
+    prepared = prepare_pt2e(ep.module(), quantizer)
+    for ids in (opts.calibration or [])[:512]:  # static: observe activation ranges
+        x = torch.tensor([ids[: opts.max_length]], dtype=torch.long)
+        prepared(x, torch.ones_like(x))
+    if not opts.calibration:
+        prepared(*sample)
+    converted = convert_pt2e(prepared)
+    ep = torch.export.export(converted, sample, dynamic_shapes=({1: seq}, {1: seq}), strict=False)
+    return ep, {"method": opts.quantize, "quantizer": "XNNPACKQuantizer", "kept_float_linears": len(kept)}

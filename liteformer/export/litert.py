@@ -30,10 +30,16 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
         conv = (litert_torch.signature if conv is None else conv.signature)(signature_name(T), model,
                                                                           sample_kwargs=kwargs)
     edge = conv.convert()
-    path = out_dir / "model.tflite"
+    path = out_dir / ("model_fp32.tflite" if opts.quantize else "model.tflite")
     edge.export(str(path))
-    return {"artifact": path.name, "buckets": buckets,
-            "signatures": {signature_name(T): T for T in buckets},
+    signatures = {signature_name(T): T for T in buckets}
+    quant = None
+    if opts.quantize:
+        from liteformer.export.litert_quant import quantize
+        quant = quantize(path, out_dir / "model.tflite", opts.quantize, opts.calibration, signatures)
+        path.unlink()
+        path = out_dir / "model.tflite"
+    return {"artifact": path.name, "buckets": buckets, "signatures": signatures, "quantization": quant,
             "inputs": [{"name": "input_ids", "dtype": "int32", "shape": [1, "bucket"]},
                        {"name": "attention_mask", "dtype": "int32", "shape": [1, "bucket"]}],
             "outputs": [{"name": "output_0", "dtype": "float32", "shape": [1, model.config.num_labels]}]}

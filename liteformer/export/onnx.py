@@ -13,7 +13,7 @@ from liteformer.export.options import ExportOptions, sample_inputs
 def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     import onnx  # noqa: F401  (fail early with the extra's name if missing)
 
-    path = out_dir / "model.onnx"
+    path = out_dir / ("model_fp32.onnx" if opts.quantize else "model.onnx")
     ids, mask = sample_inputs(2, 8, torch.long)
     batch = torch.export.Dim("batch", min=1, max=4096)
     seq = torch.export.Dim("seq", min=2, max=model.config.max_positions)
@@ -31,7 +31,13 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
             torch.onnx.export(model, (ids, mask), str(path), dynamo=False, dynamic_axes=axes,
                               opset_version=17, **names)
             exporter = "legacy"
-    return {"artifact": path.name, "exporter": exporter,
+    quant = None
+    if opts.quantize:
+        from liteformer.export.onnx_quant import quantize
+        quant = quantize(path, out_dir / "model.onnx", opts.quantize, opts.calibration, opts.keep_float)
+        path.unlink()
+        path = out_dir / "model.onnx"
+    return {"artifact": path.name, "exporter": exporter, "quantization": quant,
             "inputs": [{"name": "input_ids", "dtype": "int64", "shape": ["batch", "seq"]},
                        {"name": "attention_mask", "dtype": "int64", "shape": ["batch", "seq"]}],
             "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", model.config.num_labels]}]}

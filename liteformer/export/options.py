@@ -9,12 +9,36 @@ import torch
 from liteformer.errors import LiteformerError
 
 DEFAULT_BUCKETS = (16, 32, 64, 128)
+# quantization methods each runtime realizes in its own file
+QUANT_METHODS = {
+    "onnx": ("int8-dynamic", "int8-static"),
+    "litert": ("int8-dynamic", "int8-static", "int4-dynamic"),
+    "executorch": ("int8-dynamic", "int8-static"),
+}
 
 
 @dataclass
 class ExportOptions:
     max_length: int = 128  # longest input the artifact takes (tokens)
     buckets: tuple[int, ...] | None = None  # LiteRT static lengths; default 16/32/64/128 up to max_length
+    quantize: str | None = None  # None (fp32) or a method of QUANT_METHODS
+    calibration: list[list[int]] | None = None  # token ids of calibration inputs (static methods)
+    keep_float: tuple[str, ...] = ()  # weight groups left in float (mixed precision)
+
+    def check_quantize(self, runtime: str) -> None:
+        if self.quantize is None:
+            if self.keep_float:
+                raise LiteformerError("--keep-float needs --quantize")
+            return
+        ok = QUANT_METHODS.get(runtime, ())
+        if self.quantize not in ok:
+            raise LiteformerError(f"{runtime} does not support quantization {self.quantize!r} "
+                                  f"(it supports: {', '.join(ok) or 'none'})")
+        if self.quantize.endswith("static") and not self.calibration:
+            raise LiteformerError(f"{self.quantize} needs a non-empty calibration set (--calibration-data)")
+        if self.keep_float and runtime == "litert":
+            raise LiteformerError("litert: --keep-float (mixed precision) is not supported; "
+                                  "its dynamic-range int8 keeps accuracy without it")
 
     def validate(self, max_positions: int) -> None:
         if not 2 <= self.max_length <= max_positions:

@@ -49,10 +49,8 @@ class TorchRunner:
 
 
 def _int8_dynamic(model: torch.nn.Module) -> torch.nn.Module:
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    from liteformer.compress.quantize import Int8DynamicConfig, quantize_
+    return quantize_(model, Int8DynamicConfig())
 
 
 def load(path: Path, variant: str | None, threads: int) -> TorchRunner:

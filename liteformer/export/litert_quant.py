@@ -1,0 +1,43 @@
+"""LiteRT quantization of an exported fp32 .tflite with the AI Edge Quantizer: dynamic-range int8
+(int8 weights, activations quantized on the fly), static int8 (calibrated activations, one
+calibration set per length-bucket signature), or dynamic int4 weights (channel-wise)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+RECIPES = {"int8-dynamic": "dynamic_wi8_afp32", "int8-static": "static_wi8_ai8", "int4-dynamic": "dynamic_wi4_afp32"}
+
+
+def _calibration(calibration: list[list[int]], signatures: dict[str, int]) -> dict[str, list[dict]]:
+    """Each signature gets every calibration input that fits it, padded (or cut) to its length."""
+    out = {}
+    for name, T in signatures.items():
+        rows = []
+        for ids in calibration:
+            ids = ids[:T] if len(ids) > T else ids
+            x = np.zeros((1, T), dtype=np.int32)
+            m = np.zeros((1, T), dtype=np.int32)
+            x[0, : len(ids)], m[0, : len(ids)] = ids, 1
+            rows.append({"input_ids": x, "attention_mask": m})
+        out[name] = rows
+    return out
+
+
+def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | None,
+             signatures: dict[str, int]) -> dict:
+    from ai_edge_quantizer import quantizer, recipe
+
+    qt = quantizer.Quantizer(str(fp32))
+    qt.load_quantization_recipe(getattr(recipe, RECIPES[method])())
+    calib = None
+    with contextlib.redirect_stdout(io.StringIO()):
+        if qt.need_calibration:
+            calib = qt.calibrate(_calibration(calibration or [], signatures), num_threads=2)
+        result = qt.quantize(calib, enable_progress_report=False)
+    result.export_model(str(out), overwrite=True)
+    return {"method": method, "recipe": RECIPES[method]}

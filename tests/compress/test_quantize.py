@@ -1,0 +1,146 @@
+"""Quantization: the PyTorch verb, each runtime's own int8 file, calibration checks, mixed precision."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from liteformer.bench import runtimes
+from liteformer.compress import mixed
+from liteformer.compress.groups import all_groups, group_of
+from liteformer.compress.quantize import Int8DynamicConfig, quantize_
+from liteformer.data.text import read_classification
+from liteformer.errors import LiteformerError
+from liteformer.export.api import export_model
+from liteformer.export.calibration import calibration_ids
+from liteformer.export.options import ExportOptions
+from liteformer.models.checkpoint import load_model
+from liteformer.train.finetune import finetune, prepare
+from liteformer.train.loop import TrainConfig
+from tests.conftest import run_cli
+from tests.train.test_finetune import TINY, _toy
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained on a learnable toy task: confident predictions, stable under int8."""
+    d = tmp_path_factory.mktemp("q")
+    cfg = d / "tiny.json"
+    cfg.write_text(json.dumps({**TINY, "hidden_size": 64, "ffn_dim": 128}))
+    train, dev = _toy(d / "train.tsv", 600, 0), _toy(d / "dev.tsv", 120, 1)
+    torch.manual_seed(0)
+    prep = prepare(train, model_config=str(cfg), vocab_size=120, dev=dev)
+    res = finetune(prep, d / "m", TrainConfig(epochs=6, lr=2e-3, batch_size=16, warmup=0.1), progress=False)
+    assert res.best.accuracy >= 0.95
+    return d / "m", train, dev
+
+
+def test_groups():
+    assert group_of("encoder.layers.3.attn.q") == "layer3.attn"
+    assert group_of("encoder.layers.0.ffn.down") == "layer0.ffn"
+    assert group_of("encoder.embeddings.word") == "embeddings"
+    assert group_of("classifier") == "head" and group_of("encoder.final_norm") is None
+
+
+def test_quantize_verb_and_keep_float(trained):
+    lm = load_model(trained[0])
+    x = torch.randint(5, lm.model.config.vocab_size, (2, 9))
+    ref = lm.model(x, torch.ones_like(x))
+    quantize_(lm.model, Int8DynamicConfig(keep_float=("layer1.ffn",)))
+    kinds = {n: type(m).__module__ for n, m in lm.model.named_modules() if n.endswith((".q", ".up", "classifier"))}
+    assert "quantized" in kinds["encoder.layers.0.ffn.up"] and "quantized" in kinds["encoder.layers.0.attn.q"]
+    assert "quantized" not in kinds["encoder.layers.1.ffn.up"]
+    assert (lm.model(x, torch.ones_like(x)) - ref).abs().max() < 0.5
+    with pytest.raises(TypeError, match="no quantizer registered"):
+        quantize_(lm.model, object())
+
+
+CASES = [("onnx", "int8-dynamic"), ("onnx", "int8-static"), ("litert", "int8-dynamic"),
+         ("executorch", "int8-dynamic"), ("executorch", "int8-static")]
+
+
+@pytest.mark.parametrize("runtime,method", CASES)
+def test_quantized_files_shrink_and_agree(trained, tmp_path, runtime, method):
+    path, train, dev = trained
+    lm = load_model(path)
+    texts = read_classification(dev).texts[:60]
+    calib = calibration_ids(train, lm, 32, 32) if method.endswith("static") else None
+    fp32 = export_model(lm, runtime, tmp_path / "fp32", ExportOptions(max_length=32, buckets=(16, 32)), None, 1)
+    q = export_model(lm, runtime, tmp_path / "q", ExportOptions(max_length=32, buckets=(16, 32), quantize=method,
+                                                                calibration=calib), texts, 1)
+    size = lambda meta, d: (tmp_path / d / meta["artifact"]).stat().st_size  # noqa: E731
+    assert size(q, "q") < 0.75 * size(fp32, "fp32")
+    assert q["verify"]["quantized"] and q["verify"]["label_agreement"] >= 0.99
+    assert q["export"]["quantization"] == method and q["quantization"]["method"] == method
+    assert not any(p.name.startswith("model_fp32") for p in (tmp_path / "q").iterdir())
+
+
+def test_unsupported_method_names_the_supported(tiny_folder, tmp_path):
+    with pytest.raises(LiteformerError, match="onnx does not support quantization 'int4-dynamic'.*int8-dynamic"):
+        export_model(load_model(tiny_folder), "onnx", tmp_path / "x", ExportOptions(max_length=32,
+                     quantize="int4-dynamic"), None)
+    with pytest.raises(LiteformerError, match="needs a non-empty calibration set"):
+        export_model(load_model(tiny_folder), "onnx", tmp_path / "x", ExportOptions(max_length=32,
+                     quantize="int8-static", calibration=[]), None)
+    with pytest.raises(LiteformerError, match="unknown layer groups"):
+        export_model(load_model(tiny_folder), "onnx", tmp_path / "x", ExportOptions(max_length=32,
+                     quantize="int8-dynamic", keep_float=("layer9.ffn",)), None)
+    assert not (tmp_path / "x").exists()
+
+
+def test_calibration_data_checks(tiny_folder, tmp_path):
+    lm = load_model(tiny_folder)
+    (tmp_path / "other.tsv").write_text("sentence\tlabel\nfine\tspam\nbad\tham\n")
+    with pytest.raises(LiteformerError, match="not the model's labels"):
+        calibration_ids(str(tmp_path / "other.tsv"), lm, 8, 32)
+    (tmp_path / "zh.tsv").write_text("text\n这部电影很好看\n非常无聊的故事\n")
+    with pytest.raises(LiteformerError, match=r"\[UNK\].*another language or tokenizer"):
+        calibration_ids(str(tmp_path / "zh.tsv"), lm, 8, 32)
+    (tmp_path / "empty.tsv").write_text("")
+    with pytest.raises(LiteformerError, match="empty file"):
+        calibration_ids(str(tmp_path / "empty.tsv"), lm, 8, 32)
+    assert len(calibration_ids("sst2:train", lm, 8, 32)) == 8  # no label check problem: labels 0/1
+
+
+def test_accuracy_aware_keeps_the_fewest_sensitive_groups(trained, monkeypatch):
+    """A fake runtime accuracy that depends on which groups stay float; the search must find them."""
+    path, _, dev = trained
+    lm = load_model(path)
+    gains = {"layer1.ffn": 0.05, "embeddings": 0.012, "layer0.attn": 0.001}
+
+    def fake_accuracy(runner, data, max_length):
+        keep = json.loads((runner.path / "liteformer.json").read_text())["export"]["keep_float"]
+        return 0.80 + sum(gains.get(g, 0.0) for g in keep)
+
+    monkeypatch.setattr(mixed, "runtime_accuracy", fake_accuracy)
+    monkeypatch.setattr(mixed, "float_accuracy", lambda *a: 0.865)
+    data = read_classification(dev)
+    res = mixed.accuracy_aware(lm, "onnx", ExportOptions(max_length=32, quantize="int8-dynamic"), data,
+                               max_drop=0.005, threads=1, progress=False)
+    assert res.keep_float == ["layer1.ffn", "embeddings"]
+    assert res.final_accuracy == pytest.approx(0.862)
+    assert res.sensitivity["layer1.ffn"] == pytest.approx(0.05) and set(res.sensitivity) == set(
+        all_groups(lm.model.config))
+    with pytest.raises(LiteformerError, match="best reached 0.8630"):
+        mixed.accuracy_aware(lm, "onnx", ExportOptions(max_length=32, quantize="int8-dynamic"), data,
+                             max_drop=0.001, threads=1, progress=False)
+
+
+def test_cli_quantize(trained, tmp_path):
+    path, _, dev = trained
+    out = tmp_path / "q"
+    r = run_cli("quantize", str(path), "--to", "onnx", "--out", str(out), "--max-accuracy-drop", "0.01",
+                "--eval-data", dev, "--verify-data", dev, "--verify-n", "50", "--max-length", "32")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "labels agree" in r.stdout and "accuracy on" in r.stdout
+    side = json.loads((out / "liteformer.json").read_text())
+    assert side["mixed_precision"]["final_accuracy"] >= side["mixed_precision"]["float_accuracy"] - 0.01
+    runner = runtimes.load("onnx", out, None, 1)
+    x = np.asarray([[2, 10, 3]])
+    assert runner(x, np.ones_like(x)).shape == (1, 2)
+    r = run_cli("quantize", str(path), "--to", "onnx", "--out", str(tmp_path / "z"), "--max-accuracy-drop", "0.01")
+    assert r.returncode == 2 and "needs --eval-data" in r.stderr
+    r = run_cli("quantize", str(path), "--to", "executorch", "--method", "int4-dynamic", "--out", str(tmp_path / "z"))
+    assert r.returncode == 2 and "supports: int8-dynamic, int8-static" in r.stderr
+    assert not (tmp_path / "z").exists()
