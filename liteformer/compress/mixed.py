@@ -53,14 +53,45 @@ def float_accuracy(lm: LoadedModel, data: TextDataset, max_length: int) -> float
     return float((logits.argmax(-1).numpy() == np.asarray(y)).mean())
 
 
+def search_keep_float(groups: list[str], measure, base: float, max_drop: float,
+                      progress: bool = False) -> MixedResult:
+    """The search itself. ``measure(keep_float) -> accuracy`` in the target runtime; ``base`` is the
+    float model's accuracy."""
+    if not 0 <= max_drop < 1:
+        raise LiteformerError(f"--max-accuracy-drop must be in [0, 1), got {max_drop}")
+    bar = tqdm(total=len(groups) + 1, desc="sensitivity", unit="trial", disable=not progress, file=sys.stderr)
+    allq = measure(())
+    bar.update(1)
+    result = MixedResult(base, allq, allq, [])
+    if base - allq <= max_drop:
+        bar.close()
+        return result
+    for g in groups:  # one group back in float at a time
+        result.sensitivity[g] = measure((g,)) - allq
+        bar.update(1)
+    bar.close()
+    keep: list[str] = []
+    for g in sorted(groups, key=lambda g: -result.sensitivity[g])[:-1]:  # all float = no quantization
+        if result.sensitivity[g] <= 0 and keep:
+            break  # the remaining groups do not help
+        keep.append(g)
+        acc = measure(tuple(keep))
+        result.trials.append({"keep_float": list(keep), "accuracy": acc})
+        if base - acc <= max_drop:
+            result.keep_float, result.final_accuracy = keep, acc
+            return result
+    best = max(result.trials, key=lambda t: t["accuracy"], default={"accuracy": allq, "keep_float": []})
+    raise LiteformerError(
+        f"no mixed-precision configuration meets --max-accuracy-drop {max_drop:g}: float accuracy "
+        f"{base:.4f}, best reached {best['accuracy']:.4f} with {best['keep_float'] or 'nothing'} in float")
+
+
 def accuracy_aware(lm: LoadedModel, runtime: str, opts: ExportOptions, data: TextDataset,
                    max_drop: float, threads: int = 2, progress: bool = True) -> MixedResult:
-    """Find the smallest ``keep_float`` whose quantized accuracy is within ``max_drop`` of float."""
+    """Find the smallest ``keep_float`` whose accuracy in ``runtime`` is within ``max_drop`` of float."""
     from liteformer.bench import runtimes
     from liteformer.export.api import export_model
 
-    if not 0 <= max_drop < 1:
-        raise LiteformerError(f"--max-accuracy-drop must be in [0, 1), got {max_drop}")
     work = Path(tempfile.mkdtemp(prefix="liteformer-mixed-"))
     cache: dict[tuple[str, ...], float] = {}
 
@@ -75,34 +106,6 @@ def accuracy_aware(lm: LoadedModel, runtime: str, opts: ExportOptions, data: Tex
 
     try:
         base = float_accuracy(lm, data, opts.max_length)
-        groups = all_groups(lm.model.config)
-        bar = tqdm(total=len(groups) + 1, desc="sensitivity", unit="trial", disable=not progress, file=sys.stderr)
-        allq = measure(())
-        bar.update(1)
-        result = MixedResult(base, allq, allq, [])
-        if base - allq <= max_drop:
-            bar.close()
-            return result
-        for g in groups:  # one group back in float at a time
-            result.sensitivity[g] = measure((g,)) - allq
-            bar.update(1)
-        bar.close()
-        order = sorted(groups, key=lambda g: -result.sensitivity[g])
-        keep: list[str] = []
-        acc = allq
-        for g in order[:-1]:  # keeping every group in float is no quantization at all
-            if result.sensitivity[g] <= 0 and keep:
-                break  # the rest do not help
-            keep.append(g)
-            acc = measure(tuple(keep))
-            result.trials.append({"keep_float": list(keep), "accuracy": acc})
-            if base - acc <= max_drop:
-                result.keep_float, result.final_accuracy = keep, acc
-                return result
-        best = max(result.trials, key=lambda t: t["accuracy"], default={"accuracy": allq, "keep_float": []})
-        raise LiteformerError(
-            f"no mixed-precision configuration meets --max-accuracy-drop {max_drop:g}: float accuracy "
-            f"{base:.4f}, best reached {best['accuracy']:.4f} with {best['keep_float'] or 'nothing'} in float")
+        return search_keep_float(all_groups(lm.model.config), measure, base, max_drop, progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-

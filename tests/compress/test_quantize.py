@@ -8,7 +8,7 @@ import torch
 
 from liteformer.bench import runtimes
 from liteformer.compress import mixed
-from liteformer.compress.groups import all_groups, group_of
+from liteformer.compress.groups import group_of
 from liteformer.compress.quantize import Int8DynamicConfig, quantize_
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     """A tiny model trained on a learnable toy task: confident predictions, stable under int8."""
     d = tmp_path_factory.mktemp("q")
     cfg = d / "tiny.json"
-    cfg.write_text(json.dumps({**TINY, "hidden_size": 64, "ffn_dim": 128}))
+    cfg.write_text(json.dumps({**TINY, "hidden_size": 128, "ffn_dim": 512}))  # weights dominate the file
     train, dev = _toy(d / "train.tsv", 600, 0), _toy(d / "dev.tsv", 120, 1)
     torch.manual_seed(0)
     prep = prepare(train, model_config=str(cfg), vocab_size=120, dev=dev)
@@ -66,11 +66,10 @@ def test_quantized_files_shrink_and_agree(trained, tmp_path, runtime, method):
     lm = load_model(path)
     texts = read_classification(dev).texts[:60]
     calib = calibration_ids(train, lm, 32, 32) if method.endswith("static") else None
-    fp32 = export_model(lm, runtime, tmp_path / "fp32", ExportOptions(max_length=32, buckets=(16, 32)), None, 1)
     q = export_model(lm, runtime, tmp_path / "q", ExportOptions(max_length=32, buckets=(16, 32), quantize=method,
                                                                 calibration=calib), texts, 1)
-    size = lambda meta, d: (tmp_path / d / meta["artifact"]).stat().st_size  # noqa: E731
-    assert size(q, "q") < 0.75 * size(fp32, "fp32")
+    fp32_bytes = 4 * sum(p.numel() for p in lm.model.parameters())
+    assert (tmp_path / "q" / q["artifact"]).stat().st_size < 0.75 * fp32_bytes
     assert q["verify"]["quantized"] and q["verify"]["label_agreement"] >= 0.99
     assert q["export"]["quantization"] == method and q["quantization"]["method"] == method
     assert not any(p.name.startswith("model_fp32") for p in (tmp_path / "q").iterdir())
@@ -103,28 +102,27 @@ def test_calibration_data_checks(tiny_folder, tmp_path):
     assert len(calibration_ids("sst2:train", lm, 8, 32)) == 8  # no label check problem: labels 0/1
 
 
-def test_accuracy_aware_keeps_the_fewest_sensitive_groups(trained, monkeypatch):
-    """A fake runtime accuracy that depends on which groups stay float; the search must find them."""
-    path, _, dev = trained
-    lm = load_model(path)
+def test_accuracy_aware_keeps_the_fewest_sensitive_groups():
+    """A fake runtime whose accuracy depends on which groups stay float; the search must find them."""
+    groups = ["embeddings", "layer0.attn", "layer0.ffn", "layer1.attn", "layer1.ffn", "head"]
     gains = {"layer1.ffn": 0.05, "embeddings": 0.012, "layer0.attn": 0.001}
+    calls = []
 
-    def fake_accuracy(runner, data, max_length):
-        keep = json.loads((runner.path / "liteformer.json").read_text())["export"]["keep_float"]
+    def measure(keep):
+        calls.append(tuple(keep))
         return 0.80 + sum(gains.get(g, 0.0) for g in keep)
 
-    monkeypatch.setattr(mixed, "runtime_accuracy", fake_accuracy)
-    monkeypatch.setattr(mixed, "float_accuracy", lambda *a: 0.865)
-    data = read_classification(dev)
-    res = mixed.accuracy_aware(lm, "onnx", ExportOptions(max_length=32, quantize="int8-dynamic"), data,
-                               max_drop=0.005, threads=1, progress=False)
+    res = mixed.search_keep_float(groups, measure, base=0.865, max_drop=0.005)
     assert res.keep_float == ["layer1.ffn", "embeddings"]
-    assert res.final_accuracy == pytest.approx(0.862)
-    assert res.sensitivity["layer1.ffn"] == pytest.approx(0.05) and set(res.sensitivity) == set(
-        all_groups(lm.model.config))
+    assert res.final_accuracy == pytest.approx(0.862) and res.all_quantized_accuracy == pytest.approx(0.80)
+    assert res.sensitivity["layer1.ffn"] == pytest.approx(0.05) and set(res.sensitivity) == set(groups)
+    assert len(calls) == 1 + len(groups) + 2
     with pytest.raises(LiteformerError, match="best reached 0.8630"):
-        mixed.accuracy_aware(lm, "onnx", ExportOptions(max_length=32, quantize="int8-dynamic"), data,
-                             max_drop=0.001, threads=1, progress=False)
+        mixed.search_keep_float(groups, measure, base=0.865, max_drop=0.001)
+    res = mixed.search_keep_float(groups, lambda keep: 0.862, base=0.865, max_drop=0.005)
+    assert res.keep_float == [] and res.sensitivity == {}  # within budget at once: no scan
+    with pytest.raises(LiteformerError, match="must be in"):
+        mixed.search_keep_float(groups, measure, base=0.865, max_drop=1.5)
 
 
 def test_cli_quantize(trained, tmp_path):
