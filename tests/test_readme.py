@@ -42,10 +42,13 @@ def test_readme_model_config_example_exists():
 
 
 def test_readme_python_snippet_runs(tiny_folder, tmp_path, monkeypatch):
-    (code,) = _blocks("python")
+    code = "\n".join(_blocks("python"))  # the blocks build on each other
+    code = code.replace("ExportOptions(max_length=128)", "ExportOptions(max_length=32)")
+    code = code.replace('export_model(lm, "litert"', 'export_model(lm, "onnx"')
     code = code.replace('"../shared/models/minilm-l6-sst2"', repr(str(tiny_folder)))
     code = code.replace("hidden_size=384", "hidden_size=32, max_positions=64").replace("[1536, 512]", "[32, 16]")
     code = code.replace("head_dim=32", "head_dim=8").replace("[12, 6]", "[4, 2]")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "pruned-shape" / "model.safetensors").exists()
+    assert (tmp_path / "bundles" / "litert" / "liteformer.json").exists()

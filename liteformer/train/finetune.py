@@ -112,7 +112,8 @@ def _read_model_config(path: str, tok: TextTokenizer, labels: dict[int, str]) ->
         raise LiteformerError(f"{path}: {e}") from None
 
 
-def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool = True) -> TrainResult:
+def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool = True,
+             resume: bool = False) -> TrainResult:
     """Train ``prep.model`` on its data; the best (by dev accuracy) or last weights go to ``out``."""
     cfg.validate()
     max_pos = prep.model.config.max_positions
@@ -126,8 +127,16 @@ def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool =
         print(f"warning: {enc.truncated} of {len(enc.ids)} training examples were longer than "
               f"{cfg.max_length} tokens and were truncated", file=sys.stderr)
     y = encode_labels(prep.train, {v: k for k, v in prep.model.config.id2label.items()})
-    result = train_classifier(prep.model, prep.tokenizer, enc.ids, y, prep.dev, cfg, out,
-                              progress=progress, info=info)
+    if cfg.qat:
+        from liteformer.compress.qat import qat_prepare_
+        qat_prepare_(prep.model)
+    try:
+        result = train_classifier(prep.model, prep.tokenizer, enc.ids, y, prep.dev, cfg, out,
+                                  progress=progress, info=info, resume=resume)
+    finally:
+        if cfg.qat:
+            from liteformer.compress.qat import qat_convert_
+            qat_convert_(prep.model)
     if info.main:
         write_json(Path(out) / "training.json", {"config": cfg.__dict__, **result.to_dict(),
                                                    "train": prep.train.path, "truncated": enc.truncated})

@@ -9,10 +9,11 @@ loss is scaled to be its share of the global-batch mean).
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from liteformer.data.batching import pad_batch
 from liteformer.data.tokenizer import TextTokenizer
 from liteformer.errors import LiteformerError
 from liteformer.evaluate import EvalReport, evaluate
+from liteformer.fileio import atomic_path
 from liteformer.models.checkpoint import save_model
 from liteformer.models.transformer import TransformerForSequenceClassification
 from liteformer.train.dist import DistInfo, barrier, init_from_env
@@ -41,6 +43,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     eval_every: int | None = None  # steps between dev evaluations; None: once an epoch
+    qat: bool = False  # fake-quantize Linear layers (int8) while training: see compress/qat.py
+    checkpoint_every: int | None = None  # steps between resumable checkpoints; None: at each evaluation
 
     def validate(self) -> None:
         checks = [
@@ -53,6 +57,8 @@ class TrainConfig:
             (self.max_length is None or self.max_length >= 2, f"max_length must be >= 2, got {self.max_length}"),
             (self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}"),
             (self.eval_every is None or self.eval_every > 0, f"eval_every must be > 0, got {self.eval_every}"),
+            (self.checkpoint_every is None or self.checkpoint_every > 0,
+             f"checkpoint_every must be > 0, got {self.checkpoint_every}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -90,8 +96,14 @@ def linear_schedule(opt: torch.optim.Optimizer, warmup: int, total: int) -> torc
 def train_classifier(model: TransformerForSequenceClassification, tokenizer: TextTokenizer,
                      train_ids: list[list[int]], train_labels: list[int], dev, cfg: TrainConfig,
                      out_dir: str | Path | None, loss_fn: LossFn = cross_entropy,
-                     progress: bool = True, info: DistInfo | None = None) -> TrainResult:
-    """Train on pre-tokenized ids; evaluate on ``dev`` (a TextDataset or None); keep the best."""
+                     progress: bool = True, info: DistInfo | None = None,
+                     extra: torch.nn.Module | None = None, resume: bool = False) -> TrainResult:
+    """Train on pre-tokenized ids; evaluate on ``dev`` (a TextDataset or None); keep the best.
+
+    ``extra``: trainable modules of the loss (e.g. distillation projections), optimized and
+    checkpointed with the model. Checkpoints (``<out_dir>.ckpt/last.pt``, atomic) hold model,
+    optimizer, scheduler, RNG and step; ``resume=True`` continues from one to the same final weights
+    as an uninterrupted run."""
     cfg.validate()
     if not train_ids:
         raise LiteformerError("the training set is empty")
@@ -101,8 +113,11 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     torch.manual_seed(cfg.seed)
     model.to(info.device).train()
     net = DistributedDataParallel(model) if info.world > 1 else model
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    params = list(model.named_parameters()) + (list(extra.named_parameters()) if extra is not None else [])
+    if extra is not None:
+        extra.to(info.device).train()
+    decay = [p for n, p in params if p.ndim >= 2]
+    no_decay = [p for n, p in params if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     n = len(train_ids)
@@ -113,7 +128,12 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     labels_t = torch.tensor(train_labels)
     amp = info.device.type == "cuda"
     best, history, step, t0, seen = None, [], 0, time.time(), 0
-    bar = tqdm(total=total, desc="train", unit="step", disable=not (progress and info.main), file=sys.stderr)
+    ckpt = Path(f"{out_dir}.ckpt") / "last.pt" if out_dir else None
+    ckpt_every = cfg.checkpoint_every or eval_every
+    if resume and ckpt is not None and ckpt.exists():
+        step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched)
+    bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and info.main),
+               file=sys.stderr)
     while step < total:
         epoch = step // per_epoch
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + epoch))
@@ -141,9 +161,41 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
             if step % eval_every == 0 or step == total:
                 best = _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history)
                 model.train()
+            if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total):
+                _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history)
     bar.close()
     barrier(info)
+    if ckpt is not None and info.main:  # finished: the checkpoint is no longer needed
+        shutil.rmtree(ckpt.parent, ignore_errors=True)
     return TrainResult(step, time.time() - t0, best, history)
+
+
+def _save_checkpoint(path: Path, cfg, model, extra, opt, sched, step, seen, best, history) -> None:
+    state = {"config": asdict(cfg), "step": step, "seen": seen, "history": history,
+             "best": asdict(best) if best else None, "model": model.state_dict(),
+             "extra": extra.state_dict() if extra is not None else None, "optimizer": opt.state_dict(),
+             "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path, cfg, model, extra, opt, sched):
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise LiteformerError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0]})") from None
+    if state["config"] != asdict(cfg):
+        changed = sorted(k for k in state["config"] if state["config"][k] != asdict(cfg).get(k))
+        raise LiteformerError(f"{path}: checkpoint was written with other settings ({', '.join(changed)}); "
+                              "start a new output folder or use the same settings")
+    model.load_state_dict(state["model"])
+    if extra is not None:
+        extra.load_state_dict(state["extra"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    best = EvalReport(**state["best"]) if state["best"] else None
+    return state["step"], state["seen"], best, state["history"]
 
 
 def _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history):

@@ -142,3 +142,38 @@ def test_cli_quantize(trained, tmp_path):
     r = run_cli("quantize", str(path), "--to", "executorch", "--method", "int4-dynamic", "--out", str(tmp_path / "z"))
     assert r.returncode == 2 and "supports: int8-dynamic, int8-static" in r.stderr
     assert not (tmp_path / "z").exists()
+
+
+def test_qat_fake_quantization_and_round_trip(trained, tmp_path):
+    from liteformer.compress.qat import FakeQuantLinear, fake_quant_weight, qat_convert_, qat_prepare_
+    w = torch.randn(6, 10)
+    q = fake_quant_weight(w, 8)
+    scale = w.abs().amax(1, keepdim=True) / 127
+    assert torch.allclose(q / scale, (q / scale).round(), atol=1e-4)  # on the int8 grid
+    assert (q - w).abs().max() <= scale.max() / 2 + 1e-6
+    lm = load_model(trained[0])
+    sd = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    qat_prepare_(lm.model)
+    assert isinstance(lm.model.encoder.layers[0].attn.q, FakeQuantLinear)
+    x = torch.randint(5, lm.model.config.vocab_size, (2, 7))
+    y = lm.model(x, torch.ones_like(x))
+    y.sum().backward()  # straight-through gradients reach the float weights
+    assert lm.model.encoder.layers[0].ffn.up.weight.grad.abs().sum() > 0
+    qat_convert_(lm.model)
+    assert type(lm.model.encoder.layers[0].attn.q) is torch.nn.Linear
+    assert all(torch.equal(v, sd[k]) for k, v in lm.model.state_dict().items())
+
+
+def test_finetune_with_qat_learns_and_exports_int8(trained, tmp_path):
+    _, train, dev = trained
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(TINY))
+    torch.manual_seed(0)
+    prep = prepare(train, model_config=str(cfg), vocab_size=120, dev=dev)
+    res = finetune(prep, tmp_path / "m", TrainConfig(epochs=6, lr=2e-3, batch_size=16, warmup=0.1, qat=True),
+                   progress=False)
+    assert res.best.accuracy >= 0.95
+    lm = load_model(tmp_path / "m")
+    meta = export_model(lm, "onnx", tmp_path / "q", ExportOptions(max_length=32, quantize="int8-dynamic"),
+                        read_classification(dev).texts[:60], 1)
+    assert meta["verify"]["label_agreement"] >= 0.99

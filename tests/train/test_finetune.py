@@ -88,3 +88,61 @@ def test_ddp_two_processes_match_one(tmp_path, toy):
     assert any(not torch.equal(a[k], init[k]) for k in a if k in init)  # it did train
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
+
+
+def test_kill_9_and_resume_gives_the_uninterrupted_weights(tmp_path, toy):
+    """A run killed at an arbitrary point resumes from its last checkpoint to the same final weights."""
+    import os
+    import signal
+    import time
+
+    train, dev, _ = toy
+    cfg = tmp_path / "drop.json"
+    cfg.write_text(json.dumps({**TINY, "dropout": 0.1, "attention_dropout": 0.1}))  # RNG state matters
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    prepare(train, model_config=str(cfg), vocab_size=120).tokenizer.save(tok)
+    common = ["finetune", "--model-config", str(cfg), "--tokenizer", str(tok), "--train", train, "--dev", dev,
+              "--max-steps", "400", "--batch-size", "8", "--lr", "1e-3", "--threads", "1", "--eval-every", "100",
+              "--checkpoint-every", "7"]
+    ref = run_cli(*common, "--out", str(tmp_path / "ref"))
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "liteformer", *common, "--out", str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed.ckpt" / "last.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and torch.load(ckpt, weights_only=True)["step"] >= 150:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    step = torch.load(ckpt, weights_only=True)["step"]
+    assert 150 <= step < 400
+    resumed = run_cli(*common, "--out", str(out), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = load_file(str(tmp_path / "ref" / "model.safetensors"))
+    b = load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((out / "training.json").read_text())["history"] == \
+        json.loads((tmp_path / "ref" / "training.json").read_text())["history"]
+    assert not ckpt.exists()  # cleaned up after a finished run
+
+
+def test_resume_refuses_other_settings(tmp_path, toy):
+    train, _, cfg = toy
+    from liteformer.train.loop import TrainConfig as TC
+    from liteformer.train.loop import _save_checkpoint, train_classifier
+    prep = prepare(train, model_config=cfg, vocab_size=120)
+    c1 = TC(max_steps=2, batch_size=8)
+    opt = torch.optim.AdamW(prep.model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    _save_checkpoint(tmp_path / "o.ckpt" / "last.pt", c1, prep.model, None, opt, sched, 1, 8, None, [])
+    enc = prep.tokenizer.encode(prep.train.texts, 64)
+    with pytest.raises(LiteformerError, match="other settings.*lr"):
+        train_classifier(prep.model, prep.tokenizer, enc.ids, [0] * len(enc.ids), None,
+                         TC(max_steps=2, batch_size=8, lr=1e-3), tmp_path / "o", progress=False, resume=True)

@@ -1,0 +1,124 @@
+"""CLI commands that produce and run artifacts: export, quantize, run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+
+def _options(a: argparse.Namespace, lm, quantize: str | None, keep_float: tuple[str, ...]):
+    """ExportOptions from the shared flags: --max-length, --buckets, --calibration-data/-n."""
+    from liteformer.export.options import ExportOptions
+    try:
+        buckets = tuple(int(x) for x in a.buckets.split(",")) if a.buckets else None
+    except ValueError:
+        raise LiteformerError(f"--buckets {a.buckets!r}: expected comma-separated integers") from None
+    max_length = a.max_length or min(128, lm.model.config.max_positions)
+    calibration = None
+    if a.calibration_data:
+        from liteformer.export.calibration import calibration_ids
+        calibration = calibration_ids(a.calibration_data, lm, a.calibration_n, max_length,
+                                      a.text_column, a.label_column)
+    opts = ExportOptions(max_length=max_length, buckets=buckets, quantize=quantize,
+                         calibration=calibration, keep_float=keep_float)
+    opts.validate(lm.model.config.max_positions)
+    return opts
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from liteformer.export.api import backend, export_model
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.finetune import resolve_base
+    targets = [t.strip() for t in a.to.split(",") if t.strip()]
+    for t in targets:
+        backend(t)  # unknown target or missing runtime: fail before any work
+    lm = load_model(resolve_base(a.model))
+    keep = tuple(x.strip() for x in a.keep_float.split(",") if x.strip()) if a.keep_float else ()
+    opts = _options(a, lm, a.quantize, keep)
+    for t in targets:
+        opts.check_quantize(t)
+    texts = None
+    if not a.no_verify:
+        from liteformer.data.text import read_classification
+        texts = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    for t in targets:
+        out = Path(a.out) / t if len(targets) > 1 else Path(a.out)
+        print(f"exporting {lm.path} to {t} ...", file=sys.stderr)
+        meta = export_model(lm, t, out, opts, texts, a.threads)
+        size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+        v = meta.get("verify")
+        check = (f"verified on {v['inputs']} inputs: max |diff| {v['max_abs_diff']:.1e}, labels agree "
+                 f"{v['label_agreement']:.0%}") if v else "not verified"
+        print(f"{t:<11} {out / meta['artifact']}  bundle {size / 1e6:.1f} MB  {check}  "
+              f"({meta['export']['seconds']:.0f} s)")
+    return 0
+
+
+def cmd_quantize(a: argparse.Namespace) -> int:
+    from liteformer.data.text import read_classification
+    from liteformer.export.api import backend, export_model
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.finetune import resolve_base
+    backend(a.to)
+    if a.max_accuracy_drop is not None and not a.eval_data:
+        raise LiteformerError("--max-accuracy-drop needs --eval-data (the split the budget is measured on)")
+    lm = load_model(resolve_base(a.model))
+    opts = _options(a, lm, a.method, ())
+    opts.check_quantize(a.to)
+    eval_data = read_classification(a.eval_data, a.text_column, a.label_column) if a.eval_data else None
+    verify = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    mixed = None
+    if a.max_accuracy_drop is not None:
+        from dataclasses import replace
+
+        from liteformer.compress.mixed import accuracy_aware
+        mixed = accuracy_aware(lm, a.to, opts, eval_data, a.max_accuracy_drop, a.threads,
+                               progress=sys.stderr.isatty())
+        opts = replace(opts, keep_float=tuple(mixed.keep_float))
+    meta = export_model(lm, a.to, a.out, opts, verify, a.threads, extra={"mixed_precision": mixed.to_dict()}
+                        if mixed else None)
+    size = sum(f.stat().st_size for f in Path(a.out).iterdir() if f.is_file())
+    v = meta["verify"]
+    print(f"{a.to} {a.method}: {Path(a.out) / meta['artifact']}  bundle {size / 1e6:.1f} MB  labels agree with "
+          f"the float model on {v['label_agreement']:.1%} of {v['inputs']} inputs")
+    if mixed:
+        print(f"accuracy on {a.eval_data}: float {mixed.float_accuracy:.4f}, all quantized "
+              f"{mixed.all_quantized_accuracy:.4f}, final {mixed.final_accuracy:.4f}")
+        if mixed.keep_float:
+            for g in mixed.keep_float:
+                print(f"  kept in float: {g:<14} (+{100 * mixed.sensitivity[g]:.2f} points when float alone)")
+        else:
+            print("  every group quantized: the drop is within budget")
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from liteformer.bench import runtimes
+    path = Path(a.artifact)
+    if not path.exists():
+        raise LiteformerError(f"{path}: no such file or folder")
+    runtime = runtimes.detect(path)
+    runner = runtimes.load(runtime, path, None, a.threads)
+    cfg = runner.describe().get("config") or {}
+    enc = runner.tokenizer.encode(a.text, min(128, cfg.get("max_positions", 128)))
+    rows = []
+    for text, ids in zip(a.text, enc.ids, strict=True):
+        x = np.asarray([ids], dtype=np.int64)
+        logits = np.asarray(runner(x, np.ones_like(x)), dtype=np.float64).reshape(-1)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        k = int(p.argmax())
+        rows.append({"text": text, "label": runner.id2label[k], "probability": float(p[k]),
+                     "probabilities": {runner.id2label[i]: float(v) for i, v in enumerate(p)}})
+    if a.json:
+        print(json.dumps({"runtime": runtime, "results": rows}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['label']}\t{r['probability']:.3f}\t{r['text']}")
+    return 0
