@@ -82,6 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     _train_args(p, epochs=3.0, lr=5e-5)
 
+    p = sub.add_parser("distill", help="train a small student on a teacher's soft targets (and inner layers)",
+                       description="Knowledge distillation: loss = alpha*CE(y, student) + (1-alpha)*T^2*KL(p||q) "
+                       "(+ hidden-state MSE and attention KL). Teacher logits are cached once. Runs unchanged "
+                       "under torchrun (DDP); --resume continues a killed run exactly.")
+    p.add_argument("--teacher", required=True, help="teacher model folder")
+    st = p.add_argument_group("student (one of)")
+    st.add_argument("--student-layers", help="keep these teacher layers, e.g. 0,2,4 (DistilBERT-style)")
+    st.add_argument("--student-config", help="JSON of TransformerConfig fields: a new model of any size")
+    st.add_argument("--student-vocab-size", type=_pos_int, help="with --student-config: a new WordPiece "
+                    "vocabulary of this size trained on the task text (data re-tokenized for the student)")
+    st.add_argument("--student-tokenizer", help="with --student-config: a tokenizer folder")
+    st.add_argument("--student", help="any model folder as the student")
+    p.add_argument("--train", required=True, help="training data")
+    p.add_argument("--dev", default=None, help="dev data; the best checkpoint by dev accuracy is kept")
+    p.add_argument("--out", required=True, help="output model folder")
+    d = p.add_argument_group("distillation")
+    d.add_argument("--alpha", type=float, default=0.5, help="weight of the hard-label CE (default 0.5)")
+    d.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T (default 2)")
+    d.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE weight (default 0)")
+    d.add_argument("--attention-weight", type=float, default=0.0, help="attention KL weight (default 0)")
+    d.add_argument("--layer-map", default=None, help="teacher layer per student layer, e.g. 1,3,5 "
+                   "(default uniform)")
+    d.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (default 0: off)")
+    _data_args(p)
+    _train_args(p, epochs=2.0, lr=1e-4)
+
     p = sub.add_parser("export", help="export a model to LiteRT (.tflite), ExecuTorch (.pte) or ONNX bundles",
                        description="Export a model folder to phone runtimes. Each bundle holds the artifact, "
                        "liteformer.json (labels, max length, inputs, buckets, source hash) and the tokenizer, "
@@ -316,6 +342,36 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(flag: str, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise LiteformerError(f"{flag} {value!r}: expected comma-separated integers") from None
+
+
+def cmd_distill(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.compress.distill import DistillConfig
+    from liteformer.train.distill import StudentSpec, distill
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    spec = StudentSpec(layers=_int_list("--student-layers", a.student_layers), config=a.student_config,
+                       tokenizer=a.student_tokenizer, vocab_size=a.student_vocab_size, checkpoint=a.student)
+    dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight,
+                         attention_weight=a.attention_weight, layer_map=_int_list("--layer-map", a.layer_map),
+                         augment=a.augment)
+    torch.manual_seed(a.seed)
+    result = distill(a.teacher, spec, a.train, a.out, dcfg, _train_config(a), a.dev, a.text_column,
+                     a.label_column, progress=sys.stderr.isatty(), resume=a.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
+        print(f"distilled {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")
+    return 0
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from liteformer.bench.bench import BenchSettings, parse_candidate, run_bench
     from liteformer.bench.report import format_table, write_reports
@@ -366,7 +422,8 @@ def cmd_select(a: argparse.Namespace) -> int:
 
 from liteformer.cli_export import cmd_export, cmd_quantize, cmd_run  # noqa: E402
 
-COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "export": cmd_export,
+COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
+            "export": cmd_export,
             "quantize": cmd_quantize, "run": cmd_run,
             "bench": cmd_bench,
             "select": cmd_select, "demo": cmd_demo}

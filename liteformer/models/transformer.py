@@ -303,8 +303,12 @@ class TransformerForSequenceClassification(nn.Module):
         self.apply(_init_weights)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        return self.classify(self.encoder(input_ids, attention_mask, token_type_ids).last_hidden)
+                token_type_ids: torch.Tensor | None = None, output_hidden_states: bool = False,
+                output_attentions: bool = False):
+        """Logits (B, num_labels); with output_* flags, (logits, EncoderOutput) for distillation."""
+        out = self.encoder(input_ids, attention_mask, token_type_ids, output_hidden_states, output_attentions)
+        logits = self.classify(out.last_hidden)
+        return (logits, out) if (output_hidden_states or output_attentions) else logits
 
     def classify(self, last_hidden: torch.Tensor) -> torch.Tensor:
         x = last_hidden[:, 0]  # (B, H) the [CLS] position

@@ -150,8 +150,13 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
             loss = per_ex.float().sum() * info.world / len(global_idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if extra is not None and info.world > 1:  # the loss's own parameters live outside DDP
+                for p in extra.parameters():
+                    if p.grad is not None:
+                        torch.distributed.all_reduce(p.grad)
+                        p.grad /= info.world
             if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
             opt.step()
             sched.step()
             step += 1

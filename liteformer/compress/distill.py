@@ -1,0 +1,175 @@
+"""Knowledge distillation: a small student learns from a teacher's soft targets (and, optionally,
+its hidden states and attention distributions, TinyBERT/MiniLM-style).
+
+    L = α · CE(y, ŷ) + (1 − α) · T² · KL(p_T ‖ q_T)
+        + w_h · Σ_l MSE(W_l · h_student[l], h_teacher[map[l]]) + w_a · Σ_l KL(A_teacher[map[l]] ‖ A_student[l])
+
+p_T = softmax(teacher logits / T), q_T = softmax(student logits / T). The KL gradient scales as 1/T²,
+so the T² factor keeps the soft-target term's weight independent of the temperature chosen (Hinton et
+al., 2015). Teacher logits are computed once and cached by example index, so a distillation epoch
+costs about a plain student epoch; hidden-state and attention losses need the teacher's inner
+tensors and run the teacher alongside the student.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from liteformer.data.batching import length_sorted_batches, pad_batch
+from liteformer.errors import LiteformerError
+from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+
+
+@dataclass
+class DistillConfig:
+    alpha: float = 0.5  # weight of the hard-label cross-entropy; 1 − alpha on the soft targets
+    temperature: float = 2.0
+    hidden_weight: float = 0.0  # hidden-state MSE (learned projection when widths differ)
+    attention_weight: float = 0.0  # attention-distribution KL (head-averaged when head counts differ)
+    layer_map: list[int] | None = None  # student layer i learns from teacher layer layer_map[i]
+    augment: int = 0  # TinyBERT-style augmented copies per training sentence (0 = off)
+
+    def validate(self, student_layers: int, teacher_layers: int) -> list[int]:
+        if not 0 <= self.alpha <= 1:
+            raise LiteformerError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.temperature <= 0:
+            raise LiteformerError(f"temperature must be > 0, got {self.temperature}")
+        if self.hidden_weight < 0 or self.attention_weight < 0:
+            raise LiteformerError("hidden/attention loss weights must be >= 0")
+        if self.augment < 0:
+            raise LiteformerError(f"augment must be >= 0, got {self.augment}")
+        layer_map = self.layer_map or uniform_layer_map(student_layers, teacher_layers)
+        if len(layer_map) != student_layers:
+            raise LiteformerError(f"layer map has {len(layer_map)} entries for {student_layers} student layers")
+        bad = [t for t in layer_map if not 0 <= t < teacher_layers]
+        if bad:
+            raise LiteformerError(f"layer map points to teacher layers {bad}; the teacher has layers "
+                                  f"0..{teacher_layers - 1}")
+        return layer_map
+
+
+def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
+    """Student layer i ← teacher layer ⌈(i+1)·t/s⌉ − 1 (last maps to last), e.g. 3 of 6 → 1, 3, 5."""
+    return [-(-(i + 1) * teacher_layers // student_layers) - 1 for i in range(student_layers)]
+
+
+def student_from_teacher(teacher: TransformerForSequenceClassification,
+                         layers: list[int]) -> TransformerForSequenceClassification:
+    """A student that keeps the given teacher layers (DistilBERT-style), with every weight copied."""
+    tc = teacher.config
+    bad = [i for i in layers if not 0 <= i < tc.num_layers]
+    if bad or not layers:
+        raise LiteformerError(f"student layers {layers} must be teacher layers 0..{tc.num_layers - 1}")
+    d = tc.to_dict()
+    d.update(num_layers=len(layers), num_heads=[tc.num_heads[i] for i in layers],
+             ffn_dim=[tc.ffn_dim[i] for i in layers])
+    student = TransformerForSequenceClassification(TransformerConfig.from_dict(d))
+    sd = teacher.state_dict()
+    out = {}
+    for k in student.state_dict():
+        if k.startswith("encoder.layers."):
+            _, _, i, rest = k.split(".", 3)
+            out[k] = sd[f"encoder.layers.{layers[int(i)]}.{rest}"]
+        else:
+            out[k] = sd[k]
+    student.load_state_dict(out)
+    return student
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+            alpha: float, temperature: float) -> torch.Tensor:
+    """Per-example α·CE(y, ŷ) + (1−α)·T²·KL(p‖q); labels < 0 (augmented text) have no CE term."""
+    T = temperature
+    log_q = F.log_softmax(student_logits.float() / T, dim=-1)
+    p = F.softmax(teacher_logits.float() / T, dim=-1)
+    kl = (p * (p.clamp_min(1e-12).log() - log_q)).sum(-1)  # KL(p ‖ q), teacher p, student q
+    ce = F.cross_entropy(student_logits.float(), labels.clamp_min(0), reduction="none") * (labels >= 0)
+    return alpha * ce + (1 - alpha) * T * T * kl
+
+
+@torch.inference_mode()
+def teacher_logits(teacher: nn.Module, ids: list[list[int]], pad_id: int, batch_size: int = 128,
+                   progress: bool = True) -> torch.Tensor:
+    """Teacher logits for every training example, computed once (the cache), in input order."""
+    teacher.eval()
+    device = next(teacher.parameters()).device
+    out = torch.empty(len(ids), teacher.config.num_labels)
+    batches = length_sorted_batches([len(x) for x in ids], batch_size)
+    for idx in tqdm(batches, desc="teacher", unit="batch", disable=not progress, file=sys.stderr):
+        x, m = pad_batch([ids[i] for i in idx], pad_id)
+        out[idx] = teacher(x.to(device), m.to(device)).float().cpu()
+    return out
+
+
+class DistillLoss(nn.Module):
+    """The loss function the training loop calls; its projections are trained with the student."""
+
+    def __init__(self, cfg: DistillConfig, layer_map: list[int], teacher: TransformerForSequenceClassification,
+                 student_cfg: TransformerConfig, cached_logits: torch.Tensor,
+                 teacher_ids: list[list[int]] | None, pad_id: int) -> None:
+        super().__init__()
+        self.cfg, self.layer_map, self.teacher = cfg, layer_map, [teacher]  # list: not a submodule
+        self.cached, self.teacher_ids, self.pad_id = cached_logits, teacher_ids, pad_id
+        hs, ht = student_cfg.hidden_size, teacher.config.hidden_size
+        n = student_cfg.num_layers + 1  # embeddings output + each layer
+        self.proj = nn.ModuleList(nn.Linear(hs, ht, bias=False) for _ in range(n)) if (
+            cfg.hidden_weight and hs != ht) else None
+
+    @property
+    def inner(self) -> bool:
+        return bool(self.cfg.hidden_weight or self.cfg.attention_weight)
+
+    def forward(self, net, ids, mask, idx, labels):
+        c = self.cfg
+        if not self.inner:
+            logits = net(ids, mask)
+            return kd_loss(logits, self.cached[idx].to(logits.device), labels, c.alpha, c.temperature)
+        logits, s = net(ids, mask, output_hidden_states=True, output_attentions=bool(c.attention_weight))
+        loss = kd_loss(logits, self.cached[idx].to(logits.device), labels, c.alpha, c.temperature)
+        with torch.no_grad():
+            t = self.teacher[0].encoder(ids, mask, output_hidden_states=bool(c.hidden_weight),
+                                        output_attentions=bool(c.attention_weight))
+        real = mask.float()  # (B, T)
+        ntok = real.sum(-1).clamp_min(1)
+        if c.hidden_weight:  # embeddings ↔ embeddings, student layer i ↔ teacher layer map[i]
+            pairs = [(0, 0)] + [(i + 1, j + 1) for i, j in enumerate(self.layer_map)]
+            mse = 0
+            for k, (i, j) in enumerate(pairs):
+                h = s.hidden_states[i]
+                h = self.proj[k](h) if self.proj is not None else h
+                err = ((h - t.hidden_states[j]) ** 2).mean(-1)  # (B, T)
+                mse = mse + (err * real).sum(-1) / ntok
+            loss = loss + c.hidden_weight * mse / len(pairs)
+        if c.attention_weight:
+            kl = 0
+            for i, j in enumerate(self.layer_map):
+                a_s = s.attentions[i].mean(1)  # (B, T, T), head-averaged
+                a_t = t.attentions[j].mean(1)
+                row = (a_t * (a_t.clamp_min(1e-12).log() - a_s.clamp_min(1e-12).log())).sum(-1)  # (B, T)
+                kl = kl + (row * real).sum(-1) / ntok
+            loss = loss + c.attention_weight * kl / len(self.layer_map)
+        return loss
+
+
+def augment_texts(texts: list[str], copies: int, p: float = 0.15, seed: int = 0) -> list[str]:
+    """TinyBERT-style augmentation without an extra model: each copy replaces ~p of the words with
+    words drawn from the corpus (by frequency). The teacher labels the new sentences."""
+    if copies <= 0:
+        return []
+    rng = random.Random(seed)
+    vocab = [w for t in texts for w in t.split()]
+    if not vocab:
+        return []
+    out = []
+    for t in texts:
+        words = t.split()
+        for _ in range(copies):
+            out.append(" ".join(rng.choice(vocab) if rng.random() < p else w for w in words))
+    return out

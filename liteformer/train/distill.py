@@ -1,0 +1,126 @@
+"""``distill``: build a student, cache the teacher's outputs, train with the distillation loss.
+
+Students: (a) ``layers`` — keep those teacher layers (DistilBERT-style); (b) ``config`` — a new
+model of any size from a JSON config, optionally with a new, smaller WordPiece vocabulary trained on
+the task text (the data is then tokenized once for the teacher and once for the student);
+(c) ``checkpoint`` — any model folder.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from liteformer.compress.distill import (
+    DistillConfig,
+    DistillLoss,
+    augment_texts,
+    student_from_teacher,
+    teacher_logits,
+)
+from liteformer.data.text import encode_labels, read_classification
+from liteformer.data.tokenizer import load_tokenizer, train_wordpiece
+from liteformer.errors import LiteformerError
+from liteformer.fileio import write_json
+from liteformer.models.checkpoint import load_model
+from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.train.dist import init_from_env
+from liteformer.train.finetune import replace_head, resolve_base
+from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
+
+
+@dataclass
+class StudentSpec:
+    layers: list[int] | None = None  # (a) teacher layers to keep
+    config: str | None = None  # (b) JSON of TransformerConfig fields
+    tokenizer: str | None = None  #     with (b): a tokenizer folder, or
+    vocab_size: int | None = None  #     with (b): train a new vocabulary of this size
+    checkpoint: str | None = None  # (c) a model folder
+
+    def validate(self) -> None:
+        given = [x is not None for x in (self.layers, self.config, self.checkpoint)]
+        if sum(given) != 1:
+            raise LiteformerError("give exactly one student: --student-layers, --student-config or --student")
+        if (self.tokenizer or self.vocab_size) and self.config is None:
+            raise LiteformerError("--student-tokenizer/--student-vocab-size go with --student-config")
+
+
+def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
+    spec.validate()
+    labels = dict(teacher.config.id2label)
+    if spec.layers is not None:
+        return student_from_teacher(teacher, spec.layers), teacher_tok
+    if spec.checkpoint is not None:
+        lm = load_model(resolve_base(spec.checkpoint))
+        if lm.fresh or lm.model.config.id2label != labels:
+            replace_head(lm.model, labels)
+        return lm.model, lm.tokenizer
+    tok = (load_tokenizer(spec.tokenizer) if spec.tokenizer else
+           train_wordpiece(texts, spec.vocab_size) if spec.vocab_size else teacher_tok)
+    try:
+        d = json.loads(Path(spec.config).read_text(encoding="utf-8"))
+        cfg = TransformerConfig.from_dict({**d, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id,
+                                           "num_labels": len(labels), "id2label": labels})
+    except FileNotFoundError:
+        raise LiteformerError(f"{spec.config}: no such file") from None
+    except (ValueError, TypeError, UnicodeDecodeError) as e:
+        raise LiteformerError(f"{spec.config}: {e}") from None
+    return TransformerForSequenceClassification(cfg), tok
+
+
+def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, dcfg: DistillConfig,
+            tcfg: TrainConfig, dev: str | None = None, text_column: str | None = None,
+            label_column: str = "label", progress: bool = True, resume: bool = False) -> TrainResult:
+    tcfg.validate()
+    spec.validate()
+    train_ds = read_classification(train, text_column, label_column)
+    dev_ds = read_classification(dev, text_column, label_column) if dev else None
+    teacher_lm = load_model(resolve_base(teacher_path))
+    teacher, ttok = teacher_lm.model, teacher_lm.tokenizer
+    y = encode_labels(train_ds, teacher_lm.label2id)
+    if dev_ds is not None:
+        encode_labels(dev_ds, teacher_lm.label2id)
+    student, stok = build_student(spec, teacher, ttok, train_ds.texts)
+    layer_map = dcfg.validate(student.config.num_layers, teacher.config.num_layers)
+    same_tok = stok.tok.get_vocab() == ttok.tok.get_vocab()
+    if (dcfg.hidden_weight or dcfg.attention_weight) and not same_tok:
+        raise LiteformerError("hidden-state and attention losses need the teacher's tokenizer: the student's "
+                              "vocabulary differs (use logit distillation, or the teacher's vocabulary)")
+    max_pos = min(student.config.max_positions, teacher.config.max_positions)
+    tcfg.max_length = tcfg.max_length or min(128, max_pos)
+    if tcfg.max_length > max_pos:
+        raise LiteformerError(f"max_length {tcfg.max_length} exceeds the models' {max_pos} positions")
+
+    info = init_from_env()
+    texts = train_ds.texts + augment_texts(train_ds.texts, dcfg.augment, seed=tcfg.seed)
+    labels = y + [-1] * (len(texts) - len(y))  # augmented sentences: soft targets only
+    s_ids = stok.encode(texts, tcfg.max_length).ids
+    t_ids = s_ids if same_tok else ttok.encode(texts, tcfg.max_length).ids
+    teacher.to(info.device)
+    cached = teacher_logits(teacher, t_ids, ttok.pad_id, progress=progress and info.main)
+    loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached, None, ttok.pad_id)
+    torch.manual_seed(tcfg.seed)
+    if tcfg.qat:
+        from liteformer.compress.qat import qat_prepare_
+        qat_prepare_(student)
+    try:
+        result = train_classifier(student, stok, s_ids, labels, dev_ds, tcfg, out, loss_fn=loss,
+                                  progress=progress, info=info, extra=loss, resume=resume)
+    finally:
+        if tcfg.qat:
+            from liteformer.compress.qat import qat_convert_
+            qat_convert_(student)
+    if info.main:
+        write_json(Path(out) / "training.json", {
+            "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
+            "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),
+            "train": train_ds.path, "augmented": len(texts) - len(y)})
+    if not info.main:
+        return result
+    if result.best is None and dev_ds is None:
+        print("note: no --dev split: the last weights were kept", file=sys.stderr)
+    return result

@@ -1,0 +1,137 @@
+"""Distillation: the loss as written, layer maps, students, caching, inner-layer losses, CLI."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from liteformer.compress import distill as D
+from liteformer.errors import LiteformerError
+from liteformer.models.checkpoint import load_model
+from liteformer.train.distill import StudentSpec, distill
+from liteformer.train.loop import TrainConfig
+from tests.compress.test_quantize import trained  # noqa: F401  (module fixture: a trained toy teacher)
+from tests.conftest import run_cli
+
+
+def test_kd_loss_is_the_seed_formula():
+    torch.manual_seed(0)
+    s, t = torch.randn(4, 3), torch.randn(4, 3)
+    y = torch.tensor([0, 2, 1, -1])
+    alpha, T = 0.3, 2.5
+    got = D.kd_loss(s, t, y, alpha, T)
+    p, q = F.softmax(t / T, -1), F.softmax(s / T, -1)
+    kl = (p * (p / q).log()).sum(-1)  # KL(p ‖ q): teacher p, student q
+    ce = F.cross_entropy(s, y.clamp_min(0), reduction="none") * torch.tensor([1.0, 1, 1, 0])
+    torch.testing.assert_close(got, alpha * ce + (1 - alpha) * T * T * kl)
+    assert D.kd_loss(t, t, torch.tensor([-1] * 4), 0.5, 2.0).abs().max() < 1e-6  # same distribution: 0
+
+
+def test_t_squared_keeps_soft_gradient_scale():
+    torch.manual_seed(0)
+    s, t = torch.randn(64, 5, requires_grad=True), torch.randn(64, 5)
+    norms = []
+    for T in (8.0, 32.0):  # KL's gradient shrinks like 1/T²; the T² factor undoes that
+        g, = torch.autograd.grad(D.kd_loss(s, t, torch.full((64,), -1), 0.0, T).sum(), s)
+        norms.append(g.norm().item())
+    assert 0.8 < norms[0] / norms[1] < 1.25  # without T² the ratio would be 16
+
+
+def test_layer_maps_and_validation():
+    assert D.uniform_layer_map(3, 6) == [1, 3, 5]
+    assert D.uniform_layer_map(4, 6) == [1, 2, 4, 5]
+    assert D.uniform_layer_map(6, 6) == list(range(6))
+    for cfg, msg in [(D.DistillConfig(alpha=1.5), "alpha"), (D.DistillConfig(temperature=0), "temperature"),
+                     (D.DistillConfig(layer_map=[1, 9]), "points to teacher layers"),
+                     (D.DistillConfig(layer_map=[1]), "entries for 2")]:
+        with pytest.raises(LiteformerError, match=msg):
+            cfg.validate(2, 6)
+
+
+def test_student_from_teacher_copies_layers(tiny_folder):
+    teacher = load_model(tiny_folder).model
+    full = D.student_from_teacher(teacher, [0, 1])
+    x = torch.randint(5, 100, (2, 6))
+    torch.testing.assert_close(full(x, torch.ones_like(x)), teacher(x, torch.ones_like(x)))
+    one = D.student_from_teacher(teacher, [1])
+    torch.testing.assert_close(one.encoder.layers[0].attn.q.weight, teacher.encoder.layers[1].attn.q.weight)
+    with pytest.raises(LiteformerError, match="must be teacher layers"):
+        D.student_from_teacher(teacher, [0, 5])
+
+
+def test_augment():
+    out = D.augment_texts(["a b c d", "e f"], copies=2, p=0.5, seed=1)
+    assert len(out) == 4 and all(len(o.split()) == len(t.split()) for o, t in zip(out, ["a b c d"] * 2 + ["e f"] * 2,
+                                                                                    strict=True))
+    assert D.augment_texts(["x"], 0) == []
+
+
+def test_distill_logits_cached_once(trained, tmp_path, monkeypatch):  # noqa: F811
+    path, train, dev = trained
+    calls = []
+    real = D.teacher_logits
+    monkeypatch.setattr("liteformer.train.distill.teacher_logits",
+                        lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
+    res = distill(str(path), StudentSpec(layers=[1]), train, tmp_path / "s", D.DistillConfig(),
+                  TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)
+    assert calls == [600]  # the teacher ran once over the training set, not once an epoch
+    assert res.best.accuracy >= 0.9
+    meta = json.loads((tmp_path / "s" / "training.json").read_text())
+    assert meta["distill"]["layer_map"] == [1] and load_model(tmp_path / "s").model.config.num_layers == 1
+
+
+def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp_path):  # noqa: F811
+    path, train, dev = trained
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 2, "ffn_dim": 64,
+                               "max_positions": 64, "dropout": 0.0, "attention_dropout": 0.0}))
+    res = distill(str(path), StudentSpec(config=str(cfg)), train, tmp_path / "a",
+                  D.DistillConfig(hidden_weight=1.0, attention_weight=1.0, augment=1),
+                  TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)
+    assert res.best.accuracy >= 0.8
+    assert json.loads((tmp_path / "a" / "training.json").read_text())["augmented"] == 600
+    # a new, smaller vocabulary: logit distillation works, inner losses are refused
+    res = distill(str(path), StudentSpec(config=str(cfg), vocab_size=100), train, tmp_path / "b",
+                  D.DistillConfig(), TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)
+    assert res.best.accuracy >= 0.8
+    with pytest.raises(LiteformerError, match="need the teacher's tokenizer"):
+        distill(str(path), StudentSpec(config=str(cfg), vocab_size=100), train, tmp_path / "c",
+                D.DistillConfig(hidden_weight=1.0), TrainConfig(max_steps=1), progress=False)
+
+
+def test_inner_loss_is_zero_for_a_copy_of_the_teacher(trained):  # noqa: F811
+    teacher = load_model(trained[0]).model.eval()
+    student = D.student_from_teacher(teacher, list(range(teacher.config.num_layers))).eval()
+    loss = D.DistillLoss(D.DistillConfig(alpha=0.0, hidden_weight=1.0, attention_weight=1.0),
+                         [0, 1], teacher, student.config, torch.zeros(4, 2), None, 0)
+    x = torch.randint(5, 50, (4, 7))
+    logits = teacher(x, torch.ones_like(x))
+    loss.cached = logits.detach()
+    out = loss(student, x, torch.ones_like(x), torch.arange(4), torch.full((4,), -1))
+    assert out.abs().max() < 1e-5 and not math.isnan(out.sum().item())
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--alpha", "2"], "alpha must be in [0, 1]"),
+    (["--temperature", "0"], "temperature must be > 0"),
+    (["--layer-map", "7"], "points to teacher layers [7]"),
+])
+def test_cli_distill_bad_input(trained, tmp_path, args, msg):  # noqa: F811
+    path, train, _ = trained
+    r = run_cli("distill", "--teacher", str(path), "--student-layers", "1", "--train", train,
+                "--out", str(tmp_path / "o"), *args)
+    assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_distill_empty_train_and_two_students(trained, tmp_path):  # noqa: F811
+    path, train, _ = trained
+    (tmp_path / "e.tsv").write_text("sentence\tlabel\n")
+    r = run_cli("distill", "--teacher", str(path), "--student-layers", "1", "--train", str(tmp_path / "e.tsv"),
+                "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "no data rows" in r.stderr
+    r = run_cli("distill", "--teacher", str(path), "--student-layers", "1", "--student", str(path),
+                "--train", train, "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "exactly one student" in r.stderr
