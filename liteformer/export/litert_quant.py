@@ -13,13 +13,22 @@ import numpy as np
 RECIPES = {"int8-dynamic": "dynamic_wi8_afp32", "int8-static": "static_wi8_ai8", "int4-dynamic": "dynamic_wi4_afp32"}
 
 
-def _calibration(calibration: list[list[int]], signatures: dict[str, int]) -> dict[str, list[dict]]:
-    """Each signature gets every calibration input that fits it, padded (or cut) to its length."""
+def _calibration(calibration: list[list[int]], signatures: dict[str, int],
+                 floor: int = 8) -> dict[str, list[dict]]:
+    """Each input calibrates the smallest bucket that holds it (as at run time); a bucket that gets
+    fewer than ``floor`` inputs is topped up with others, padded or cut to its length."""
+    order = sorted(signatures.items(), key=lambda kv: kv[1])
+    chosen: dict[str, list[list[int]]] = {name: [] for name, _ in order}
+    for ids in calibration:
+        name = next((n for n, T in order if len(ids) <= T), order[-1][0])
+        chosen[name].append(ids)
     out = {}
-    for name, T in signatures.items():
+    for name, T in order:
+        others = [x for x in calibration if x not in chosen[name]]
+        rows_ids = chosen[name] + others[: max(0, floor - len(chosen[name]))]
         rows = []
-        for ids in calibration:
-            ids = ids[:T] if len(ids) > T else ids
+        for ids in rows_ids:
+            ids = ids[:T]
             x = np.zeros((1, T), dtype=np.int32)
             m = np.zeros((1, T), dtype=np.int32)
             x[0, : len(ids)], m[0, : len(ids)] = ids, 1

@@ -135,3 +135,31 @@ def test_cli_distill_empty_train_and_two_students(trained, tmp_path):  # noqa: F
     r = run_cli("distill", "--teacher", str(path), "--student-layers", "1", "--student", str(path),
                 "--train", train, "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "exactly one student" in r.stderr
+
+
+def test_distill_ddp_two_processes_match_one(trained, tmp_path):  # noqa: F811
+    """Inner-layer distillation with a learned projection under torchrun (gloo) = one process."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from tests.conftest import ROOT
+    path, train, _ = trained
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 2, "ffn_dim": 64,
+                               "max_positions": 64, "dropout": 0.0, "attention_dropout": 0.0}))
+    common = ["distill", "--teacher", str(path), "--student-config", str(cfg), "--train", train,
+              "--hidden-weight", "1", "--max-steps", "5", "--batch-size", "8", "--lr", "1e-3", "--threads", "1"]
+    one = run_cli(*common, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29541", "-m", "liteformer", *common, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = load_file(str(tmp_path / "one" / "model.safetensors"))
+    b = load_file(str(tmp_path / "two" / "model.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
