@@ -112,11 +112,10 @@ class DistillLoss(nn.Module):
     """The loss function the training loop calls; its projections are trained with the student."""
 
     def __init__(self, cfg: DistillConfig, layer_map: list[int], teacher: TransformerForSequenceClassification,
-                 student_cfg: TransformerConfig, cached_logits: torch.Tensor,
-                 teacher_ids: list[list[int]] | None, pad_id: int) -> None:
+                 student_cfg: TransformerConfig, cached_logits: torch.Tensor) -> None:
         super().__init__()
         self.cfg, self.layer_map, self.teacher = cfg, layer_map, [teacher]  # list: not a submodule
-        self.cached, self.teacher_ids, self.pad_id = cached_logits, teacher_ids, pad_id
+        self.cached = cached_logits  # (N, num_labels) teacher logits by training-example index
         hs, ht = student_cfg.hidden_size, teacher.config.hidden_size
         n = student_cfg.num_layers + 1  # embeddings output + each layer
         self.proj = nn.ModuleList(nn.Linear(hs, ht, bias=False) for _ in range(n)) if (

@@ -102,7 +102,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     t_ids = s_ids if same_tok else ttok.encode(texts, tcfg.max_length).ids
     teacher.to(info.device)
     cached = teacher_logits(teacher, t_ids, ttok.pad_id, progress=progress and info.main)
-    loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached, None, ttok.pad_id)
+    loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached)
     torch.manual_seed(tcfg.seed)
     if tcfg.qat:
         from liteformer.compress.qat import qat_prepare_
@@ -119,8 +119,6 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
             "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
             "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),
             "train": train_ds.path, "augmented": len(texts) - len(y)})
-    if not info.main:
-        return result
-    if result.best is None and dev_ds is None:
-        print("note: no --dev split: the last weights were kept", file=sys.stderr)
+        if dev_ds is None:
+            print("note: no --dev split: the last weights were kept", file=sys.stderr)
     return result

@@ -105,7 +105,7 @@ def test_inner_loss_is_zero_for_a_copy_of_the_teacher(trained):  # noqa: F811
     teacher = load_model(trained[0]).model.eval()
     student = D.student_from_teacher(teacher, list(range(teacher.config.num_layers))).eval()
     loss = D.DistillLoss(D.DistillConfig(alpha=0.0, hidden_weight=1.0, attention_weight=1.0),
-                         [0, 1], teacher, student.config, torch.zeros(4, 2), None, 0)
+                         [0, 1], teacher, student.config, torch.zeros(4, 2))
     x = torch.randint(5, 50, (4, 7))
     logits = teacher(x, torch.ones_like(x))
     loss.cached = logits.detach()
