@@ -36,6 +36,12 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-column", default="label", help="label column (default: label)")
 
 
+def _train_io_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train", required=True, help="training data file or sst2:train")
+    p.add_argument("--dev", default=None, help="dev data; the best checkpoint by dev accuracy is kept")
+    p.add_argument("--out", required=True, help="output model folder (written atomically)")
+
+
 def _pos_int(s: str) -> int:
     v = int(s)
     if v <= 0:
@@ -74,9 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--tokenizer", help="with --model-config: a tokenizer folder to use")
     src.add_argument("--vocab-size", type=_pos_int, help="with --model-config: train a new WordPiece "
                      "vocabulary of this size on the training text")
-    p.add_argument("--train", required=True, help="training data file or sst2:train")
-    p.add_argument("--dev", default=None, help="dev data; the best checkpoint by dev accuracy is kept")
-    p.add_argument("--out", required=True, help="output model folder (written atomically)")
+    _train_io_args(p)
     p.add_argument("--label-names", default=None,
                    help="comma-separated names for integer labels 0..n-1 of a new head, e.g. negative,positive")
     _data_args(p)
@@ -94,9 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "vocabulary of this size trained on the task text (data re-tokenized for the student)")
     st.add_argument("--student-tokenizer", help="with --student-config: a tokenizer folder")
     st.add_argument("--student", help="any model folder as the student")
-    p.add_argument("--train", required=True, help="training data")
-    p.add_argument("--dev", default=None, help="dev data; the best checkpoint by dev accuracy is kept")
-    p.add_argument("--out", required=True, help="output model folder")
+    _train_io_args(p)
     d = p.add_argument_group("distillation")
     d.add_argument("--alpha", type=float, default=0.5, help="weight of the hard-label CE (default 0.5)")
     d.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T (default 2)")
