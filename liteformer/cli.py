@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from liteformer.cli_export import cmd_export, cmd_quantize, cmd_run
 from liteformer.errors import LiteformerError
 
 EPILOG = """examples:
@@ -421,8 +422,6 @@ def cmd_select(a: argparse.Namespace) -> int:
             print(f"  closest: {describe_candidate(c)}  (misses by {100 * v:.0f}%)")
     return 0 if sel.chosen else 1
 
-
-from liteformer.cli_export import cmd_export, cmd_quantize, cmd_run  # noqa: E402
 
 COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
             "export": cmd_export,

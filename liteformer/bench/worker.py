@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 
 def proc_status_kb(field: str) -> int | None:
@@ -45,7 +46,7 @@ def measure(spec: dict) -> dict:
     runtimes.check(spec["runtime"], spec.get("variant"))
     hwm_import = proc_status_kb("VmHWM")
     t = time.perf_counter()
-    runner = runtimes.load(spec["runtime"], __import__("pathlib").Path(spec["path"]), spec.get("variant"), threads)
+    runner = runtimes.load(spec["runtime"], Path(spec["path"]), spec.get("variant"), threads)
     load_s = time.perf_counter() - t
     data = read_classification(spec["data"], spec.get("text_column"), spec.get("label_column", "label"))
     try:
