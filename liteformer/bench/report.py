@@ -88,21 +88,25 @@ def plot_pareto(result: BenchResult, path: str | Path) -> None:
 
     ok = result.ok()
     front = set(pareto_front(ok))
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=120)
     if ok:
         biggest = max(c["size_bytes"] for c in ok)
-        for c in ok:
+        for n, c in enumerate(ok, 1):  # numbered markers; the legend names them (labels never overlap)
             on = c["name"] in front
             area = 60 + 1400 * c["size_bytes"] / biggest
-            ax.scatter(c["latency_p50_ms"], c["accuracy"], s=area, alpha=0.55,
-                       color="tab:red" if on else "tab:blue", edgecolors="black" if on else "none")
-            ax.annotate(f"{c['name']}\n{c['size_bytes'] / 1e6:.1f} MB", (c["latency_p50_ms"], c["accuracy"]),
-                        fontsize=7, ha="center", va="bottom", xytext=(0, area**0.5 / 2 + 2),
-                        textcoords="offset points")
+            ax.scatter(c["latency_p50_ms"], c["accuracy"], s=area, alpha=0.5,
+                       color="tab:red" if on else "tab:blue", edgecolors="black" if on else "none",
+                       label=f"{n}  {c['name']}  ({c['size_bytes'] / 1e6:.1f} MB)")
+            ax.annotate(str(n), (c["latency_p50_ms"], c["accuracy"]), fontsize=8, ha="center", va="center",
+                        weight="bold")
         pts = sorted((c["latency_p50_ms"], c["accuracy"]) for c in ok if c["name"] in front)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", color="tab:red", lw=1, label="Pareto front")
-        ax.legend(loc="lower right", fontsize=8)
-        ax.margins(0.25)
+        legend = ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, markerscale=0.3,
+                           frameon=False)
+        for h in legend.legend_handles:
+            if hasattr(h, "set_sizes"):
+                h.set_sizes([30])
+        ax.margins(0.15)
     ax.set_xlabel(f"latency p50, batch 1, real length, {result.settings['threads']} threads (ms)")
     ax.set_ylabel("accuracy")
     ax.set_title("accuracy vs latency (marker area = file size)", fontsize=10)
