@@ -95,15 +95,17 @@ def config_from_hf(hf: dict, num_labels: int | None = None,
 
 
 def _name_map(cfg: TransformerConfig, family: str) -> dict[str, str]:
-    """own state-dict name -> HF name (without the body prefix for body tensors)."""
-    _, emb, layer_prefix, layer, pooler, head = FAMILIES[family]
-    m = {"encoder." + k: v for k, v in emb.items() if cfg.type_vocab_size or "token_type" not in k}
+    """own state-dict name -> HF name in the task-model layout (body tensors carry the body prefix;
+    BERT's pooler belongs to the body, DistilBERT's pre_classifier and every classifier do not)."""
+    prefix, emb, layer_prefix, layer, pooler, head = FAMILIES[family]
+    m = {"encoder." + k: prefix + v for k, v in emb.items() if cfg.type_vocab_size or "token_type" not in k}
     for i in range(cfg.num_layers):
         for own, theirs in layer.items():
             for p in ("weight", "bias"):
-                m[f"encoder.layers.{i}.{own}.{p}"] = layer_prefix.format(i=i) + f"{theirs}.{p}"
+                m[f"encoder.layers.{i}.{own}.{p}"] = prefix + layer_prefix.format(i=i) + f"{theirs}.{p}"
+    pool_prefix = prefix if family == "bert" else ""
     for p in ("weight", "bias"):
-        m[f"pooler.{p}"] = f"{pooler}.{p}"
+        m[f"pooler.{p}"] = f"{pool_prefix}{pooler}.{p}"
         m[f"classifier.{p}"] = f"{head}.{p}"
     return m
 
@@ -114,11 +116,9 @@ def state_dict_from_hf(hf_sd: dict[str, torch.Tensor], cfg: TransformerConfig, f
     prefix = FAMILIES[family][0]
     # A bare body (BertModel) has no prefix; a task model prefixes the body only.
     has_prefix = any(k.startswith(prefix) for k in hf_sd)
-    pool, head = FAMILIES[family][4], FAMILIES[family][5]
     out, fresh, used = {}, [], set()
     for own, theirs in _name_map(cfg, family).items():
-        is_head = theirs.startswith((head + ".",)) or (family == "distilbert" and theirs.startswith(pool))
-        key = theirs if (is_head or not has_prefix) else prefix + theirs
+        key = theirs if has_prefix else theirs.removeprefix(prefix)
         if key not in hf_sd:
             if own.startswith(("pooler.", "classifier.")):
                 fresh.append(own)  # a bare body gets a freshly initialised task head
@@ -171,10 +171,4 @@ def config_to_hf(cfg: TransformerConfig, family: str) -> dict:
 
 
 def state_dict_to_hf(sd: dict[str, torch.Tensor], cfg: TransformerConfig, family: str) -> dict[str, torch.Tensor]:
-    prefix, head = FAMILIES[family][0], FAMILIES[family][5]
-    pool = FAMILIES[family][4]
-    out = {}
-    for own, theirs in _name_map(cfg, family).items():
-        is_head = theirs.startswith(head + ".") or (family == "distilbert" and theirs.startswith(pool))
-        out[theirs if is_head else prefix + theirs] = sd[own].contiguous()
-    return out
+    return {theirs: sd[own].contiguous() for own, theirs in _name_map(cfg, family).items()}
