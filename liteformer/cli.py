@@ -274,6 +274,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     import torch
 
     from liteformer.data.text import read_classification
+    from liteformer.data.tokenizer import default_max_length
     from liteformer.evaluate import evaluate
     from liteformer.fileio import write_json
     from liteformer.models.checkpoint import load_model
@@ -282,7 +283,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     lm = load_model(resolve_base(a.model))
     max_pos = lm.model.config.max_positions
-    a.max_length = a.max_length or min(128, max_pos)
+    a.max_length = a.max_length or default_max_length(max_pos)
     if a.max_length > max_pos:
         raise LiteformerError(f"--max-length {a.max_length} exceeds the model's "
                               f"{lm.model.config.max_positions} positions")

@@ -12,12 +12,13 @@ from liteformer.errors import LiteformerError
 
 def _options(a: argparse.Namespace, lm, quantize: str | None, keep_float: tuple[str, ...]):
     """ExportOptions from the shared flags: --max-length, --buckets, --calibration-data/-n."""
+    from liteformer.data.tokenizer import default_max_length
     from liteformer.export.options import ExportOptions
     try:
         buckets = tuple(int(x) for x in a.buckets.split(",")) if a.buckets else None
     except ValueError:
         raise LiteformerError(f"--buckets {a.buckets!r}: expected comma-separated integers") from None
-    max_length = a.max_length or min(128, lm.model.config.max_positions)
+    max_length = a.max_length or default_max_length(lm.model.config.max_positions)
     calibration = None
     if a.calibration_data:
         from liteformer.export.calibration import calibration_ids
@@ -100,13 +101,14 @@ def cmd_run(a: argparse.Namespace) -> int:
     import numpy as np
 
     from liteformer.bench import runtimes
+    from liteformer.data.tokenizer import DEFAULT_MAX_LENGTH, default_max_length
     path = Path(a.artifact)
     if not path.exists():
         raise LiteformerError(f"{path}: no such file or folder")
     runtime = runtimes.detect(path)
     runner = runtimes.load(runtime, path, None, a.threads)
     cfg = runner.describe().get("config") or {}
-    enc = runner.tokenizer.encode(a.text, min(128, cfg.get("max_positions", 128)))
+    enc = runner.tokenizer.encode(a.text, default_max_length(cfg.get("max_positions", DEFAULT_MAX_LENGTH)))
     rows = []
     for text, ids in zip(a.text, enc.ids, strict=True):
         x = np.asarray([ids], dtype=np.int64)

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from liteformer.data.batching import length_sorted_batches, pad_batch
 from liteformer.data.text import TextDataset, encode_labels
-from liteformer.data.tokenizer import TextTokenizer
+from liteformer.data.tokenizer import TextTokenizer, default_max_length
 from liteformer.models.transformer import TransformerForSequenceClassification
 
 
@@ -44,7 +44,7 @@ def predict(model: TransformerForSequenceClassification, tokenizer: TextTokenize
             batch_size: int = 64, max_length: int | None = None, progress: bool = True) -> tuple[torch.Tensor, int]:
     """Logits (N, num_labels) in input order, and how many texts were truncated.
     ``max_length`` None: 128, or the model's positions if fewer."""
-    max_length = max_length or min(128, model.config.max_positions)
+    max_length = max_length or default_max_length(model.config.max_positions)
     enc = tokenizer.encode(texts, max_length)
     model.eval()
     device = next(model.parameters()).device

