@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from liteformer.cli_compress import add_parsers as add_compress_parsers
+from liteformer.cli_compress import cmd_factorize, cmd_prune
 from liteformer.cli_export import cmd_export, cmd_quantize, cmd_run
 from liteformer.errors import LiteformerError
 
@@ -157,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
 
+    add_compress_parsers(sub, _pos_int, _data_args)
+
     p = sub.add_parser("run", help="classify text with an exported bundle (or a model folder) in its runtime")
     p.add_argument("artifact", help="bundle folder, artifact file inside one, or model folder")
     p.add_argument("--text", action="append", required=True, help="text to classify (repeat for more)")
@@ -229,6 +233,8 @@ def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float, eval_every
                    "--checkpoint-every steps) to the same final weights as an uninterrupted run")
     g.add_argument("--checkpoint-every", type=_pos_int, default=None,
                    help="steps between resumable checkpoints (default: at each evaluation)")
+    g.add_argument("--prune-sparsity", type=float, default=0.0, help="gradual magnitude pruning to this "
+                   "sparsity (cubic schedule; the kept checkpoint has it; stored compressed)")
     g.add_argument("--qat", action="store_true", help="quantization-aware training: Linear layers see int8 "
                    "weights and activations (fake quantization); export afterwards with --quantize int8-dynamic")
 
@@ -245,7 +251,8 @@ def _train_config(a: argparse.Namespace):
     from liteformer.train.loop import TrainConfig
     return TrainConfig(epochs=a.epochs, max_steps=a.max_steps, lr=a.lr, batch_size=a.batch_size,
                        weight_decay=a.weight_decay, warmup=a.warmup, max_length=a.max_length,
-                       seed=a.seed, eval_every=a.eval_every, qat=a.qat, checkpoint_every=a.checkpoint_every)
+                       seed=a.seed, eval_every=a.eval_every, qat=a.qat, checkpoint_every=a.checkpoint_every,
+                       prune_sparsity=a.prune_sparsity)
 
 
 def cmd_info(a: argparse.Namespace) -> int:
@@ -425,9 +432,8 @@ def cmd_select(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
-            "export": cmd_export,
-            "quantize": cmd_quantize, "run": cmd_run,
-            "bench": cmd_bench,
+            "export": cmd_export, "quantize": cmd_quantize, "run": cmd_run,
+            "prune": cmd_prune, "factorize": cmd_factorize, "bench": cmd_bench,
             "select": cmd_select, "demo": cmd_demo}
 
 

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from liteformer.data.tokenizer import TextTokenizer, load_tokenizer
 from liteformer.errors import LiteformerError
 from liteformer.fileio import atomic_dir
-from liteformer.models import hf
+from liteformer.models import hf, sparse
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 
 OWN = "liteformer"
@@ -79,6 +79,10 @@ def load_model(path: str | Path, id2label: dict[int, str] | None = None) -> Load
     folder = Path(path)
     d = read_config(folder)
     sd = read_weights(folder)
+    try:
+        sd = sparse.unpack(sd)
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise LiteformerError(f"{folder}: corrupt sparse weights ({e})") from None
     if d.get("model_type") == OWN:
         try:
             cfg = TransformerConfig.from_dict(d["liteformer"])
@@ -117,11 +121,16 @@ def _load_strict(model: torch.nn.Module, sd: dict, folder: Path) -> None:
 
 
 def save_model(model: TransformerForSequenceClassification, tokenizer: TextTokenizer,
-               path: str | Path, extra: dict | None = None) -> str:
-    """Write a model folder atomically; Hugging Face layout when expressible. Returns the format."""
+               path: str | Path, extra: dict | None = None, sparse_storage: bool = False) -> str:
+    """Write a model folder atomically; Hugging Face layout when expressible. Returns the format.
+
+    ``sparse_storage``: pruned matrices are stored compressed (``liteformer.models.sparse``); the
+    folder is then in our format, since transformers cannot read it."""
     cfg = model.config
-    family = hf.hf_family_for(cfg)
+    family = None if sparse_storage else hf.hf_family_for(cfg)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if sparse_storage:
+        sd, _ = sparse.pack(sd)
     with atomic_dir(path) as tmp:
         if family:
             config = hf.config_to_hf(cfg, family)

@@ -139,7 +139,7 @@ def state_dict_from_hf(hf_sd: dict[str, torch.Tensor], cfg: TransformerConfig, f
 
 def hf_family_for(cfg: TransformerConfig) -> str | None:
     """The HF family that can express this model exactly, or None (own format)."""
-    if not cfg.uniform or cfg.embedding_dim not in (None, cfg.hidden_size) or cfg.norm_first:
+    if not cfg.uniform or cfg.embedding_dim not in (None, cfg.hidden_size) or cfg.norm_first or cfg.low_rank:
         return None
     if cfg.num_decoder_layers:
         return None

@@ -53,6 +53,9 @@ class TransformerConfig:
     num_decoder_layers: int = 0
     decoder_num_heads: int | list[int] | None = None  # default: the encoder's first layer's
     decoder_ffn_dim: int | list[int] | None = None
+    # low-rank factorization: module name (e.g. "encoder.layers.0.ffn.up", "encoder.embeddings.word")
+    # -> rank r; that Linear (out x in) becomes in -> r -> out, that Embedding V -> r -> H
+    low_rank: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.num_heads = _per_layer(self.num_heads, self.num_layers, "num_heads")
@@ -70,6 +73,7 @@ class TransformerConfig:
             self.decoder_num_heads = _per_layer(dh, self.num_decoder_layers, "decoder_num_heads")
             self.decoder_ffn_dim = _per_layer(df, self.num_decoder_layers, "decoder_ffn_dim")
         self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        self.low_rank = {str(k): int(v) for k, v in self.low_rank.items()}
         if not self.id2label:
             self.id2label = {i: str(i) for i in range(self.num_labels)}
         self.validate()
@@ -91,6 +95,9 @@ class TransformerConfig:
             raise ValueError(f"id2label has {len(self.id2label)} entries, num_labels is {self.num_labels}")
         if not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id {self.pad_token_id} outside the vocabulary")
+        bad_rank = {k: r for k, r in self.low_rank.items() if r <= 0}
+        if bad_rank:
+            raise ValueError(f"low_rank ranks must be > 0, got {bad_rank}")
 
     @property
     def uniform(self) -> bool:
@@ -133,6 +140,56 @@ def _per_layer(value: int | list[int], n: int, name: str) -> list[int]:
 
 # ----------------------------------------------------------------------------------------------
 # building blocks
+
+
+class LowRankLinear(nn.Module):
+    """W ≈ B·A with A (r x in) and B (out x r): x (…, in) -> (…, r) -> (…, out); r(in+out) weights."""
+
+    def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True) -> None:
+        super().__init__()
+        self.a = nn.Linear(in_features, rank, bias=False)
+        self.b = nn.Linear(rank, out_features, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x))
+
+
+class LowRankEmbedding(nn.Module):
+    """A V x r table then r -> H (ALBERT's factorized embedding, applied to a trained table)."""
+
+    def __init__(self, num_embeddings: int, dim: int, rank: int, padding_idx: int | None = None) -> None:
+        super().__init__()
+        self.table = nn.Embedding(num_embeddings, rank, padding_idx=padding_idx)
+        self.project = nn.Linear(rank, dim, bias=False)
+
+    @property
+    def weight(self) -> torch.Tensor:  # (V, H), for tied LM heads
+        return self.project(self.table.weight)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.project(self.table(ids))  # (B, T) -> (B, T, r) -> (B, T, H)
+
+
+def apply_low_rank(model: nn.Module, ranks: dict[str, int]) -> None:
+    """Swap the named Linear / Embedding modules for their low-rank forms (fresh weights)."""
+    for name, r in ranks.items():
+        parent_name, _, child = name.rpartition(".")
+        try:
+            parent = model.get_submodule(parent_name)
+            old = getattr(parent, child)
+        except AttributeError:
+            raise ValueError(f"low_rank names {name!r}, which is not a module of this model") from None
+        if isinstance(old, nn.Linear):
+            full = min(old.in_features, old.out_features)
+            new = LowRankLinear(old.in_features, old.out_features, r, bias=old.bias is not None)
+        elif isinstance(old, nn.Embedding):
+            full = min(old.num_embeddings, old.embedding_dim)
+            new = LowRankEmbedding(old.num_embeddings, old.embedding_dim, r, old.padding_idx)
+        else:
+            raise ValueError(f"low_rank names {name!r}, a {type(old).__name__} (Linear or Embedding only)")
+        if r >= full:
+            raise ValueError(f"low_rank rank {r} for {name!r} is not below its full rank {full}")
+        setattr(parent, child, new)
 
 
 class Embeddings(nn.Module):
@@ -300,6 +357,7 @@ class TransformerForSequenceClassification(nn.Module):
         self.pooler_act = nn.Tanh() if cfg.pooler == "tanh" else nn.ReLU()
         self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(H, cfg.num_labels)
+        apply_low_rank(self, cfg.low_rank)
         self.apply(_init_weights)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
@@ -348,6 +406,7 @@ class TransformerForCausalLM(nn.Module):
         super().__init__()
         self.config = cfg
         self.decoder = TransformerDecoder(cfg, cfg.num_heads, cfg.ffn_dim, cross=False)
+        apply_low_rank(self, cfg.low_rank)
         self.apply(_init_weights)
 
     def forward(self, input_ids, attention_mask=None) -> torch.Tensor:
@@ -366,6 +425,7 @@ class TransformerForSeq2SeqLM(nn.Module):
         self.encoder = Encoder(cfg)
         self.decoder = TransformerDecoder(cfg, cfg.decoder_num_heads, cfg.decoder_ffn_dim, cross=True)
         self.decoder.embeddings.word = self.encoder.embeddings.word  # shared vocabulary table
+        apply_low_rank(self, cfg.low_rank)
         self.apply(_init_weights)
 
     def forward(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask=None):
@@ -383,7 +443,8 @@ def _tied_logits(x: torch.Tensor, emb: Embeddings) -> torch.Tensor:
 def _init_weights(m: nn.Module) -> None:
     if isinstance(m, nn.Linear):
         nn.init.normal_(m.weight, std=0.02)
-        nn.init.zeros_(m.bias)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
     elif isinstance(m, nn.Embedding):
         nn.init.normal_(m.weight, std=0.02)
     elif isinstance(m, nn.LayerNorm):

@@ -45,6 +45,7 @@ class TrainConfig:
     eval_every: int | None = None  # steps between dev evaluations; None: once an epoch
     qat: bool = False  # fake-quantize Linear layers (int8) while training: see compress/qat.py
     checkpoint_every: int | None = None  # steps between resumable checkpoints; None: at each evaluation
+    prune_sparsity: float = 0.0  # > 0: gradual magnitude pruning to this sparsity (compress/magnitude.py)
 
     def validate(self) -> None:
         checks = [
@@ -59,6 +60,7 @@ class TrainConfig:
             (self.eval_every is None or self.eval_every > 0, f"eval_every must be > 0, got {self.eval_every}"),
             (self.checkpoint_every is None or self.checkpoint_every > 0,
              f"checkpoint_every must be > 0, got {self.checkpoint_every}"),
+            (0 <= self.prune_sparsity < 1, f"sparsity must be in [0, 1), got {self.prune_sparsity}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -132,6 +134,10 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     ckpt_every = cfg.checkpoint_every or eval_every
     if resume and ckpt is not None and ckpt.exists():
         step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched)
+    pruner = None
+    if cfg.prune_sparsity:
+        from liteformer.compress.magnitude import GradualPruner
+        pruner = GradualPruner(model, cfg.prune_sparsity, total)
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and info.main),
                file=sys.stderr)
     while step < total:
@@ -157,14 +163,20 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
                         p.grad /= info.world
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
+            if pruner is not None:
+                pruner.before_step()
             opt.step()
             sched.step()
             step += 1
+            if pruner is not None:
+                pruner.after_step(step)
             seen += len(global_idx)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item() / info.world:.4f}", ex_s=f"{seen / (time.time() - t0):.0f}")
             if step % eval_every == 0 or step == total:
-                best = _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history)
+                # while gradual pruning is still raising the sparsity, a checkpoint is not a result
+                final = pruner is None or pruner.reached(step)
+                best = _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history, final)
                 model.train()
             if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total):
                 _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history)
@@ -203,19 +215,19 @@ def _load_checkpoint(path: Path, cfg, model, extra, opt, sched):
     return state["step"], state["seen"], best, state["history"]
 
 
-def _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history):
+def _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history, eligible=True):
     if not info.main:
         return best
     model.eval()
     if dev is None:  # no dev split: keep the last weights
         if out_dir:
-            save_model(model, tokenizer, out_dir)
+            save_model(model, tokenizer, out_dir, sparse_storage=cfg.prune_sparsity > 0)
         return best
     report = evaluate(model, tokenizer, dev, max_length=cfg.max_length, progress=False)
     history.append({"step": step, "dev_accuracy": report.accuracy})
-    if best is None or report.accuracy > best.accuracy:
+    if eligible and (best is None or report.accuracy > best.accuracy):
         best = report
         if out_dir:
-            save_model(model, tokenizer, out_dir)
+            save_model(model, tokenizer, out_dir, sparse_storage=cfg.prune_sparsity > 0)
     return best
 
