@@ -21,13 +21,22 @@ TEXTS = read_classification("sst2:dev").texts[:12]
 
 
 @pytest.fixture(scope="module")
-def pruned_folder(tmp_path_factory, tokenizer):
-    """Per-layer heterogeneous widths, as structured pruning leaves them (own folder format)."""
+def pruned_folder(tmp_path_factory, tokenizer, sst2_small):
+    """vocab-prune → structured prune → factorize, as a compression plan leaves a model: per-layer
+    widths, a dropped layer, low-rank Linears and embedding (own folder format)."""
+    from liteformer.compress.lowrank import LowRankConfig, factorize_
+    from liteformer.compress.prune import StructuredConfig, TaskData, VocabConfig, prune_
     torch.manual_seed(1)
-    cfg = TransformerConfig.tiny(vocab_size=tokenizer.vocab_size, num_heads=[4, 1], ffn_dim=[48, 8], head_dim=8,
-                                 id2label={0: "0", 1: "1"})
+    cfg = TransformerConfig.tiny(vocab_size=tokenizer.vocab_size, num_layers=3, id2label={0: "0", 1: "1"})
+    model = TransformerForSequenceClassification(cfg).eval()
+    texts = sst2_small.texts[:200]
+    data = TaskData(tokenizer, texts, [int(x) for x in sst2_small.labels[:200]], max_length=32, progress=False)
+    data.tokenizer = prune_(model, VocabConfig(), data).tokenizer
+    prune_(model, StructuredConfig(0.6, length=16, drop_layers=1, min_neurons=8), data)
+    factorize_(model, LowRankConfig(rank=6, targets=("ffn",), embedding_rank=12))
+    assert len(set(model.config.num_heads)) > 1 or len(set(model.config.ffn_dim)) > 1
     path = tmp_path_factory.mktemp("m") / "pruned"
-    save_model(TransformerForSequenceClassification(cfg).eval(), tokenizer, path)
+    save_model(model, data.tokenizer, path)
     return path
 
 
