@@ -52,3 +52,4 @@ def test_readme_python_snippet_runs(tiny_folder, tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "pruned-shape" / "model.safetensors").exists()
     assert (tmp_path / "bundles" / "litert" / "liteformer.json").exists()
+    assert (tmp_path / "compressed" / "config.json").exists()

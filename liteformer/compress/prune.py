@@ -103,12 +103,12 @@ def _vocab(model, config: VocabConfig, data=None) -> PruneResult:
     return PruneResult(report.to_dict(), tok)
 
 
-def _scorer(data: TaskData):
+def _scorer(data: TaskData, max_positions: int):
     sample = list(range(len(data.texts)))
     if len(sample) > data.importance_examples:  # a fixed, seeded sample
         sample = torch.randperm(len(sample), generator=torch.Generator().manual_seed(0))[: data.importance_examples]
         sample = sorted(sample.tolist())
-    ids = data.tokenizer.encode([data.texts[i] for i in sample], data.max_length).ids
+    ids = data.tokenizer.encode([data.texts[i] for i in sample], min(data.max_length, max_positions)).ids
     labels = [data.labels[i] for i in sample]
     return lambda m, layers: taylor_importance(m, ids, labels, data.tokenizer.pad_id, layers=layers,
                                                progress=data.progress, method=data.importance)
@@ -117,7 +117,7 @@ def _scorer(data: TaskData):
 @register(StructuredConfig)
 def _structured(model, config: StructuredConfig, data=None) -> PruneResult:
     data = _need(data, "structured pruning", labels=True)
-    return PruneResult(structured_prune_(model, config, _scorer(data)))
+    return PruneResult(structured_prune_(model, config, _scorer(data, model.config.max_positions)))
 
 
 def torch_latency_ms(model: nn.Module, length: int, threads: int = 2, runs: int = 30) -> float:
@@ -147,7 +147,7 @@ def _latency(model, config: LatencyTarget, data=None) -> PruneResult:
     if not 0 < config.target <= 1:
         raise LiteformerError(f"target must be in (0, 1], got {config.target}")
     data = _need(data, "structured pruning", labels=True)
-    score = _scorer(data)
+    score = _scorer(data, model.config.max_positions)
     base = torch_latency_ms(model, config.length, config.threads)
     lo, hi, best = config.target * 0.5, 1.0, None
     trials = []
