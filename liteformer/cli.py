@@ -161,9 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compress_parsers(sub, _pos_int, _data_args)
 
-    p = sub.add_parser("run", help="classify text with an exported bundle (or a model folder) in its runtime")
-    p.add_argument("artifact", help="bundle folder, artifact file inside one, or model folder")
-    p.add_argument("--text", action="append", required=True, help="text to classify (repeat for more)")
+    p = sub.add_parser("run", help="run a recipe (RECIPE.yaml), or classify text with a bundle in its runtime",
+                       description="liteformer run RECIPE.yaml [--work DIR] [--check]: run a recipe's steps "
+                       "(cached, resumable), bench every variant against the teacher and pick the best under "
+                       "its budget. liteformer run BUNDLE --text ...: classify text with an exported bundle "
+                       "(or a model folder) in its own runtime.")
+    p.add_argument("artifact", help="RECIPE.yaml, or a bundle folder, artifact file inside one, or model folder")
+    p.add_argument("--text", action="append", help="text to classify (repeat for more)")
+    p.add_argument("--work", default=None, help="recipe work folder: cache, report, best/ (default runs/NAME)")
+    p.add_argument("--check", action="store_true", help="recipe: validate it and list its variants, do nothing")
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -205,13 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-accuracy", type=float, default=None, help="accuracy as a fraction, e.g. 0.88")
     p.add_argument("--json", action="store_true", help="print the choice as JSON")
 
-    p = sub.add_parser("demo", help="fine-tune MiniLM-L6 on the bundled SST-2 subset and evaluate it",
-                       description="The main job on bundled data, offline: fine-tune the "
-                       "all-MiniLM-L6-v2 base on 8,000 SST-2 sentences, keep the best on the dev "
-                       "sample, then evaluate on the 872-sentence GLUE dev set.")
+    p = sub.add_parser("demo", help="the main job on bundled data: teacher -> student -> phone bundles -> best",
+                       description="The main job on bundled data, offline (the recipe liteformer/recipe/demo.yaml): "
+                       "fine-tune the all-MiniLM-L6-v2 base on the 8,000-sentence SST-2 sample, distill 3 of its "
+                       "6 layers, export int8 ONNX Runtime and LiteRT bundles, bench them against the teacher on "
+                       "the 872-sentence GLUE dev set and pick the best under a phone budget; prints the report "
+                       "and the chosen bundle. Re-running reuses finished steps.")
     p.add_argument("--out", default="liteformer-demo", help="output folder (default liteformer-demo)")
-    p.add_argument("--base", default="minilm-l6", help="base model (default minilm-l6)")
-    _train_args(p, epochs=1.0, lr=1e-4, eval_every=50)
+    p.add_argument("--quick", action="store_true", help="a smoke run of the whole pipeline: 2 training steps on "
+                   "300 sentences, 1 bench repetition (checks the machinery, not the accuracy)")
+    p.add_argument("--threads", type=_pos_int, default=2, help="CPU threads (default 2)")
     return ap
 
 
@@ -328,29 +337,33 @@ def cmd_finetune(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     import torch
 
-    from liteformer.data.text import read_classification
-    from liteformer.evaluate import evaluate
-    from liteformer.fileio import write_json
-    from liteformer.models.checkpoint import load_model
-    from liteformer.train.finetune import finetune, prepare
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    from liteformer.recipe.runner import print_result, run_recipe
+    from liteformer.recipe.schema import DEMO, load_recipe
+    torch.set_num_threads(a.threads)
+    recipe = load_recipe(DEMO)
     out = Path(a.out)
-    cfg = _train_config(a)
-    cfg.validate()
-    torch.manual_seed(a.seed)
-    print(f"demo: fine-tuning {a.base} on the bundled SST-2 sample (sst2:train, 8,000 sentences)")
-    prep = prepare("sst2:train", base=a.base, dev="sst2:dev", label_names=["negative", "positive"])
-    result = finetune(prep, out / "model", cfg, resume=a.resume)
-    lm = load_model(out / "model")
-    report = evaluate(lm.model, lm.tokenizer, read_classification("sst2:test"), max_length=cfg.max_length,
-                      progress=sys.stderr.isatty())
-    write_json(out / "eval.json", {"data": "sst2:test", **report.to_dict()})
-    print(f"trained {result.steps} steps in {result.seconds:.0f} s")
-    print("sst2:test (GLUE SST-2 dev set, 872 sentences):")
-    print(report.format())
-    print(f"model: {out / 'model'}   report: {out / 'eval.json'}")
+    if a.quick:
+        recipe = quick(recipe, out)
+    print(f"demo: {recipe.path.name}: " + " -> ".join(n for n, _ in recipe.steps) + " -> bench -> select")
+    res = run_recipe(recipe, out, progress=sys.stderr.isatty())
+    print_result(res)
+    if not res.chosen:
+        raise LiteformerError(f"nothing fits the demo budget: {res.reason}")
     return 0
+
+
+def quick(recipe, out: Path):
+    """The demo cut to a smoke run: 300 training sentences, 2 steps per training step, 1 bench rep."""
+    from dataclasses import replace
+
+    from liteformer.data.text import resolve
+    out.mkdir(parents=True, exist_ok=True)
+    lines = resolve(recipe.data["train"]).read_text(encoding="utf-8").splitlines()
+    (out / "quick-train.tsv").write_text("\n".join(lines[:301]) + "\n", encoding="utf-8")
+    steps = [(n, {**o, "max_steps": 2, "eval_every": 2} if n in ("finetune", "distill") else o)
+             for n, o in recipe.steps]
+    return replace(recipe, data={**recipe.data, "train": str(out / "quick-train.tsv")}, steps=steps,
+                   bench={**recipe.bench, "reps": 1, "timed_examples": 20})
 
 
 def _int_list(flag: str, value: str | None) -> list[int] | None:

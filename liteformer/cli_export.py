@@ -103,6 +103,10 @@ def cmd_run(a: argparse.Namespace) -> int:
     from liteformer.bench import runtimes
     from liteformer.data.tokenizer import DEFAULT_MAX_LENGTH, default_max_length
     path = Path(a.artifact)
+    if path.suffix in (".yaml", ".yml"):
+        return _run_recipe(a, path)
+    if not a.text:
+        raise LiteformerError("give --text TEXT to classify (or a RECIPE.yaml to run)")
     if not path.exists():
         raise LiteformerError(f"{path}: no such file or folder")
     runtime = runtimes.detect(path)
@@ -123,4 +127,23 @@ def cmd_run(a: argparse.Namespace) -> int:
     else:
         for r in rows:
             print(f"{r['label']}\t{r['probability']:.3f}\t{r['text']}")
+    return 0
+
+
+def _run_recipe(a: argparse.Namespace, path: Path) -> int:
+    from liteformer.recipe.runner import print_result, run_recipe
+    from liteformer.recipe.schema import load_recipe
+    recipe = load_recipe(path)
+    if a.check:
+        variants = recipe.variants()
+        print(f"{path}: valid; {len(recipe.steps)} steps, {len(variants)} variant(s)")
+        for label, steps in variants:
+            print(f"  {label}: " + " -> ".join(name for name, _ in steps))
+        return 0
+    res = run_recipe(recipe, a.work, progress=sys.stderr.isatty())
+    print_result(res)
+    if not res.chosen:
+        closest = json.loads(res.report.get("closest", "[]"))
+        near = f"; closest: {closest[0]['name']} (misses by {100 * closest[0]['worst_miss']:.0f}%)" if closest else ""
+        raise LiteformerError(f"{path}: nothing fits the budget: {res.reason}{near}")
     return 0

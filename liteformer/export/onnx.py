@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,7 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     batch = torch.export.Dim("batch", min=1, max=4096)
     seq = torch.export.Dim("seq", min=2, max=model.config.max_positions)
     names = dict(input_names=["input_ids", "attention_mask"], output_names=["logits"])
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed" notes
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -1,0 +1,160 @@
+"""Run a recipe: every variant of its search grid, each step cached by a hash of its inputs and
+settings, then one interleaved bench of all results against the teacher and a budget selection.
+
+Cache: ``WORK/cache/<step>-<key>/`` holds a step's output and ``<step>-<key>.done.json`` marks it
+finished (with the step's report). The key hashes the step's name and options, the key of the step
+before it (or the teacher's and data files' contents), so a re-run skips finished steps, variants
+that share a prefix share its work, and a killed run resumes: the unfinished step starts again
+(training steps continue from their own checkpoint, ``OUT.ckpt``). A full disk stops the run with
+one line; finished steps stay cached.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+from liteformer.fileio import write_json
+from liteformer.recipe.schema import Recipe
+from liteformer.recipe.steps import Context, run_step
+
+
+@dataclass
+class RecipeResult:
+    work: Path
+    candidates: list[tuple[str, str]]  # (bench name, path)
+    chosen: dict | None
+    reason: str
+    report: dict = field(default_factory=dict)  # paths of the bench reports
+    steps_run: int = 0
+    steps_cached: int = 0
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _content_key(path: str) -> str:
+    """Hash of a data file or a model folder's files (aliases such as sst2:train hash their file)."""
+    from liteformer.data.text import resolve
+    from liteformer.models.checkpoint import file_sha256
+    from liteformer.train.finetune import resolve_base
+    p = resolve(path) if ":" in path and not Path(path).exists() else resolve_base(path)
+    if p.is_dir():
+        return _digest([(f.name, file_sha256(f)) for f in sorted(p.iterdir()) if f.is_file()])
+    if not p.exists():
+        raise LiteformerError(f"{path}: no such file or folder")
+    return file_sha256(p)
+
+
+def _run_cached(name: str, opts: dict, ctx: Context, key: str, cache: Path, log) -> tuple[Path, dict, bool]:
+    out = cache / f"{name}-{key}"
+    done = cache / f"{name}-{key}.done.json"
+    if done.exists():
+        return out, json.loads(done.read_text())["report"], True
+    log(f"  {name} {json.dumps(opts)} -> {out.name}")
+    t = time.time()
+    try:
+        report = run_step(name, ctx, opts, out)
+        write_json(done, {"step": name, "options": opts, "report": report, "seconds": round(time.time() - t, 1)})
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise LiteformerError(f"disk full during step {name} ({out}); finished steps are kept in {cache}, "
+                                  "free space and run the recipe again to resume") from None
+        raise
+    return out, report, False
+
+
+def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = False,
+               log=lambda s: print(s, flush=True)) -> RecipeResult:
+    from liteformer.bench.bench import BenchSettings, parse_candidate, run_bench
+    from liteformer.bench.report import write_reports
+    from liteformer.bench.select import Budget, profile, select
+    work = Path(work or Path("runs") / recipe.name)
+    cache = work / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    data = {"label_column": "label", **recipe.data}
+    for k in ("train", "dev", "test"):
+        if k in data:
+            _content_key(data[k])  # missing files fail before any work
+    data_key = _digest({k: _content_key(v) if k in ("train", "dev") else v for k, v in data.items() if k != "test"})
+    res = RecipeResult(work, [], None, "")
+    teacher, teacher_key = recipe.teacher, None
+    if teacher:
+        teacher_key = _digest("teacher", _content_key(teacher))
+    finals: list[tuple[str, Path, str, list]] = []  # (variant label, output, step name, runtimes)
+    variants = recipe.variants()
+    for i, (label, steps) in enumerate(variants):
+        log(f"[{i + 1}/{len(variants)}] {label}")
+        key = teacher_key or data_key
+        ctx = Context(teacher or "", teacher or "", data, progress)
+        for name, opts in steps:
+            key = _digest(name, opts, key, data_key)
+            out, report, cached = _run_cached(name, opts, ctx, key, cache, log)
+            res.steps_cached += cached
+            res.steps_run += not cached
+            if name == "finetune":
+                ctx.teacher = str(out)
+            if name != "export":
+                ctx.current = str(out)
+        last_name, last_opts = steps[-1]
+        runtimes = last_opts.get("to", ["onnx"]) if last_name == "export" else []
+        finals.append((label, Path(ctx.current) if last_name != "export" else out, last_name, runtimes))
+    res.candidates = [("teacher", ctx.teacher)]
+    for label, out, _, runtimes in finals:
+        if runtimes:
+            res.candidates += [(f"{label} {rt}" if len(variants) > 1 else rt, str(out / rt)) for rt in runtimes]
+        else:
+            res.candidates.append((label, str(out)))
+    b = recipe.bench
+    settings = BenchSettings(data=data.get("test") or data.get("dev") or data["train"],
+                             text_column=data.get("text_column"), label_column=data["label_column"],
+                             threads=b.get("threads", 2), reps=b.get("reps", 3),
+                             timed_examples=b.get("timed_examples", 300), fixed_length=b.get("length", 128))
+    settings.validate()
+    log(f"bench: {len(res.candidates)} candidates on {settings.data}")
+    cands = [replace(parse_candidate(path), name=name) for name, path in res.candidates]
+    result = run_bench(cands, settings, progress=progress)
+    res.report = {k: str(v) for k, v in write_reports(result, work / "report").items()}
+    budget = dict(recipe.budget)
+    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
+    sel = select(result, replace(base, **budget))
+    chosen = sel.chosen
+    res.reason = sel.reason
+    if chosen:
+        best = work / "best"
+        shutil.rmtree(best, ignore_errors=True)
+        shutil.copytree(chosen["path"], best)
+        res.chosen = {**{k: chosen.get(k) for k in ("name", "runtime", "accuracy", "latency_p50_ms", "size_bytes",
+                                                      "x_smaller", "x_faster", "pct_accuracy")},
+                      "path": str(best)}
+    else:
+        res.chosen = None
+        res.report["closest"] = json.dumps([{"name": c["name"], "worst_miss": round(v, 3)} for c, v in sel.closest])
+    write_json(work / "recipe-result.json", {"recipe": str(recipe.path), "chosen": res.chosen, "reason": res.reason,
+                                            "candidates": res.candidates, "report": res.report,
+                                            "steps_run": res.steps_run, "steps_cached": res.steps_cached})
+    return res
+
+
+def print_result(res: RecipeResult, out=sys.stdout) -> None:
+    print(f"steps: {res.steps_run} run, {res.steps_cached} from cache", file=out)
+    print(f"report: {res.report.get('md')}  {res.report.get('html')}  {res.report.get('png')}", file=out)
+    if res.chosen:
+        c = res.chosen
+        print(f"best under the budget: {c['name']} ({c['runtime']}): accuracy {c['accuracy']:.4f}, "
+              f"p50 {c['latency_p50_ms']:.2f} ms, {c['size_bytes'] / 1e6:.1f} MB"
+              + (f", {c['x_smaller']:.1f}x smaller, {c['x_faster']:.1f}x faster than the teacher"
+                 if c.get("x_smaller") else ""), file=out)
+        print(f"bundle: {c['path']}", file=out)
+    else:
+        print(f"nothing fits the budget: {res.reason}", file=out)
+        for c in json.loads(res.report.get("closest", "[]")):
+            print(f"  closest: {c['name']} (misses by {100 * c['worst_miss']:.0f}%)", file=out)

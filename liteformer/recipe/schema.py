@@ -1,0 +1,236 @@
+"""Recipes: a YAML file naming a teacher (or a base to fine-tune), the task's data, a device budget,
+an ordered list of steps and an optional search grid. Everything is checked before any work, and
+an error names the file, the line and the field at fault.
+
+    name: sst2-mobile
+    teacher: ../shared/models/minilm-l6-sst2      # or a `finetune` first step with `base:`
+    data: {train: sst2:train, dev: sst2:dev, test: sst2:test}
+    budget: {max_size_mb: 5, max_latency_ms: 3}
+    steps:
+      - student: {layers: [0, 2, 4]}
+      - prune: {method: structured, target_flops: 0.5}
+      - distill: {}                               # defaults chosen from the data size
+      - export: {to: [onnx, litert], quantize: int8-dynamic}
+    search:                                       # a grid: every combination is built and benched
+      prune.target_flops: [1.0, 0.5]
+      export.quantize: [none, int8-dynamic]
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from liteformer.errors import LiteformerError
+
+NUM = (int, float)
+STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type(s)
+    "finetune": {"base": str, "epochs": NUM, "lr": NUM, "batch_size": int, "max_steps": int, "eval_every": int,
+                 "label_names": list},
+    "student": {"layers": list, "config": str, "vocab_size": int},
+    "prune": {"method": str, "sparsity": NUM, "target_flops": NUM, "target_params": NUM, "drop_layers": int,
+              "importance_n": int, "length": int},
+    "factorize": {"ratio": NUM, "energy": NUM, "rank": int, "embedding_rank": int, "targets": list},
+    "distill": {"epochs": NUM, "lr": NUM, "alpha": NUM, "temperature": NUM, "hidden_weight": NUM,
+                "attention_weight": NUM, "batch_size": int, "max_steps": int, "augment": int, "eval_every": int},
+    "export": {"to": list, "quantize": str, "max_length": int, "buckets": list},
+}
+SECTIONS: dict[str, dict[str, type | tuple]] = {
+    "data": {"train": str, "dev": str, "test": str, "text_column": str, "label_column": str},
+    "budget": {"profile": str, "max_latency_ms": NUM, "max_size_mb": NUM, "max_memory_mb": NUM, "min_accuracy": NUM},
+    "bench": {"reps": int, "timed_examples": int, "threads": int, "length": int},
+}
+TOP = {"name": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list, "search": dict}
+RUNTIMES = ("onnx", "litert", "executorch")
+PRUNE_METHODS = ("structured", "vocab", "magnitude")
+QUANT = ("none", "int8-dynamic", "int8-static", "int4-dynamic")
+DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
+
+
+@dataclass
+class Recipe:
+    path: Path
+    name: str
+    teacher: str | None
+    data: dict
+    budget: dict
+    bench: dict
+    steps: list[tuple[str, dict]]  # (step name, options)
+    search: dict[str, list] = field(default_factory=dict)
+
+    def variants(self) -> list[tuple[str, list[tuple[str, dict]]]]:
+        """Every combination of the search grid: (label, steps with those values set)."""
+        if not self.search:
+            return [("base", self.steps)]
+        keys = list(self.search)
+        out = []
+        for values in itertools.product(*(self.search[k] for k in keys)):
+            steps = copy.deepcopy(self.steps)
+            for key, value in zip(keys, values, strict=True):
+                name, opt = key.split(".", 1)
+                target_step(steps, name, opt)[opt] = value
+            label = ",".join(f"{k.split('.', 1)[1]}={_short(v)}" for k, v in zip(keys, values, strict=True))
+            out.append((label, steps))
+        return out
+
+
+def target_step(steps: list[tuple[str, dict]], name: str, opt: str) -> dict:
+    """The options of the step a search key STEP.OPTION sets: the first STEP that has OPTION, else the first."""
+    matches = [o for s, o in steps if s == name]
+    return next((o for o in matches if opt in o), matches[0])
+
+
+def _short(v) -> str:
+    return "-".join(map(str, v)) if isinstance(v, list) else str(v)
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that remembers the line of every mapping key (and of every list item)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    mapping = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        loader.lines[id(mapping), key] = key_node.start_mark.line + 1
+    loader.lines[id(mapping), None] = node.start_mark.line + 1
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    p = Path(path)
+    if not p.is_file():
+        raise LiteformerError(f"{p}: no such recipe file")
+    try:
+        text = p.read_text(encoding="utf-8")
+        loader = _Loader(text)
+        loader.lines = {}
+        try:
+            doc = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except UnicodeDecodeError:
+        raise LiteformerError(f"{p}: not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise LiteformerError(f"{p}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    return _validate(p, doc, loader.lines)
+
+
+def _validate(p: Path, doc, lines: dict) -> Recipe:
+    def fail(obj, key, msg):
+        line = lines.get((id(obj), key)) or lines.get((id(obj), None))
+        raise LiteformerError(f"{p}{f':{line}' if line else ''}: {msg}")
+
+    def check(obj: dict, spec: dict, where: str):
+        for k, v in obj.items():
+            if k not in spec:
+                fail(obj, k, f"unknown option {where}{k!r} (known: {', '.join(spec)})")
+            if not isinstance(v, spec[k]) or isinstance(v, bool):
+                fail(obj, k, f"{where}{k} must be {_type_name(spec[k])}, got {v!r}")
+
+    if not isinstance(doc, dict):
+        raise LiteformerError(f"{p}: a recipe is a YAML mapping (name, teacher, data, budget, steps, search)")
+    check(doc, TOP, "")
+    for sec, spec in SECTIONS.items():
+        check(doc.get(sec) or {}, spec, f"{sec}.")
+    data = doc.get("data") or {}
+    if "train" not in data:
+        fail(doc, "data", "data.train is required (the task's training data)")
+    steps_raw = doc.get("steps") or []
+    if not steps_raw:
+        fail(doc, "steps", "steps is required: a list such as [- student: {layers: [0, 2, 4]}, - distill: {}]")
+    steps = []
+    for i, item in enumerate(steps_raw):
+        if not isinstance(item, dict) or len(item) != 1:
+            fail(doc, "steps", f"steps[{i}] must be one 'name: {{options}}' entry")
+        (name, opts), = item.items()
+        if name not in STEPS:
+            fail(item, name, f"unknown step {name!r} (steps: {', '.join(STEPS)})")
+        opts = {} if opts is None else opts
+        if not isinstance(opts, dict):
+            fail(item, name, f"steps[{i}].{name} options must be a mapping")
+        check(opts, STEPS[name], f"{name}.")
+        _check_step(name, opts, lambda k, msg, o=opts: fail(o, k, msg))
+        steps.append((name, opts))
+    names = [n for n, _ in steps]
+    if doc.get("teacher") is None and names[0] != "finetune":
+        fail(doc, "steps", "give a teacher (a model folder), or make the first step `finetune: {base: ...}`")
+    if doc.get("teacher") is not None and "finetune" in names:
+        fail(doc, "teacher", "give either a teacher or a finetune step, not both")
+    search = doc.get("search") or {}
+    for key, values in search.items():
+        name, _, opt = str(key).partition(".")
+        if name not in names or opt not in STEPS.get(name, {}):
+            fail(search, key, f"search key {key!r} must be STEP.OPTION of a step in this recipe")
+        if not isinstance(values, list) or not values:
+            fail(search, key, f"search {key} must be a non-empty list of values")
+        for v in values:
+            opts = {**target_step(steps, name, opt), opt: v}
+            if opt == "quantize" and v == "none":
+                continue
+            check({opt: v}, STEPS[name], f"{name}.")
+            _check_step(name, opts, lambda k, msg, s=search, kk=key: fail(s, kk, msg))
+    budget = doc.get("budget") or {}
+    if "profile" in budget:
+        from liteformer.bench.select import PROFILES
+        if budget["profile"] not in PROFILES:
+            fail(budget, "profile", f"unknown profile {budget['profile']!r} (profiles: {', '.join(PROFILES)})")
+    for k, v in budget.items():
+        if k != "profile" and v <= 0:
+            fail(budget, k, f"budget.{k} must be > 0, got {v}")
+    return Recipe(p, str(doc.get("name") or p.stem), doc.get("teacher"), data, budget, doc.get("bench") or {},
+                  steps, search)
+
+
+def _type_name(t) -> str:
+    return "a number" if t == NUM else {str: "a string", int: "an integer", list: "a list", dict: "a mapping"}[t]
+
+
+def _check_step(name: str, o: dict, fail) -> None:
+    """Values that types alone do not catch: ranges, choices, exactly-one-of."""
+    def frac(k, lo_open=True, hi_closed=True):
+        v = o.get(k)
+        if v is not None and not ((0 < v if lo_open else 0 <= v) and (v <= 1 if hi_closed else v < 1)):
+            fail(k, f"{name}.{k} must be in {'(' if lo_open else '['}0, 1{']' if hi_closed else ')'}, got {v}")
+
+    for k in ("epochs", "lr", "batch_size", "max_steps", "temperature", "rank", "embedding_rank", "vocab_size",
+              "importance_n", "length", "max_length", "eval_every"):
+        if k in o and o[k] <= 0:
+            fail(k, f"{name}.{k} must be > 0, got {o[k]}")
+    if name == "student" and sum(k in o for k in ("layers", "config")) != 1:
+        fail(next(iter(o), None), "student needs exactly one of layers (teacher layers to keep) or config")
+    if name == "prune":
+        method = o.get("method", "structured")
+        if method not in PRUNE_METHODS:
+            fail("method", f"prune.method must be one of {', '.join(PRUNE_METHODS)}, got {method!r}")
+        frac("target_flops")
+        frac("target_params")
+        frac("sparsity", lo_open=False, hi_closed=False)
+        if method == "structured" and sum(k in o for k in ("target_flops", "target_params")) != 1:
+            fail("method", "prune (structured) needs exactly one of target_flops, target_params")
+        if method == "magnitude" and "sparsity" not in o:
+            fail("method", "prune (magnitude) needs sparsity")
+    if name == "factorize":
+        frac("ratio", hi_closed=False)
+        frac("energy", hi_closed=False)
+        if sum(k in o for k in ("ratio", "energy", "rank")) != 1:
+            fail(next(iter(o), None), "factorize needs exactly one of ratio, energy, rank")
+    if name == "distill":
+        if "alpha" in o and not 0 <= o["alpha"] <= 1:
+            fail("alpha", f"distill.alpha must be in [0, 1], got {o['alpha']}")
+    if name == "export":
+        bad = [r for r in o.get("to", []) if r not in RUNTIMES]
+        if bad or not o.get("to", ["x"]):
+            fail("to", f"export.to must list runtimes among {', '.join(RUNTIMES)}, got {o.get('to')}")
+        if o.get("quantize", "none") not in QUANT:
+            fail("quantize", f"export.quantize must be one of {', '.join(QUANT)}, got {o['quantize']!r}")

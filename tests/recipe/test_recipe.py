@@ -1,0 +1,111 @@
+"""Recipes: every shipped recipe validates; bad recipes are refused before any work with the line and
+field at fault; a tiny recipe runs its grid, caches its steps, resumes, and picks under a budget."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from liteformer.errors import LiteformerError
+from liteformer.recipe.runner import run_recipe
+from liteformer.recipe.schema import DEMO, load_recipe
+from liteformer.recipe.steps import auto_epochs
+from tests.conftest import ROOT, run_cli
+
+SHIPPED = sorted((ROOT / "recipes").glob("*.yaml")) + [DEMO]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_recipe_validates(path):
+    recipe = load_recipe(path)
+    assert recipe.steps and recipe.variants()
+    assert len({label for label, _ in recipe.variants()}) == len(recipe.variants())
+
+
+def test_search_sets_the_step_that_has_the_option():
+    recipe = load_recipe(ROOT / "recipes" / "sst2-mobile.yaml")
+    for _, steps in recipe.variants():
+        prunes = [o for n, o in steps if n == "prune"]
+        assert prunes[0] == {"method": "vocab"} and "target_flops" in prunes[1]
+
+
+BAD = [
+    ("steps:\n  - distill: {}\n", "data.train is required"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distil: {}\n", ":4: unknown step 'distil'"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill:\n      alpha: 2\n", ":5: distill.alpha must be"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {epoch: 2}\n", "unknown option distill.'epoch'"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - export: {to: [tflite]}\n", "export.to must list"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - prune: {method: structured}\n", "exactly one of target"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - factorize: {rank: 0}\n", "factorize.rank must be > 0"),
+    ("teacher: t\ndata: {train: sst2:train}\nbudget: {max_size_mb: -1}\nsteps:\n  - distill: {}\n", ":3: budget."),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\nsearch:\n  distill.lr: 3\n", "non-empty list"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\nsearch:\n  prune.sparsity: [0.5]\n",
+     ":6: search key 'prune.sparsity'"),
+    ("data: {train: sst2:train}\nsteps:\n  - distill: {}\n", "give a teacher"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps: [\n", "not valid YAML"),
+    ("teacher: t\ndata: {train: sst2:train}\ncolour: red\nsteps:\n  - distill: {}\n", ":3: unknown option 'colour'"),
+]
+
+
+@pytest.mark.parametrize("text, msg", BAD)
+def test_bad_recipes_name_line_and_field(tmp_path, text, msg):
+    p = tmp_path / "r.yaml"
+    p.write_text(text)
+    with pytest.raises(LiteformerError, match=None) as e:
+        load_recipe(p)
+    assert msg in str(e.value), str(e.value)
+
+
+def test_auto_epochs_follow_the_data_size():
+    assert auto_epochs(67000) == 2 and auto_epochs(8000) == 16 and auto_epochs(500) == 20
+    assert auto_epochs(10**7) == 1
+
+
+def _tiny_recipe(tmp_path: Path, teacher: Path, budget: str = "{max_size_mb: 50}") -> Path:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(f"""name: tiny
+teacher: {teacher}
+data: {{train: sst2:dev, dev: sst2:dev, test: sst2:dev}}
+budget: {budget}
+bench: {{reps: 1, timed_examples: 10, length: 32}}
+steps:
+  - student: {{layers: [0]}}
+  - prune: {{method: vocab}}
+  - prune: {{method: structured, target_flops: 0.8, importance_n: 64}}
+  - factorize: {{ratio: 0.8}}
+  - distill: {{max_steps: 3}}
+  - export: {{to: [onnx]}}
+search:
+  prune.target_flops: [0.9, 0.8]
+""")
+    return p
+
+
+def test_recipe_grid_cache_resume_and_budget(tiny_folder, tmp_path):
+    recipe = load_recipe(_tiny_recipe(tmp_path, tiny_folder))
+    work = tmp_path / "work"
+    res = run_recipe(recipe, work, log=lambda s: None)
+    # 2 variants share student + vocab prune: 2 + 2 * 4 steps run
+    assert res.steps_run == 10 and res.steps_cached == 2
+    assert [n for n, _ in res.candidates] == ["teacher", "target_flops=0.9 onnx", "target_flops=0.8 onnx"]
+    assert res.chosen and (work / "best" / "liteformer.json").exists()
+    assert json.loads((work / "recipe-result.json").read_text())["chosen"]["path"] == str(work / "best")
+    # a killed run: the last step's finish marker is missing -> only that step runs again
+    marker = sorted((work / "cache").glob("export-*.done.json"))[0]
+    marker.unlink()
+    res = run_recipe(recipe, work, log=lambda s: None)
+    assert res.steps_run == 1 and res.steps_cached == 11
+
+
+def test_cli_recipe_check_and_impossible_budget(tiny_folder, tmp_path):
+    p = _tiny_recipe(tmp_path, tiny_folder, budget="{max_latency_ms: 0.00001}")
+    r = run_cli("run", str(p), "--check")
+    assert r.returncode == 0 and "2 variant(s)" in r.stdout
+    r = run_cli("run", str(p), "--work", str(tmp_path / "w"))
+    assert r.returncode == 2 and "nothing fits the budget" in r.stderr and "closest" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert len(list((tmp_path / "w" / "cache").glob("*.done.json"))) == 12  # earlier steps' outputs kept
+    missing = tmp_path / "m.yaml"
+    missing.write_text(p.read_text().replace(str(tiny_folder), str(tmp_path / "nope")))
+    r = run_cli("run", str(missing), "--work", str(tmp_path / "w2"))
+    assert r.returncode == 2 and "nope" in r.stderr and not list((tmp_path / "w2").glob("cache/*.done.json"))
