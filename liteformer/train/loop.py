@@ -73,9 +73,10 @@ class TrainResult:
     seconds: float
     best: EvalReport | None
     history: list[dict] = field(default_factory=list)  # one row per evaluation
+    sparsity: float | None = None  # of the Linear weights, with gradual magnitude pruning
 
     def to_dict(self) -> dict:
-        return {"steps": self.steps, "seconds": round(self.seconds, 2),
+        return {"steps": self.steps, "seconds": round(self.seconds, 2), "sparsity": self.sparsity,
                 "best": self.best.to_dict() if self.best else None, "history": self.history}
 
 
@@ -184,7 +185,11 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     barrier(info)
     if ckpt is not None and info.main:  # finished: the checkpoint is no longer needed
         shutil.rmtree(ckpt.parent, ignore_errors=True)
-    return TrainResult(step, time.time() - t0, best, history)
+    sparsity = None
+    if pruner is not None:
+        from liteformer.compress.magnitude import prunable, sparsity_of
+        sparsity = round(sparsity_of(prunable(model)), 4)
+    return TrainResult(step, time.time() - t0, best, history, sparsity)
 
 
 def _save_checkpoint(path: Path, cfg, model, extra, opt, sched, step, seen, best, history) -> None:
