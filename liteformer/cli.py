@@ -353,17 +353,20 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def quick(recipe, out: Path):
-    """The demo cut to a smoke run: 300 training sentences, 2 steps per training step, 1 bench rep."""
+    """The demo cut to a smoke run: 300 training and 200 dev/test sentences, 2 steps per training step,
+    1 bench repetition."""
     from dataclasses import replace
 
     from liteformer.data.text import resolve
     out.mkdir(parents=True, exist_ok=True)
-    lines = resolve(recipe.data["train"]).read_text(encoding="utf-8").splitlines()
-    (out / "quick-train.tsv").write_text("\n".join(lines[:301]) + "\n", encoding="utf-8")
+    data = dict(recipe.data)
+    for split, n in (("train", 300), ("dev", 200), ("test", 200)):
+        lines = resolve(recipe.data[split]).read_text(encoding="utf-8").splitlines()
+        (out / f"quick-{split}.tsv").write_text("\n".join(lines[: n + 1]) + "\n", encoding="utf-8")
+        data[split] = str(out / f"quick-{split}.tsv")
     steps = [(n, {**o, "max_steps": 2, "eval_every": 2} if n in ("finetune", "distill") else o)
              for n, o in recipe.steps]
-    return replace(recipe, data={**recipe.data, "train": str(out / "quick-train.tsv")}, steps=steps,
-                   bench={**recipe.bench, "reps": 1, "timed_examples": 20})
+    return replace(recipe, data=data, steps=steps, bench={**recipe.bench, "reps": 1, "timed_examples": 20})
 
 
 def _int_list(flag: str, value: str | None) -> list[int] | None:

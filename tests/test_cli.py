@@ -138,8 +138,6 @@ def test_demo_runs_offline_end_to_end(tmp_path):
     assert (out / "best" / "liteformer.json").exists() and (out / "report" / "pareto.png").exists()
     side = json.loads((out / "best" / "liteformer.json").read_text())
     assert side["id2label"] == {"0": "negative", "1": "positive"} and side["export"]["quantization"] == "int8-dynamic"
-    r = run_cli("demo", "--out", str(out), "--quick", "--threads", "2")  # finished steps come from the cache
-    assert r.returncode == 0 and "0 run, 4 from cache" in r.stdout, r.stdout
 
 
 def test_finetune_label_names(tiny_folder, tmp_path):
