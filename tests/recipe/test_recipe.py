@@ -109,3 +109,22 @@ def test_cli_recipe_check_and_impossible_budget(tiny_folder, tmp_path):
     missing.write_text(p.read_text().replace(str(tiny_folder), str(tmp_path / "nope")))
     r = run_cli("run", str(missing), "--work", str(tmp_path / "w2"))
     assert r.returncode == 2 and "nope" in r.stderr and not list((tmp_path / "w2").glob("cache/*.done.json"))
+
+
+def test_disk_full_mid_run_keeps_the_cache(tiny_folder, tmp_path, monkeypatch):
+    import errno
+
+    from liteformer.recipe import runner
+    real, calls = runner.run_step, []
+
+    def filling(name, ctx, opts, out):
+        calls.append(name)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(name, ctx, opts, out)
+    monkeypatch.setattr(runner, "run_step", filling)
+    recipe = load_recipe(_tiny_recipe(tmp_path, tiny_folder))
+    with pytest.raises(LiteformerError, match="disk full during step prune"):
+        run_recipe(recipe, tmp_path / "w", log=lambda s: None)
+    done = sorted(p.name.split("-")[0] for p in (tmp_path / "w" / "cache").glob("*.done.json"))
+    assert done == ["prune", "student"]  # the two finished steps stay cached
