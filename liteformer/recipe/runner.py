@@ -35,6 +35,7 @@ class RecipeResult:
     report: dict = field(default_factory=dict)  # paths of the bench reports
     steps_run: int = 0
     steps_cached: int = 0
+    table: str = ""  # the bench table
 
 
 def _digest(*parts) -> str:
@@ -123,6 +124,8 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     cands = [replace(parse_candidate(path), name=name) for name, path in res.candidates]
     result = run_bench(cands, settings, progress=progress)
     res.report = {k: str(v) for k, v in write_reports(result, work / "report").items()}
+    from liteformer.bench.report import format_table
+    res.table = format_table(result)
     budget = dict(recipe.budget)
     base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
     sel = select(result, replace(base, **budget))
@@ -145,6 +148,7 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
 
 
 def print_result(res: RecipeResult, out=sys.stdout) -> None:
+    print(res.table, file=out)
     print(f"steps: {res.steps_run} run, {res.steps_cached} from cache", file=out)
     print(f"report: {res.report.get('md')}  {res.report.get('html')}  {res.report.get('png')}", file=out)
     if res.chosen:

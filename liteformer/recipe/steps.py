@@ -117,7 +117,7 @@ def distill(ctx: Context, opts: dict, out: Path) -> dict:
     result = run(ctx.teacher, StudentSpec(checkpoint=ctx.current), ctx.data["train"], out, dcfg, tcfg,
                  ctx.data.get("dev"), ctx.data.get("text_column"), ctx.data.get("label_column", "label"),
                  progress=ctx.progress, resume=True)
-    return {"steps": result.steps, "epochs": tcfg.epochs,
+    return {"steps": result.steps, "epochs": None if tcfg.max_steps else tcfg.epochs,
             "dev_accuracy": result.best.accuracy if result.best else None}
 
 
