@@ -128,7 +128,8 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     res.table = format_table(result)
     budget = dict(recipe.budget)
     base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
-    sel = select(result, replace(base, **budget))
+    built = replace(result, candidates=[c for c in result.candidates if c["name"] != "teacher"])  # the reference
+    sel = select(built, replace(base, **budget))
     chosen = sel.chosen
     res.reason = sel.reason
     if chosen:
