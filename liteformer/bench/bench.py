@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from liteformer.bench import runtimes
-from liteformer.bench.flops import macs_per_example
+from liteformer.bench.flops import gemm_peak_gflops, macs_per_example
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
 from liteformer.models.transformer import TransformerConfig
@@ -158,7 +158,12 @@ def run_bench(cands: list[Candidate], s: BenchSettings, progress: bool = True) -
             bar.update(1)
     bar.close()
     result = BenchResult(asdict(s), machine_info(s.threads), baseline=s.baseline or cands[0].name)
+    result.machine["gemm_peak_gflops"] = round(gemm_peak_gflops(s.threads), 1)
     result.candidates = [_aggregate(c, runs[c.name], s) for c in cands]
+    for c in result.candidates:  # roofline: the time the model's FLOPs take at the measured GEMM peak
+        if c["ok"] and c.get("macs_mean_length"):
+            c["roofline_ms"] = 2 * c["macs_mean_length"] / (result.machine["gemm_peak_gflops"] * 1e6)
+            c["x_roofline"] = c["latency_p50_ms"] / c["roofline_ms"]
     _ratios(result)
     result.seconds = round(time.time() - t0, 1)
     return result

@@ -35,3 +35,26 @@ def macs_per_example(cfg: TransformerConfig, length: int) -> int:
         macs += linear("pooler", H, H, tokens=1)
     macs += linear("classifier", H, cfg.num_labels, tokens=1)
     return macs
+
+
+def gemm_peak_gflops(threads: int, n: int = 1024, runs: int = 10) -> float:
+    """The machine's measured fp32 GEMM throughput (n x n @ n x n in PyTorch at ``threads``), GFLOP/s:
+    the roofline's compute bound, so latency / (model FLOPs / peak) says how far a model is from it."""
+    import statistics
+    import time
+
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        for _ in range(3):
+            a @ b
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(old)
+    return 2 * n**3 / statistics.median(times) / 1e9

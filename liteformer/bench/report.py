@@ -18,6 +18,7 @@ COLUMNS = [  # (header, key, format)
     ("GMACs", "macs_mean_length", "{:.3f}"), ("peak MB", "peak_rss_mb", "{:.0f}"),
     ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
     ("× faster", "x_faster", "{:.2f}"), ("% acc", "pct_accuracy", "{:.1f}"),
+    ("× roofline", "x_roofline", "{:.0f}"),
 ]
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 
@@ -65,7 +66,9 @@ def settings_line(result: BenchResult) -> str:
     return (f"data {s['data']} · batch 1 · {s['threads']} threads · {s['reps']} fresh-process repetitions "
             f"(interleaved), medians · latency at real length ({s['timed_examples'] or 'all'} examples/rep) "
             f"and fixed length {s['fixed_length']} · baseline {result.baseline} · "
-            f"{m['cpu']}, {m['cores']} cores · torch {m['torch']} · {m['date']}")
+            f"{m['cpu']}, {m['cores']} cores · torch {m['torch']} · {m['date']}"
+            + (f" · measured GEMM peak {m['gemm_peak_gflops']} GFLOP/s (× roofline = p50 ÷ FLOPs/peak)"
+               if m.get("gemm_peak_gflops") else ""))
 
 
 def pareto_front(cands: list[dict]) -> list[str]:

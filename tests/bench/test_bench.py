@@ -58,6 +58,18 @@ def test_latency_size_memory_macs(result, tiny_folder):
     assert fp32["macs_fixed_length"] == macs_per_example(cfg, 32)
     assert fp32["x_smaller"] == 1.0 and fp32["x_faster"] == 1.0 and fp32["pct_accuracy"] == 100.0
     assert int8["x_faster"] == pytest.approx(fp32["latency_p50_ms"] / int8["latency_p50_ms"])
+    peak = result.machine["gemm_peak_gflops"]
+    assert peak > 0.5  # any CPU this decade does more than 0.5 GFLOP/s in fp32 GEMM
+    assert fp32["roofline_ms"] == pytest.approx(2 * fp32["macs_mean_length"] / (peak * 1e6))
+    assert fp32["x_roofline"] == pytest.approx(fp32["latency_p50_ms"] / fp32["roofline_ms"])
+
+
+def test_macs_of_low_rank_layers():
+    cfg = TransformerConfig.tiny(num_layers=1, num_heads=2, head_dim=4, ffn_dim=8, hidden_size=16)
+    low = TransformerConfig.tiny(num_layers=1, num_heads=2, head_dim=4, ffn_dim=8, hidden_size=16,
+                                 low_rank={"encoder.layers.0.ffn.up": 2})
+    T = 5
+    assert macs_per_example(cfg, T) - macs_per_example(low, T) == T * 16 * 8 - T * 2 * (16 + 8)
 
 
 def test_macs_by_hand():
