@@ -283,6 +283,11 @@ def _format_info(d: dict) -> str:
              f"  max positions   {d['max_positions']}",
              f"  labels          {d['labels']}",
              f"  size on disk    {d['size_bytes'] / 2**20:.1f} MiB  (weights {d['weights_bytes'] / 2**20:.1f} MiB)"]
+    if d.get("low_rank"):
+        ranks = sorted(d["low_rank"].values())
+        lines.append(f"  low rank        {len(ranks)} factorized modules, ranks {ranks[0]}..{ranks[-1]}")
+    if d.get("linear_sparsity", 0) >= 0.01:
+        lines.append(f"  sparsity        {d['linear_sparsity']:.1%} of Linear weights are zero")
     return "\n".join(lines)
 
 

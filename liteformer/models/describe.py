@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from liteformer.compress.magnitude import prunable, sparsity_of
 from liteformer.models.checkpoint import load_model
 from liteformer.models.transformer import count_parameters
 
@@ -30,4 +31,6 @@ def describe(path: str | Path) -> dict:
         "new_head": bool(lm.fresh),
         "size_bytes": sum(f.stat().st_size for f in files),
         "weights_bytes": sum(f.stat().st_size for f in weights),
+        "low_rank": dict(cfg.low_rank),  # factorized module -> rank
+        "linear_sparsity": round(sparsity_of(prunable(lm.model)), 4),  # share of zero Linear weights
     }
