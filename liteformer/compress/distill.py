@@ -112,10 +112,14 @@ class DistillLoss(nn.Module):
     """The loss function the training loop calls; its projections are trained with the student."""
 
     def __init__(self, cfg: DistillConfig, layer_map: list[int], teacher: TransformerForSequenceClassification,
-                 student_cfg: TransformerConfig, cached_logits: torch.Tensor) -> None:
+                 student_cfg: TransformerConfig, cached_logits: torch.Tensor,
+                 teacher_ids: list[list[int]] | None = None, teacher_pad: int = 0) -> None:
         super().__init__()
         self.cfg, self.layer_map, self.teacher = cfg, layer_map, [teacher]  # list: not a submodule
         self.cached = cached_logits  # (N, num_labels) teacher logits by training-example index
+        # the teacher's own ids when its vocabulary differs but every example has the same pieces
+        # (a vocabulary-pruned student): positions align, so inner-layer losses still apply
+        self.teacher_ids, self.teacher_pad = teacher_ids, teacher_pad
         hs, ht = student_cfg.hidden_size, teacher.config.hidden_size
         n = student_cfg.num_layers + 1  # embeddings output + each layer
         self.proj = nn.ModuleList(nn.Linear(hs, ht, bias=False) for _ in range(n)) if (
@@ -132,8 +136,11 @@ class DistillLoss(nn.Module):
             return kd_loss(logits, self.cached[idx].to(logits.device), labels, c.alpha, c.temperature)
         logits, s = net(ids, mask, output_hidden_states=True, output_attentions=bool(c.attention_weight))
         loss = kd_loss(logits, self.cached[idx].to(logits.device), labels, c.alpha, c.temperature)
+        t_in = ids
+        if self.teacher_ids is not None:
+            t_in = pad_batch([self.teacher_ids[i] for i in idx.tolist()], self.teacher_pad)[0].to(ids.device)
         with torch.no_grad():
-            t = self.teacher[0].encoder(ids, mask, output_hidden_states=bool(c.hidden_weight),
+            t = self.teacher[0].encoder(t_in, mask, output_hidden_states=bool(c.hidden_weight),
                                         output_attentions=bool(c.attention_weight))
         real = mask.float()  # (B, T)
         ntok = real.sum(-1).clamp_min(1)

@@ -87,9 +87,6 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     student, stok = build_student(spec, teacher, ttok, train_ds.texts)
     layer_map = dcfg.validate(student.config.num_layers, teacher.config.num_layers)
     same_tok = stok.tok.get_vocab() == ttok.tok.get_vocab()
-    if (dcfg.hidden_weight or dcfg.attention_weight) and not same_tok:
-        raise LiteformerError("hidden-state and attention losses need the teacher's tokenizer: the student's "
-                              "vocabulary differs (use logit distillation, or the teacher's vocabulary)")
     max_pos = min(student.config.max_positions, teacher.config.max_positions)
     tcfg.max_length = tcfg.max_length or default_max_length(max_pos)
     if tcfg.max_length > max_pos:
@@ -100,9 +97,15 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     labels = y + [-1] * (len(texts) - len(y))  # augmented sentences: soft targets only
     s_ids = stok.encode(texts, tcfg.max_length).ids
     t_ids = s_ids if same_tok else ttok.encode(texts, tcfg.max_length).ids
+    inner = bool(dcfg.hidden_weight or dcfg.attention_weight)
+    if inner and not same_tok and not _same_pieces(stok, s_ids, ttok, t_ids):
+        raise LiteformerError("hidden-state and attention losses need token positions that match the "
+                              "teacher's: the student's vocabulary splits some training sentences differently "
+                              "(use logit distillation, or a vocabulary pruned from the teacher's)")
     teacher.to(info.device)
     cached = teacher_logits(teacher, t_ids, ttok.pad_id, progress=progress and info.main)
-    loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached)
+    loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached,
+                       teacher_ids=None if same_tok or not inner else t_ids, teacher_pad=ttok.pad_id)
     torch.manual_seed(tcfg.seed)
     if tcfg.qat:
         from liteformer.compress.qat import qat_prepare_
@@ -122,3 +125,11 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
         if dev_ds is None:
             print("note: no --dev split: the last weights were kept", file=sys.stderr)
     return result
+
+
+def _same_pieces(stok, s_ids: list[list[int]], ttok, t_ids: list[list[int]]) -> bool:
+    """True when both tokenizers cut every example into the same pieces (e.g. a pruned vocabulary)."""
+    s_vocab = {i: t for t, i in stok.tok.get_vocab().items()}
+    t_vocab = {i: t for t, i in ttok.tok.get_vocab().items()}
+    return all(len(a) == len(b) and [s_vocab[i] for i in a] == [t_vocab[i] for i in b]
+               for a, b in zip(s_ids, t_ids, strict=True))

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from liteformer.compress import distill as D
 from liteformer.errors import LiteformerError
-from liteformer.models.checkpoint import load_model
+from liteformer.models.checkpoint import load_model, save_model
 from liteformer.train.distill import StudentSpec, distill
 from liteformer.train.loop import TrainConfig
 from tests.compress.test_quantize import trained  # noqa: F401  (module fixture: a trained toy teacher)
@@ -82,7 +82,7 @@ def test_distill_logits_cached_once(trained, tmp_path, monkeypatch):  # noqa: F8
     assert meta["distill"]["layer_map"] == [1] and load_model(tmp_path / "s").model.config.num_layers == 1
 
 
-def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp_path):  # noqa: F811
+def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp_path, tokenizer):  # noqa: F811
     path, train, dev = trained
     cfg = tmp_path / "s.json"
     cfg.write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 2, "ffn_dim": 64,
@@ -92,12 +92,16 @@ def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp
                   TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)
     assert res.best.accuracy >= 0.8
     assert json.loads((tmp_path / "a" / "training.json").read_text())["augmented"] == 600
-    # a new, smaller vocabulary: logit distillation works, inner losses are refused
+    # a new, smaller vocabulary: logit distillation works
     res = distill(str(path), StudentSpec(config=str(cfg), vocab_size=100), train, tmp_path / "b",
                   D.DistillConfig(), TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)
     assert res.best.accuracy >= 0.8
-    with pytest.raises(LiteformerError, match="need the teacher's tokenizer"):
-        distill(str(path), StudentSpec(config=str(cfg), vocab_size=100), train, tmp_path / "c",
+    # a vocabulary that cuts the text into other pieces: inner losses are refused
+    other = tmp_path / "other-tok"
+    other.mkdir()
+    tokenizer.save(other)  # WordPiece trained on SST-2, not on the toy task
+    with pytest.raises(LiteformerError, match="need token positions that match"):
+        distill(str(path), StudentSpec(config=str(cfg), tokenizer=str(other)), train, tmp_path / "c",
                 D.DistillConfig(hidden_weight=1.0), TrainConfig(max_steps=1), progress=False)
 
 
@@ -111,6 +115,33 @@ def test_inner_loss_is_zero_for_a_copy_of_the_teacher(trained):  # noqa: F811
     loss.cached = logits.detach()
     out = loss(student, x, torch.ones_like(x), torch.arange(4), torch.full((4,), -1))
     assert out.abs().max() < 1e-5 and not math.isnan(out.sum().item())
+
+
+def test_inner_losses_through_a_vocabulary_pruned_student(trained, tmp_path):  # noqa: F811
+    """A vocabulary pruned from the teacher's splits training text into the same pieces: the teacher
+    gets its own ids, positions align, and a pruned copy of the teacher has zero inner loss."""
+    from liteformer.compress.prune import TaskData, VocabConfig, prune_
+    from liteformer.data.batching import pad_batch
+    from liteformer.data.text import read_classification
+    path, train, _ = trained
+    lm = load_model(path)
+    texts = read_classification(train).texts[:40]
+    student = D.student_from_teacher(lm.model, list(range(lm.model.config.num_layers))).eval()
+    new_tok = prune_(student, VocabConfig(), TaskData(lm.tokenizer, texts)).tokenizer
+    s_ids, t_ids = new_tok.encode(texts, 32).ids, lm.tokenizer.encode(texts, 32).ids
+    assert s_ids != t_ids and [len(x) for x in s_ids] == [len(x) for x in t_ids]
+    loss = D.DistillLoss(D.DistillConfig(alpha=0.0, hidden_weight=1.0, attention_weight=1.0), [0, 1],
+                         lm.model.eval(), student.config, torch.zeros(len(texts), 2), teacher_ids=t_ids,
+                         teacher_pad=lm.tokenizer.pad_id)
+    x, m = pad_batch(s_ids[:8], new_tok.pad_id)
+    with torch.no_grad():
+        loss.cached[:8] = student(x, m)
+    out = loss(student, x, m, torch.arange(8), torch.full((8,), -1))
+    assert out.abs().max() < 1e-5
+    save_model(student, new_tok, tmp_path / "s")
+    res = distill(str(path), StudentSpec(checkpoint=str(tmp_path / "s")), train, tmp_path / "o",
+                  D.DistillConfig(hidden_weight=1.0), TrainConfig(max_steps=2, batch_size=8), progress=False)
+    assert res.steps == 2
 
 
 @pytest.mark.parametrize("args,msg", [
