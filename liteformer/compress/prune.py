@@ -151,8 +151,8 @@ def _latency(model, config: LatencyTarget, data=None) -> PruneResult:
     base = torch_latency_ms(model, config.length, config.threads)
     lo, hi, best = config.target * 0.5, 1.0, None
     trials = []
-    for _ in range(5):
-        flops = (lo + hi) / 2 if best else config.target
+    for i in range(5):
+        flops = config.target if i == 0 else (lo + hi) / 2  # latency falls about as fast as FLOPs
         probe = copy.deepcopy(model)
         sc = StructuredConfig(flops, "flops", config.length, config.drop_layers)
         try:
