@@ -36,6 +36,7 @@ class RecipeResult:
     steps_run: int = 0
     steps_cached: int = 0
     table: str = ""  # the bench table
+    left_out: list[dict] = field(default_factory=list)  # bundles whose export or verification failed
 
 
 def _digest(*parts) -> str:
@@ -106,14 +107,24 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
             if name != "export":
                 ctx.current = str(out)
         last_name, last_opts = steps[-1]
-        runtimes = last_opts.get("to", ["onnx"]) if last_name == "export" else []
+        runtimes = []
+        if last_name == "export":  # bundles that failed export or verification are reported, not benched
+            for rt, info in report["bundles"].items():
+                if "error" in info:
+                    log(f"  {label} {rt}: left out: {info['error']}")
+                    res.left_out.append({"variant": label, "runtime": rt, "error": info["error"]})
+                else:
+                    runtimes.append(rt)
         finals.append((label, Path(ctx.current) if last_name != "export" else out, last_name, runtimes))
     res.candidates = [("teacher", ctx.teacher)]
-    for label, out, _, runtimes in finals:
+    for label, out, last, runtimes in finals:
         if runtimes:
             res.candidates += [(f"{label} {rt}" if len(variants) > 1 else rt, str(out / rt)) for rt in runtimes]
-        else:
+        elif last != "export":
             res.candidates.append((label, str(out)))
+    if len(res.candidates) == 1:
+        raise LiteformerError("no artifact was built: " + "; ".join(f"{x['variant']} {x['runtime']}: {x['error']}"
+                                                                     for x in res.left_out))
     b = recipe.bench
     settings = BenchSettings(data=data.get("test") or data.get("dev") or data["train"],
                              text_column=data.get("text_column"), label_column=data["label_column"],
@@ -144,13 +155,16 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
         res.report["closest"] = json.dumps([{"name": c["name"], "worst_miss": round(v, 3)} for c, v in sel.closest])
     write_json(work / "recipe-result.json", {"recipe": str(recipe.path), "chosen": res.chosen, "reason": res.reason,
                                             "candidates": res.candidates, "report": res.report,
-                                            "steps_run": res.steps_run, "steps_cached": res.steps_cached})
+                                            "steps_run": res.steps_run, "steps_cached": res.steps_cached,
+                                            "left_out": res.left_out})
     return res
 
 
 def print_result(res: RecipeResult, out=sys.stdout) -> None:
     print(res.table, file=out)
     print(f"steps: {res.steps_run} run, {res.steps_cached} from cache", file=out)
+    for x in res.left_out:
+        print(f"left out: {x['variant']} {x['runtime']}: {x['error']}", file=out)
     print(f"report: {res.report.get('md')}  {res.report.get('html')}  {res.report.get('png')}", file=out)
     if res.chosen:
         c = res.chosen

@@ -140,7 +140,11 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     for rt in opts.get("to", ["onnx"]):
         buckets = tuple(opts["buckets"]) if "buckets" in opts else None
         eo = ExportOptions(max_length=max_length, buckets=buckets, quantize=q, calibration=calibration)
-        meta = export_model(lm, rt, out / rt, eo, verify.texts[:200 if q else 32], threads=ctx.threads)
+        try:
+            meta = export_model(lm, rt, out / rt, eo, verify.texts[:200 if q else 32], threads=ctx.threads)
+        except LiteformerError as e:  # e.g. int8 fails verification: that bundle drops out, the grid goes on
+            done[rt] = {"error": str(e), "quantize": q}
+            continue
         done[rt] = {"verify": meta.get("verify"), "quantize": q}
     return {"bundles": done}
 

@@ -128,3 +128,20 @@ def test_disk_full_mid_run_keeps_the_cache(tiny_folder, tmp_path, monkeypatch):
         run_recipe(recipe, tmp_path / "w", log=lambda s: None)
     done = sorted(p.name.split("-")[0] for p in (tmp_path / "w" / "cache").glob("*.done.json"))
     assert done == ["prune", "student"]  # the two finished steps stay cached
+
+
+def test_a_bundle_that_fails_verification_drops_out(tiny_folder, tmp_path, monkeypatch):
+    from liteformer.export import api
+    real = api.export_model
+
+    def failing(lm, runtime, out, opts, *args, **kw):
+        if runtime == "litert":
+            raise LiteformerError("verify failed: predicted labels agree on 190/200 inputs (< 99%)")
+        return real(lm, runtime, out, opts, *args, **kw)
+    monkeypatch.setattr(api, "export_model", failing)
+    p = _tiny_recipe(tmp_path, tiny_folder)
+    p.write_text(p.read_text().replace("to: [onnx]", "to: [onnx, litert]"))
+    res = run_recipe(load_recipe(p), tmp_path / "w", log=lambda s: None)
+    assert [n for n, _ in res.candidates] == ["teacher", "target_flops=0.9 onnx", "target_flops=0.8 onnx"]
+    assert {x["runtime"] for x in res.left_out} == {"litert"} and len(res.left_out) == 2
+    assert res.chosen is not None
