@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
+
+from samples import sample_split
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
@@ -80,13 +81,8 @@ def main() -> int:
     a = ap.parse_args()
     work = Path(a.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    train, dev = a.train, a.dev
-    for name, src, n in (("train", a.train, a.train_n), ("dev", a.dev, a.dev_n)):
-        if n:
-            lines = Path(src).read_text(encoding="utf-8").splitlines()
-            rows = random.Random(0).sample(lines[1:], min(n, len(lines) - 1))
-            (work / f"{name}.tsv").write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
-            train, dev = (str(work / "train.tsv"), dev) if name == "train" else (train, str(work / "dev.tsv"))
+    train = sample_split(a.train, a.train_n, work / "train.tsv")
+    dev = sample_split(a.dev, a.dev_n, work / "dev.tsv")
     T = mean_length(a.teacher, a.test)
     recover = ["--train", train, "--dev", dev, "--epochs", a.epochs, "--lr", "5e-5", "--batch-size", "32",
                "--alpha", "0.5", "--temperature", "2", "--threads", "2", "--eval-every", "500"]
