@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from liteformer.errors import LiteformerError
+from liteformer.models.sparse import prunable, sparsity_of
 
 SCOPES = ("global", "layer")
 
@@ -34,20 +35,6 @@ class MagnitudeConfig:
             raise LiteformerError(f"sparsity must be in [0, 1), got {self.sparsity}")
         if self.scope not in SCOPES:
             raise LiteformerError(f"scope must be one of {SCOPES}, got {self.scope!r}")
-
-
-def prunable(model: nn.Module, include_embeddings: bool = False) -> dict[str, torch.Tensor]:
-    """name -> weight of every Linear (and optionally the word embedding)."""
-    out = {f"{n}.weight": m.weight for n, m in model.named_modules() if isinstance(m, nn.Linear)}
-    if include_embeddings:
-        out.update({f"{n}.weight": m.weight for n, m in model.named_modules()
-                    if isinstance(m, nn.Embedding) and n.endswith("word")})
-    return out
-
-
-def sparsity_of(weights: dict[str, torch.Tensor]) -> float:
-    total = sum(w.numel() for w in weights.values())
-    return sum(int((w == 0).sum()) for w in weights.values()) / max(1, total)
 
 
 @torch.no_grad()

@@ -130,7 +130,7 @@ def save_model(model: TransformerForSequenceClassification, tokenizer: TextToken
     family = None if sparse_storage else hf.hf_family_for(cfg)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if sparse_storage:
-        sd, _ = sparse.pack(sd)
+        sd = sparse.pack(sd)
     with atomic_dir(path) as tmp:
         if family:
             config = hf.config_to_hf(cfg, family)

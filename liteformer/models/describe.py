@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from liteformer.compress.magnitude import prunable, sparsity_of
 from liteformer.models.checkpoint import load_model
+from liteformer.models.sparse import prunable, sparsity_of
 from liteformer.models.transformer import count_parameters
 
 

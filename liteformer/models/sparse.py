@@ -11,24 +11,38 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 MIN_SPARSITY = 0.1  # below this the bitmap costs more than the zeros it saves
 MASK, VALUES = "::mask", "::values"
 
 
-def pack(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], int]:
-    """Sparse-encode the sparse enough float 2-D tensors; returns (state dict, tensors packed)."""
-    out, packed = {}, 0
+def prunable(model: nn.Module, include_embeddings: bool = False) -> dict[str, torch.Tensor]:
+    """name -> weight of every Linear (and optionally the word embedding): what pruning zeroes."""
+    out = {f"{n}.weight": m.weight for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    if include_embeddings:
+        out.update({f"{n}.weight": m.weight for n, m in model.named_modules()
+                    if isinstance(m, nn.Embedding) and n.endswith("word")})
+    return out
+
+
+def sparsity_of(weights: dict[str, torch.Tensor]) -> float:
+    total = sum(w.numel() for w in weights.values())
+    return sum(int((w == 0).sum()) for w in weights.values()) / max(1, total)
+
+
+def pack(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Sparse-encode the sparse enough float 2-D tensors of a state dict."""
+    out = {}
     for name, t in sd.items():
         if t.ndim == 2 and t.is_floating_point() and t.numel() and (t == 0).float().mean() >= MIN_SPARSITY:
             nz = (t != 0).flatten()
             out[name + MASK] = torch.from_numpy(np.packbits(nz.numpy()))
             out[name + VALUES] = t.flatten()[nz].float().contiguous()
             out[name + "::shape"] = torch.tensor(list(t.shape), dtype=torch.int64)
-            packed += 1
         else:
             out[name] = t
-    return out, packed
+    return out
 
 
 def unpack(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

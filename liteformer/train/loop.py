@@ -187,7 +187,7 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
         shutil.rmtree(ckpt.parent, ignore_errors=True)
     sparsity = None
     if pruner is not None:
-        from liteformer.compress.magnitude import prunable, sparsity_of
+        from liteformer.models.sparse import prunable, sparsity_of
         sparsity = round(sparsity_of(prunable(model)), 4)
     return TrainResult(step, time.time() - t0, best, history, sparsity)
 
