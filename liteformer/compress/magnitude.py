@@ -68,28 +68,28 @@ def cubic_sparsity(step: int, total: int, final: float, start: float = 0.0, end:
 
 class GradualPruner:
     """Called after each optimizer step: every ``every`` steps re-prune to the scheduled sparsity,
-    and in between put back to zero what was pruned (the optimizer moves zeros)."""
+    and in between put back to zero what was pruned (the optimizer moves zeros). The mask is the
+    zeros of the weights it is built with (after a resume: the checkpoint's) and of each re-pruning."""
 
     def __init__(self, model: nn.Module, final: float, total: int, scope: str = "global", every: int = 10) -> None:
         MagnitudeConfig(final, scope).validate()
         self.model, self.final, self.total, self.scope, self.every = model, final, total, scope, max(1, every)
-        self.masks: dict[str, torch.Tensor] | None = None
+        self.masks = self._zeros()
         self.done = False  # final sparsity applied; from then on only the masks are kept
+
+    def _zeros(self) -> dict[str, torch.Tensor]:
+        return {n: w == 0 for n, w in prunable(self.model).items()}
 
     def reached(self, step: int) -> bool:
         """True once the schedule has reached the final sparsity."""
         return cubic_sparsity(step, self.total, self.final) >= self.final - 1e-9
 
-    def before_step(self) -> None:
-        self.masks = {n: w == 0 for n, w in prunable(self.model).items()}
-
     @torch.no_grad()
     def after_step(self, step: int) -> None:
-        weights = prunable(self.model)
-        if self.masks is not None:
-            for n, w in weights.items():
-                w.masked_fill_(self.masks[n], 0.0)
+        for n, w in prunable(self.model).items():
+            w.masked_fill_(self.masks[n], 0.0)
         if not self.done and (step % self.every == 0 or self.reached(step)):
             target = cubic_sparsity(step, self.total, self.final)
             magnitude_prune_(self.model, MagnitudeConfig(target, self.scope))
+            self.masks = self._zeros()
             self.done = self.reached(step)

@@ -164,8 +164,6 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
                         p.grad /= info.world
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
-            if pruner is not None:
-                pruner.before_step()
             opt.step()
             sched.step()
             step += 1

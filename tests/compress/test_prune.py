@@ -67,7 +67,6 @@ def test_cubic_schedule_and_gradual_pruner_keep_zeros(tokenizer):
     pruner = GradualPruner(model, 0.6, total=20, every=5)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     for step in range(1, 21):
-        pruner.before_step()
         model(torch.randint(5, 50, (2, 6))).sum().backward()
         opt.step()
         opt.zero_grad()
