@@ -83,10 +83,8 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     cache = work / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     data = {"label_column": "label", **recipe.data}
-    for k in ("train", "dev", "test"):
-        if k in data:
-            _content_key(data[k])  # missing files fail before any work
-    data_key = _digest({k: _content_key(v) if k in ("train", "dev") else v for k, v in data.items() if k != "test"})
+    files = {k: _content_key(data[k]) for k in ("train", "dev", "test") if k in data}  # missing: fail now
+    data_key = _digest({k: files.get(k, v) for k, v in data.items() if k != "test"})
     res = RecipeResult(work, [], None, "")
     teacher, teacher_key = recipe.teacher, None
     if teacher:
