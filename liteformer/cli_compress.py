@@ -117,9 +117,7 @@ def _prune_config(a, lm, data):
     (by, target), = given.items()
     if not 0 < target <= 1:
         raise LiteformerError(f"--target-{by} must be in (0, 1], got {target}")
-    length = a.length or max(2, round(sum(len(x) for x in data.tokenizer.encode(data.texts[:5000],
-                                                                              data.max_length).ids)
-                                      / min(5000, len(data.texts))))
+    length = a.length or data.mean_length()
     if by == "latency":
         return LatencyTarget(target, length, a.threads, a.drop_layers)
     return StructuredConfig(target, by, length, a.drop_layers)

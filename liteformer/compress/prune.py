@@ -53,6 +53,12 @@ class TaskData:
     importance: str = "fisher"  # or "taylor" (see compress/importance.py)
     progress: bool = True
 
+    def mean_length(self, limit: int = 5000) -> int:
+        """Mean tokens per example (of the first ``limit`` texts, truncated at ``max_length``): the
+        length at which FLOPs and latency targets are measured by default."""
+        ids = self.tokenizer.encode(self.texts[:limit], self.max_length).ids
+        return max(2, round(sum(map(len, ids)) / max(1, len(ids))))
+
 
 @dataclass
 class PruneResult:

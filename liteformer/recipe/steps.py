@@ -85,9 +85,8 @@ def prune(ctx: Context, opts: dict, out: Path) -> dict:
         config = VocabConfig()
     else:
         by = "flops" if "target_flops" in opts else "params"
-        length = opts.get("length") or round(sum(map(len, lm.tokenizer.encode(ds.texts[:5000], 128).ids))
-                                             / min(5000, len(ds.texts)))
-        config = StructuredConfig(opts[f"target_{by}"], by, max(2, length), opts.get("drop_layers", 0))
+        config = StructuredConfig(opts[f"target_{by}"], by, opts.get("length") or data.mean_length(),
+                                  opts.get("drop_layers", 0))
     result = prune_(lm.model, config, data)
     save_model(lm.model, result.tokenizer or lm.tokenizer, out, extra={"prune": method},
                sparse_storage=method == "magnitude")
