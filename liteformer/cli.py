@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--student-vocab-size", type=_pos_int, help="with --student-config: a new WordPiece "
                     "vocabulary of this size trained on the task text (data re-tokenized for the student)")
     st.add_argument("--student-tokenizer", help="with --student-config: a tokenizer folder")
+    st.add_argument("--student-init-embeddings", action="store_true", help="with --student-config: start "
+                    "from the teacher's embedding tables projected to the student's width (PCA) instead of random")
     st.add_argument("--student", help="any model folder as the student")
     _train_io_args(p)
     d = p.add_argument_group("distillation")
@@ -130,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
     p.add_argument("--keep-float", default=None, help="comma-separated weight groups left in float "
                    "(embeddings, layerN.attn, layerN.ffn, head); see liteformer quantize for choosing them")
+    p.add_argument("--no-fuse", action="store_true", help="onnx: skip ONNX Runtime's transformer fusions "
+                   "(fused Attention/SkipLayerNorm/BiasGelu are ORT contrib ops: use this for other ONNX runtimes)")
     p.add_argument("--no-verify", action="store_true", help="skip checking the artifact against the source")
     p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
     p.add_argument("--verify-n", type=_pos_int, default=32, help="inputs to verify on (default 32)")
@@ -153,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
     p.add_argument("--max-length", type=_pos_int, default=None, help="longest input in tokens (default 128)")
     p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128")
+    p.add_argument("--no-fuse", action="store_true", help="onnx: skip ONNX Runtime's transformer fusions")
     p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
     p.add_argument("--verify-n", type=_pos_int, default=200,
                    help="inputs to verify on: labels must agree on >= 99%% (default 200)")
@@ -395,7 +400,8 @@ def cmd_distill(a: argparse.Namespace) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     spec = StudentSpec(layers=_int_list("--student-layers", a.student_layers), config=a.student_config,
-                       tokenizer=a.student_tokenizer, vocab_size=a.student_vocab_size, checkpoint=a.student)
+                       tokenizer=a.student_tokenizer, vocab_size=a.student_vocab_size, checkpoint=a.student,
+                       init_embeddings=a.student_init_embeddings)
     dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight,
                          attention_weight=a.attention_weight, layer_map=_int_list("--layer-map", a.layer_map),
                          augment=a.augment)

@@ -25,7 +25,7 @@ def _options(a: argparse.Namespace, lm, quantize: str | None, keep_float: tuple[
         calibration = calibration_ids(a.calibration_data, lm, a.calibration_n, max_length,
                                       a.text_column, a.label_column)
     opts = ExportOptions(max_length=max_length, buckets=buckets, quantize=quantize,
-                         calibration=calibration, keep_float=keep_float)
+                         calibration=calibration, keep_float=keep_float, fuse=not a.no_fuse)
     opts.validate(lm.model.config.max_positions)
     return opts
 

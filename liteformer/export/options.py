@@ -24,6 +24,7 @@ class ExportOptions:
     quantize: str | None = None  # None (fp32) or a method of QUANT_METHODS
     calibration: list[list[int]] | None = None  # token ids of calibration inputs (static methods)
     keep_float: tuple[str, ...] = ()  # weight groups left in float (mixed precision)
+    fuse: bool = True  # ONNX: ONNX Runtime's transformer fusions (see liteformer.export.onnx_fuse)
 
     def check_quantize(self, runtime: str) -> None:
         if self.quantize is None:

@@ -222,6 +222,9 @@ class Attention(nn.Module):
     def __init__(self, hidden: int, n_heads: int, head_dim: int, dropout: float) -> None:
         super().__init__()
         self.n_heads, self.head_dim, self.dropout = n_heads, head_dim, dropout
+        # export-only switch: the explicit math with BERT's additive mask, the pattern ONNX Runtime
+        # fuses into one Attention op (see liteformer.export.onnx_fuse); same result as SDPA
+        self.additive_mask = False
         inner = n_heads * head_dim
         self.q = nn.Linear(hidden, inner)
         self.k = nn.Linear(hidden, inner)
@@ -241,9 +244,11 @@ class Attention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         kv = x if memory is None else memory
         q, k, v = self._split(self.q(x)), self._split(self.k(kv)), self._split(self.v(kv))
-        if need_weights:  # explicit path: distillation needs the attention distribution
+        if need_weights or self.additive_mask:  # explicit: distillation needs the distribution
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, n, T, S)
-            if mask is not None:
+            if mask is not None and self.additive_mask:
+                scores = scores + (1.0 - mask.to(scores.dtype)) * -10000.0  # exp(-1e4) underflows to 0
+            elif mask is not None:
                 scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
             probs = scores.softmax(-1)
             y = F.dropout(probs, self.dropout, self.training) @ v

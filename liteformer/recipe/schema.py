@@ -31,13 +31,13 @@ NUM = (int, float)
 STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type(s)
     "finetune": {"base": str, "epochs": NUM, "lr": NUM, "batch_size": int, "max_steps": int, "eval_every": int,
                  "label_names": list},
-    "student": {"layers": list, "config": str, "vocab_size": int},
+    "student": {"layers": list, "config": str, "vocab_size": int, "init_embeddings": bool},
     "prune": {"method": str, "sparsity": NUM, "target_flops": NUM, "target_params": NUM, "drop_layers": int,
               "importance_n": int, "length": int},
     "factorize": {"ratio": NUM, "energy": NUM, "rank": int, "embedding_rank": int, "targets": list},
     "distill": {"epochs": NUM, "lr": NUM, "alpha": NUM, "temperature": NUM, "hidden_weight": NUM,
                 "attention_weight": NUM, "batch_size": int, "max_steps": int, "augment": int, "eval_every": int},
-    "export": {"to": list, "quantize": str, "max_length": int, "buckets": list},
+    "export": {"to": list, "quantize": str, "max_length": int, "buckets": list, "fuse": bool},
 }
 SECTIONS: dict[str, dict[str, type | tuple]] = {
     "data": {"train": str, "dev": str, "test": str, "text_column": str, "label_column": str},
@@ -135,7 +135,7 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
         for k, v in obj.items():
             if k not in spec:
                 fail(obj, k, f"unknown option {where}{k!r} (known: {', '.join(spec)})")
-            if not isinstance(v, spec[k]) or isinstance(v, bool):
+            if not isinstance(v, spec[k]) or (isinstance(v, bool) and spec[k] is not bool):
                 fail(obj, k, f"{where}{k} must be {_type_name(spec[k])}, got {v!r}")
 
     if not isinstance(doc, dict):
@@ -193,7 +193,8 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
 
 
 def _type_name(t) -> str:
-    return "a number" if t == NUM else {str: "a string", int: "an integer", list: "a list", dict: "a mapping"}[t]
+    names = {str: "a string", int: "an integer", list: "a list", dict: "a mapping", bool: "true or false"}
+    return "a number" if t == NUM else names[t]
 
 
 def _check_step(name: str, o: dict, fail) -> None:

@@ -58,14 +58,15 @@ def student(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.models.checkpoint import load_model, save_model
     from liteformer.train.distill import StudentSpec, build_student
     lm = load_model(ctx.current)
+    notes = {}
     if "layers" in opts:
         model, tok = student_from_teacher(lm.model, [int(i) for i in opts["layers"]]), lm.tokenizer
     else:
-        texts = _train(ctx).texts
-        model, tok = build_student(StudentSpec(config=opts["config"], vocab_size=opts.get("vocab_size")),
-                                   lm.model, lm.tokenizer, texts)
+        spec = StudentSpec(config=opts["config"], vocab_size=opts.get("vocab_size"),
+                           init_embeddings=opts.get("init_embeddings", False))
+        model, tok, notes = build_student(spec, lm.model, lm.tokenizer, _train(ctx).texts)
     save_model(model, tok, out)
-    return {"layers": model.config.num_layers, "hidden": model.config.hidden_size}
+    return {"layers": model.config.num_layers, "hidden": model.config.hidden_size, **notes}
 
 
 def prune(ctx: Context, opts: dict, out: Path) -> dict:
@@ -138,7 +139,8 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     done = {}
     for rt in opts.get("to", ["onnx"]):
         buckets = tuple(opts["buckets"]) if "buckets" in opts else None
-        eo = ExportOptions(max_length=max_length, buckets=buckets, quantize=q, calibration=calibration)
+        eo = ExportOptions(max_length=max_length, buckets=buckets, quantize=q, calibration=calibration,
+                           fuse=opts.get("fuse", True))
         try:
             meta = export_model(lm, rt, out / rt, eo, verify.texts[:200 if q else 32], threads=ctx.threads)
         except LiteformerError as e:  # e.g. int8 fails verification: that bundle drops out, the grid goes on

@@ -40,6 +40,7 @@ class StudentSpec:
     tokenizer: str | None = None  #     with (b): a tokenizer folder, or
     vocab_size: int | None = None  #     with (b): train a new vocabulary of this size
     checkpoint: str | None = None  # (c) a model folder
+    init_embeddings: bool = False  # with (b): embedding tables from the teacher's (PCA-projected)
 
     def validate(self) -> None:
         given = [x is not None for x in (self.layers, self.config, self.checkpoint)]
@@ -47,18 +48,21 @@ class StudentSpec:
             raise LiteformerError("give exactly one student: --student-layers, --student-config or --student")
         if (self.tokenizer or self.vocab_size) and self.config is None:
             raise LiteformerError("--student-tokenizer/--student-vocab-size go with --student-config")
+        if self.init_embeddings and self.config is None:
+            raise LiteformerError("--student-init-embeddings goes with --student-config")
 
 
 def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
+    """(student model, its tokenizer, notes on how it was built)."""
     spec.validate()
     labels = dict(teacher.config.id2label)
     if spec.layers is not None:
-        return student_from_teacher(teacher, spec.layers), teacher_tok
+        return student_from_teacher(teacher, spec.layers), teacher_tok, {}
     if spec.checkpoint is not None:
         lm = load_model(resolve_base(spec.checkpoint))
         if lm.fresh or lm.model.config.id2label != labels:
             replace_head(lm.model, labels)
-        return lm.model, lm.tokenizer
+        return lm.model, lm.tokenizer, {}
     tok = (load_tokenizer(spec.tokenizer) if spec.tokenizer else
            train_wordpiece(texts, spec.vocab_size) if spec.vocab_size else teacher_tok)
     try:
@@ -69,7 +73,12 @@ def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
         raise LiteformerError(f"{spec.config}: no such file") from None
     except (ValueError, TypeError, UnicodeDecodeError) as e:
         raise LiteformerError(f"{spec.config}: {e}") from None
-    return TransformerForSequenceClassification(cfg), tok
+    model = TransformerForSequenceClassification(cfg)
+    notes = {}
+    if spec.init_embeddings:
+        from liteformer.compress.teacher_init import init_embeddings_
+        notes["init_embeddings"] = init_embeddings_(model, teacher, tok.tok.get_vocab(), teacher_tok.tok.get_vocab())
+    return model, tok, notes
 
 
 def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, dcfg: DistillConfig,
@@ -84,7 +93,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     y = encode_labels(train_ds, teacher_lm.label2id)
     if dev_ds is not None:
         encode_labels(dev_ds, teacher_lm.label2id)
-    student, stok = build_student(spec, teacher, ttok, train_ds.texts)
+    student, stok, notes = build_student(spec, teacher, ttok, train_ds.texts)
     layer_map = dcfg.validate(student.config.num_layers, teacher.config.num_layers)
     same_tok = stok.tok.get_vocab() == ttok.tok.get_vocab()
     max_pos = min(student.config.max_positions, teacher.config.max_positions)
@@ -121,7 +130,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
         write_json(Path(out) / "training.json", {
             "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
             "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),
-            "train": train_ds.path, "augmented": len(texts) - len(y)})
+            "train": train_ds.path, "augmented": len(texts) - len(y), **notes})
         if dev_ds is None:
             print("note: no --dev split: the last weights were kept", file=sys.stderr)
     return result

@@ -87,11 +87,12 @@ def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp
     cfg = tmp_path / "s.json"
     cfg.write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 2, "ffn_dim": 64,
                                "max_positions": 64, "dropout": 0.0, "attention_dropout": 0.0}))
-    res = distill(str(path), StudentSpec(config=str(cfg)), train, tmp_path / "a",
+    res = distill(str(path), StudentSpec(config=str(cfg), init_embeddings=True), train, tmp_path / "a",
                   D.DistillConfig(hidden_weight=1.0, attention_weight=1.0, augment=1),
                   TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)
     assert res.best.accuracy >= 0.8
-    assert json.loads((tmp_path / "a" / "training.json").read_text())["augmented"] == 600
+    meta = json.loads((tmp_path / "a" / "training.json").read_text())
+    assert meta["augmented"] == 600 and meta["init_embeddings"]["width"][1] == 32
     # a new, smaller vocabulary: logit distillation works
     res = distill(str(path), StudentSpec(config=str(cfg), vocab_size=100), train, tmp_path / "b",
                   D.DistillConfig(), TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)

@@ -157,3 +157,26 @@ def test_run_bad_artifact(tmp_path):
     (tmp_path / "m.tflite").write_bytes(b"not a model")
     r = run_cli("run", str(tmp_path / "m.tflite"), "--text", "x")
     assert r.returncode == 2 and "no liteformer.json" in r.stderr
+
+
+@pytest.mark.parametrize("which", ["tiny_folder", "pruned_folder"])
+def test_onnx_fusion_matches_source_on_padded_batches(which, request, tmp_path):
+    """ORT's fused Attention reads the mask as right padding: a padded batch of 3 must still give
+    each sentence the source's logits; --no-fuse (fuse=False) keeps the dynamo graph."""
+    import onnxruntime as ort
+    lm = load_model(request.getfixturevalue(which))
+    meta = export_model(lm, "onnx", tmp_path / "f", ExportOptions(max_length=32), TEXTS, threads=1)
+    assert meta["exporter"] == "legacy+ort-fusion" and meta["fusion"]["ops"]["SkipLayerNormalization"] > 0
+    if which == "tiny_folder":  # plain q/k/v: every layer's attention is one op
+        assert meta["fusion"]["ops"]["Attention"] == lm.model.config.num_layers
+    enc = lm.tokenizer.encode(TEXTS[:3], 32)
+    T = max(map(len, enc.ids))
+    ids = np.asarray([x + [lm.tokenizer.pad_id] * (T - len(x)) for x in enc.ids], dtype=np.int64)
+    mask = np.asarray([[1] * len(x) + [0] * (T - len(x)) for x in enc.ids], dtype=np.int64)
+    sess = ort.InferenceSession(str(tmp_path / "f" / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    with torch.inference_mode():
+        ref = lm.model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    assert np.abs(got - ref).max() <= 1e-4
+    plain = export_model(lm, "onnx", tmp_path / "p", ExportOptions(max_length=32, fuse=False), TEXTS, threads=1)
+    assert plain["exporter"] == "dynamo" and plain["fusion"] == {"ops": None, "skipped": "--no-fuse"}
