@@ -3,6 +3,7 @@
     python benchmarks/distill_teacher.py [--teacher ../shared/models/minilm-l6-sst2]
         [--train ../shared/datasets/sst2/train.tsv] [--dev ../shared/datasets/sst2/dev.tsv]
         [--test ../shared/datasets/sst2/test.tsv] [--epochs 2] [--train-n 0] [--work out/distill]
+        [--students i,ii] [--hidden-weight 0] [--attention-weight 0] [--augment 0] [--init-embeddings]
 
 Students: (i) teacher layers 0,2,4 (DistilBERT-style); (ii) 4 layers, hidden 256 from
 examples/small.json (no pretraining). Each is trained twice with the same steps, seed and
@@ -10,6 +11,9 @@ hyper-parameters (lr 1e-4, batch 32): with distillation (alpha 0.5, T 2) and on 
 Prints test accuracy for each and the wall time of a distillation epoch against a plain epoch
 (teacher-logit caching included). Issue targets: (i) >= 0.885, (ii) >= 0.86, distillation wins,
 epoch time <= 1.3x. --train-n N uses a random N-sentence sample (a reduced, faster run; say so).
+--hidden-weight/--attention-weight/--augment add the inner-layer losses and augmentation to the
+distilled runs; --init-embeddings starts student (ii) — in both of its runs — from the teacher's
+PCA-projected embeddings. A run whose folder already holds test.json is reused, not retrained.
 """
 
 from __future__ import annotations
@@ -35,18 +39,34 @@ def run(*args: str) -> float:
     return time.time() - t
 
 
+def trained(out: Path, *args: str) -> float:
+    """Train unless ``out`` already holds a finished, evaluated run; the run's wall time."""
+    if (out / "test.json").exists() and (out / "training.json").exists():
+        return json.loads((out / "training.json").read_text())["seconds"]
+    return run(*args, "--out", str(out))
+
+
 def accuracy(model: Path, test: str) -> float:
     out = model / "test.json"
-    run("eval", "--model", str(model), "--data", test, "--out", str(out))
+    if not out.exists():
+        run("eval", "--model", str(model), "--data", test, "--out", str(out))
     return json.loads(out.read_text())["accuracy"]
 
 
-def _cut_teacher(teacher: str, layers: list[int], out: Path) -> None:
+def _student_folder(teacher: str, out: Path, layers: list[int] | None = None, config: str | None = None) -> str:
+    """The labels-only baseline's starting point: the same weights the distilled student starts from."""
     sys.path.insert(0, str(HERE.parent))
     from liteformer.compress.distill import student_from_teacher
     from liteformer.models.checkpoint import load_model, save_model
-    lm = load_model(teacher)
-    save_model(student_from_teacher(lm.model, layers), lm.tokenizer, out)
+    from liteformer.train.distill import StudentSpec, build_student
+    if not (out / "config.json").exists():
+        lm = load_model(teacher)
+        if layers is not None:
+            save_model(student_from_teacher(lm.model, layers), lm.tokenizer, out)
+        else:
+            model, tok, _ = build_student(StudentSpec(config=config, init_embeddings=True), lm.model, lm.tokenizer, [])
+            save_model(model, tok, out)
+    return str(out)
 
 
 def main() -> int:
@@ -59,6 +79,11 @@ def main() -> int:
     ap.add_argument("--train-n", type=int, default=0, help="random sample of the training set (0 = all)")
     ap.add_argument("--dev-n", type=int, default=1000, help="dev sentences for checkpoint choice")
     ap.add_argument("--work", default="out/distill")
+    ap.add_argument("--students", default="i,ii", help="which students: i, ii or i,ii")
+    ap.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state loss weight (distilled runs)")
+    ap.add_argument("--attention-weight", type=float, default=0.0, help="attention loss weight (distilled runs)")
+    ap.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (distilled runs)")
+    ap.add_argument("--init-embeddings", action="store_true", help="student (ii) from the teacher's embeddings")
     a = ap.parse_args()
     work = Path(a.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -66,23 +91,28 @@ def main() -> int:
     dev = sample_split(a.dev, a.dev_n, work / "dev.tsv")
     common = ["--train", train, "--dev", dev, "--epochs", a.epochs, "--lr", "1e-4", "--batch-size", "32",
               "--threads", "2"]
+    kd_extra = ["--alpha", "0.5", "--temperature", "2", "--hidden-weight", str(a.hidden_weight),
+                "--attention-weight", str(a.attention_weight), "--augment", str(a.augment)]
     small = str(HERE.parent / "examples" / "small.json")
-    students = {"(i) layers 0,2,4": (["--student-layers", "0,2,4"], None),
-                "(ii) 4L-256 from config": (["--student-config", small], small)}
     rows = []
-    for label, (student, config) in students.items():
-        tag = "i" if label.startswith("(i)") else "ii"
+    for tag in a.students.split(","):
         kd_dir, ce_dir = work / f"{tag}-distill", work / f"{tag}-labels"
-        t_kd = run("distill", "--teacher", a.teacher, *student, "--alpha", "0.5", "--temperature", "2",
-                   "--out", str(kd_dir), *common)
-        if config:  # labels only, same architecture and vocabulary, same steps
-            t_ce = run("finetune", "--model-config", config, "--tokenizer", a.teacher, "--out", str(ce_dir), *common)
-        else:  # labels only, from the same 3 teacher layers: plain fine-tuning of the cut model
-            base = work / "i-base"
-            _cut_teacher(a.teacher, [0, 2, 4], base)
-            t_ce = run("finetune", "--base", str(base), "--out", str(ce_dir), *common)
+        if tag == "i":
+            label = "(i) layers 0,2,4"
+            base = _student_folder(a.teacher, work / "i-base", layers=[0, 2, 4])
+            student, ce_student = ["--student-layers", "0,2,4"], ["--base", base]
+        elif a.init_embeddings:
+            label = "(ii) 4L-256 from config, teacher-projected embeddings"
+            base = _student_folder(a.teacher, work / "ii-base", config=small)
+            student, ce_student = ["--student", base], ["--base", base]
+        else:
+            label = "(ii) 4L-256 from config"
+            student, ce_student = ["--student-config", small], ["--model-config", small, "--tokenizer", a.teacher]
+        t_kd = trained(kd_dir, "distill", "--teacher", a.teacher, *student, *kd_extra, *common)
+        t_ce = trained(ce_dir, "finetune", *ce_student, *common)  # labels only, same start, same steps
         rows.append((label, accuracy(kd_dir, a.test), accuracy(ce_dir, a.test), t_kd, t_ce))
-    print(f"\ntraining sentences: {'all' if not a.train_n else a.train_n}, epochs {a.epochs}")
+    print(f"\ntraining sentences: {'all' if not a.train_n else a.train_n}, epochs {a.epochs}, distilled with "
+          f"hidden {a.hidden_weight}, attention {a.attention_weight}, augment {a.augment}")
     print("| student | distilled | labels only | distill wins | run time distill / labels |")
     print("|---|---|---|---|---|")
     for label, kd, ce, t_kd, t_ce in rows:

@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--layer-map", default=None, help="teacher layer per student layer, e.g. 1,3,5 "
                    "(default uniform)")
     d.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (default 0: off)")
+    d.add_argument("--cache-gb", type=float, default=4.0, help="memory for the teacher's cached hidden states/"
+                   "attentions (default 4; beyond it, or with 0, the teacher runs alongside the student)")
     _data_args(p)
     _train_args(p, epochs=2.0, lr=1e-4)
 
@@ -404,7 +406,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
                        init_embeddings=a.student_init_embeddings)
     dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight,
                          attention_weight=a.attention_weight, layer_map=_int_list("--layer-map", a.layer_map),
-                         augment=a.augment)
+                         augment=a.augment, cache_gb=a.cache_gb)
     torch.manual_seed(a.seed)
     result = distill(a.teacher, spec, a.train, a.out, dcfg, _train_config(a), a.dev, a.text_column,
                      a.label_column, progress=sys.stderr.isatty(), resume=a.resume)

@@ -6,23 +6,22 @@ its hidden states and attention distributions, TinyBERT/MiniLM-style).
 
 p_T = softmax(teacher logits / T), q_T = softmax(student logits / T). The KL gradient scales as 1/T²,
 so the T² factor keeps the soft-target term's weight independent of the temperature chosen (Hinton et
-al., 2015). Teacher logits are computed once and cached by example index, so a distillation epoch
-costs about a plain student epoch; hidden-state and attention losses need the teacher's inner
-tensors and run the teacher alongside the student.
+al., 2015). The teacher's outputs are computed once and cached by example index (logits always; the
+inner tensors the chosen losses need when they fit the cache budget, see teacher_cache), so a
+distillation epoch costs about a plain student epoch.
 """
 
 from __future__ import annotations
 
 import random
-import sys
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from liteformer.data.batching import length_sorted_batches, pad_batch
+from liteformer.compress.teacher_cache import InnerCache
+from liteformer.data.batching import pad_batch
 from liteformer.errors import LiteformerError
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 
@@ -35,6 +34,7 @@ class DistillConfig:
     attention_weight: float = 0.0  # attention-distribution KL (head-averaged when head counts differ)
     layer_map: list[int] | None = None  # student layer i learns from teacher layer layer_map[i]
     augment: int = 0  # TinyBERT-style augmented copies per training sentence (0 = off)
+    cache_gb: float = 4.0  # memory for cached teacher hidden states/attentions (0 = run the teacher)
 
     def validate(self, student_layers: int, teacher_layers: int) -> list[int]:
         if not 0 <= self.alpha <= 1:
@@ -45,6 +45,8 @@ class DistillConfig:
             raise LiteformerError("hidden/attention loss weights must be >= 0")
         if self.augment < 0:
             raise LiteformerError(f"augment must be >= 0, got {self.augment}")
+        if self.cache_gb < 0:
+            raise LiteformerError(f"cache size must be >= 0 GB, got {self.cache_gb}")
         layer_map = self.layer_map or uniform_layer_map(student_layers, teacher_layers)
         if len(layer_map) != student_layers:
             raise LiteformerError(f"layer map has {len(layer_map)} entries for {student_layers} student layers")
@@ -94,27 +96,15 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
     return alpha * ce + (1 - alpha) * T * T * kl
 
 
-@torch.inference_mode()
-def teacher_logits(teacher: nn.Module, ids: list[list[int]], pad_id: int, batch_size: int = 128,
-                   progress: bool = True) -> torch.Tensor:
-    """Teacher logits for every training example, computed once (the cache), in input order."""
-    teacher.eval()
-    device = next(teacher.parameters()).device
-    out = torch.empty(len(ids), teacher.config.num_labels)
-    batches = length_sorted_batches([len(x) for x in ids], batch_size)
-    for idx in tqdm(batches, desc="teacher", unit="batch", disable=not progress, file=sys.stderr):
-        x, m = pad_batch([ids[i] for i in idx], pad_id)
-        out[idx] = teacher(x.to(device), m.to(device)).float().cpu()
-    return out
-
-
 class DistillLoss(nn.Module):
     """The loss function the training loop calls; its projections are trained with the student."""
 
     def __init__(self, cfg: DistillConfig, layer_map: list[int], teacher: TransformerForSequenceClassification,
                  student_cfg: TransformerConfig, cached_logits: torch.Tensor,
-                 teacher_ids: list[list[int]] | None = None, teacher_pad: int = 0) -> None:
+                 teacher_ids: list[list[int]] | None = None, teacher_pad: int = 0,
+                 inner_cache: InnerCache | None = None) -> None:
         super().__init__()
+        self.inner_cache = inner_cache  # the teacher's hidden states/attentions by example, or None
         self.cfg, self.layer_map, self.teacher = cfg, layer_map, [teacher]  # list: not a submodule
         self.cached = cached_logits  # (N, num_labels) teacher logits by training-example index
         # the teacher's own ids when its vocabulary differs but every example has the same pieces
@@ -136,12 +126,7 @@ class DistillLoss(nn.Module):
             return kd_loss(logits, self.cached[idx].to(logits.device), labels, c.alpha, c.temperature)
         logits, s = net(ids, mask, output_hidden_states=True, output_attentions=bool(c.attention_weight))
         loss = kd_loss(logits, self.cached[idx].to(logits.device), labels, c.alpha, c.temperature)
-        t_in = ids
-        if self.teacher_ids is not None:
-            t_in = pad_batch([self.teacher_ids[i] for i in idx.tolist()], self.teacher_pad)[0].to(ids.device)
-        with torch.no_grad():
-            t = self.teacher[0].encoder(t_in, mask, output_hidden_states=bool(c.hidden_weight),
-                                        output_attentions=bool(c.attention_weight))
+        t_hidden, t_attention = self._teacher_inner(ids, mask, idx)
         real = mask.float()  # (B, T)
         ntok = real.sum(-1).clamp_min(1)
         if c.hidden_weight:  # embeddings ↔ embeddings, student layer i ↔ teacher layer map[i]
@@ -150,18 +135,32 @@ class DistillLoss(nn.Module):
             for k, (i, j) in enumerate(pairs):
                 h = s.hidden_states[i]
                 h = self.proj[k](h) if self.proj is not None else h
-                err = ((h - t.hidden_states[j]) ** 2).mean(-1)  # (B, T)
+                err = ((h - t_hidden(j)) ** 2).mean(-1)  # (B, T)
                 mse = mse + (err * real).sum(-1) / ntok
             loss = loss + c.hidden_weight * mse / len(pairs)
         if c.attention_weight:
             kl = 0
             for i, j in enumerate(self.layer_map):
                 a_s = s.attentions[i].mean(1)  # (B, T, T), head-averaged
-                a_t = t.attentions[j].mean(1)
+                a_t = t_attention(j)
                 row = (a_t * (a_t.clamp_min(1e-12).log() - a_s.clamp_min(1e-12).log())).sum(-1)  # (B, T)
                 kl = kl + (row * real).sum(-1) / ntok
             loss = loss + c.attention_weight * kl / len(self.layer_map)
         return loss
+
+    def _teacher_inner(self, ids, mask, idx):
+        """Getters for teacher hidden state j (B, T, H) and head-averaged attention j (B, T, T)."""
+        if self.inner_cache is not None:
+            cache, T, cpu_idx = self.inner_cache, ids.shape[1], idx.cpu()
+            return (lambda j: cache.hidden_batch(j, cpu_idx, T).to(ids.device),
+                    lambda j: cache.attention_batch(j, cpu_idx, T).to(ids.device))
+        t_in = ids
+        if self.teacher_ids is not None:
+            t_in = pad_batch([self.teacher_ids[i] for i in idx.tolist()], self.teacher_pad)[0].to(ids.device)
+        with torch.no_grad():
+            t = self.teacher[0].encoder(t_in, mask, output_hidden_states=bool(self.cfg.hidden_weight),
+                                        output_attentions=bool(self.cfg.attention_weight))
+        return (lambda j: t.hidden_states[j]), (lambda j: t.attentions[j].mean(1))
 
 
 def augment_texts(texts: list[str], copies: int, p: float = 0.15, seed: int = 0) -> list[str]:

@@ -36,7 +36,8 @@ STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type
               "importance_n": int, "length": int},
     "factorize": {"ratio": NUM, "energy": NUM, "rank": int, "embedding_rank": int, "targets": list},
     "distill": {"epochs": NUM, "lr": NUM, "alpha": NUM, "temperature": NUM, "hidden_weight": NUM,
-                "attention_weight": NUM, "batch_size": int, "max_steps": int, "augment": int, "eval_every": int},
+                "attention_weight": NUM, "batch_size": int, "max_steps": int, "augment": int, "eval_every": int,
+                "cache_gb": NUM},
     "export": {"to": list, "quantize": str, "max_length": int, "buckets": list, "fuse": bool},
 }
 SECTIONS: dict[str, dict[str, type | tuple]] = {

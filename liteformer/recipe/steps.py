@@ -113,7 +113,8 @@ def distill(ctx: Context, opts: dict, out: Path) -> dict:
     tcfg = _train_config(opts, n, 1e-4)
     dcfg = DistillConfig(alpha=opts.get("alpha", 0.5), temperature=opts.get("temperature", 2.0),
                          hidden_weight=opts.get("hidden_weight", 0.0),
-                         attention_weight=opts.get("attention_weight", 0.0), augment=opts.get("augment", 0))
+                         attention_weight=opts.get("attention_weight", 0.0), augment=opts.get("augment", 0),
+                         cache_gb=opts.get("cache_gb", 4.0))
     result = run(ctx.teacher, StudentSpec(checkpoint=ctx.current), ctx.data["train"], out, dcfg, tcfg,
                  ctx.data.get("dev"), ctx.data.get("text_column"), ctx.data.get("label_column", "label"),
                  progress=ctx.progress, resume=True)

@@ -20,8 +20,8 @@ from liteformer.compress.distill import (
     DistillLoss,
     augment_texts,
     student_from_teacher,
-    teacher_logits,
 )
+from liteformer.compress.teacher_cache import teacher_outputs
 from liteformer.data.text import encode_labels, read_classification
 from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
@@ -112,9 +112,16 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
                               "teacher's: the student's vocabulary splits some training sentences differently "
                               "(use logit distillation, or a vocabulary pruned from the teacher's)")
     teacher.to(info.device)
-    cached = teacher_logits(teacher, t_ids, ttok.pad_id, progress=progress and info.main)
+    hidden = [0] + [j + 1 for j in layer_map] if dcfg.hidden_weight else []
+    attention = layer_map if dcfg.attention_weight else []
+    cached, inner_cache = teacher_outputs(teacher, t_ids, ttok.pad_id, hidden, attention,
+                                          int(dcfg.cache_gb * 2**30), progress=progress and info.main)
+    if inner and inner_cache is None and info.main:
+        print(f"note: the teacher's hidden states/attentions need more than --cache-gb {dcfg.cache_gb:g}: "
+              "the teacher runs alongside the student instead", file=sys.stderr)
     loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached,
-                       teacher_ids=None if same_tok or not inner else t_ids, teacher_pad=ttok.pad_id)
+                       teacher_ids=None if same_tok or not inner else t_ids, teacher_pad=ttok.pad_id,
+                       inner_cache=inner_cache)
     torch.manual_seed(tcfg.seed)
     if tcfg.qat:
         from liteformer.compress.qat import qat_prepare_

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from liteformer.compress import distill as D
+from liteformer.compress.teacher_cache import teacher_outputs
+from liteformer.data.batching import pad_batch
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model, save_model
 from liteformer.train.distill import StudentSpec, distill
@@ -71,8 +73,8 @@ def test_augment():
 def test_distill_logits_cached_once(trained, tmp_path, monkeypatch):  # noqa: F811
     path, train, dev = trained
     calls = []
-    real = D.teacher_logits
-    monkeypatch.setattr("liteformer.train.distill.teacher_logits",
+    real = teacher_outputs
+    monkeypatch.setattr("liteformer.train.distill.teacher_outputs",
                         lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
     res = distill(str(path), StudentSpec(layers=[1]), train, tmp_path / "s", D.DistillConfig(),
                   TrainConfig(epochs=3, lr=2e-3, batch_size=16), dev=dev, progress=False)
@@ -104,6 +106,26 @@ def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp
     with pytest.raises(LiteformerError, match="need token positions that match"):
         distill(str(path), StudentSpec(config=str(cfg), tokenizer=str(other)), train, tmp_path / "c",
                 D.DistillConfig(hidden_weight=1.0), TrainConfig(max_steps=1), progress=False)
+
+
+def test_cached_inner_tensors_give_the_teachers_loss_without_running_it(trained):  # noqa: F811
+    teacher = load_model(trained[0]).model.eval()
+    student = D.student_from_teacher(teacher, [1]).eval()
+    torch.manual_seed(0)
+    for p in student.parameters():  # a student that differs from the teacher: a non-zero loss
+        p.data += 0.05 * torch.randn_like(p)
+    ids = [[2, 5, 9, 11, 3], [2, 7, 3], [2, 4, 4, 8, 12, 6, 3]]
+    cfg = D.DistillConfig(hidden_weight=1.0, attention_weight=1.0)
+    logits, cache = teacher_outputs(teacher, ids, 0, [0, 2], [1], max_bytes=1 << 20, progress=False)
+    assert cache is not None and teacher_outputs(teacher, ids, 0, [0, 2], [1], max_bytes=10)[1] is None
+    x, m = pad_batch(ids, 0)
+    idx, labels = torch.arange(3), torch.tensor([0, 1, 0])
+    live = D.DistillLoss(cfg, [1], teacher, student.config, logits)(student, x, m, idx, labels)
+    calls = []
+    hook = teacher.encoder.register_forward_hook(lambda *a: calls.append(1))
+    cached = D.DistillLoss(cfg, [1], teacher, student.config, logits, inner_cache=cache)(student, x, m, idx, labels)
+    hook.remove()
+    assert calls == [] and torch.allclose(live, cached, rtol=1e-2, atol=1e-4)  # fp16 storage
 
 
 def test_inner_loss_is_zero_for_a_copy_of_the_teacher(trained):  # noqa: F811
