@@ -13,7 +13,7 @@ Prints test accuracy for each and the wall time of a distillation epoch against 
 epoch time <= 1.3x. --train-n N uses a random N-sentence sample (a reduced, faster run; say so).
 --hidden-weight/--attention-weight/--augment add the inner-layer losses and augmentation to the
 distilled runs; --init-embeddings starts student (ii) — in both of its runs — from the teacher's
-PCA-projected embeddings. A run whose folder already holds test.json is reused, not retrained.
+PCA-projected embeddings. A finished run (its folder holds training.json) is reused, not retrained.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def run(*args: str) -> float:
 
 def trained(out: Path, *args: str) -> float:
     """Train unless ``out`` already holds a finished, evaluated run; the run's wall time."""
-    if (out / "test.json").exists() and (out / "training.json").exists():
+    if (out / "training.json").exists():  # written when a run ends
         return json.loads((out / "training.json").read_text())["seconds"]
     return run(*args, "--out", str(out))
 
@@ -79,6 +79,7 @@ def main() -> int:
     ap.add_argument("--train-n", type=int, default=0, help="random sample of the training set (0 = all)")
     ap.add_argument("--dev-n", type=int, default=1000, help="dev sentences for checkpoint choice")
     ap.add_argument("--work", default="out/distill")
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--students", default="i,ii", help="which students: i, ii or i,ii")
     ap.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state loss weight (distilled runs)")
     ap.add_argument("--attention-weight", type=float, default=0.0, help="attention loss weight (distilled runs)")
@@ -90,7 +91,7 @@ def main() -> int:
     train = sample_split(a.train, a.train_n, work / "train.tsv")
     dev = sample_split(a.dev, a.dev_n, work / "dev.tsv")
     common = ["--train", train, "--dev", dev, "--epochs", a.epochs, "--lr", "1e-4", "--batch-size", "32",
-              "--threads", "2"]
+              "--threads", str(a.threads), "--eval-every", "500"]
     kd_extra = ["--alpha", "0.5", "--temperature", "2", "--hidden-weight", str(a.hidden_weight),
                 "--attention-weight", str(a.attention_weight), "--augment", str(a.augment)]
     small = str(HERE.parent / "examples" / "small.json")
