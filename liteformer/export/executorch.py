@@ -1,11 +1,15 @@
-"""ExecuTorch export: torch.export (dynamic sequence length) → XNNPACK-lowered .pte."""
+"""ExecuTorch export: torch.export (dynamic sequence length) → XNNPACK-lowered .pte; int8 exports
+also store the vocabulary table as int8 rows (compress.embedding_quant)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
 
+from liteformer.compress.embedding_quant import Int8EmbeddingConfig
+from liteformer.compress.quantize import quantize_
 from liteformer.export.options import ExportOptions, sample_inputs
 
 
@@ -15,10 +19,14 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
 
     ids, mask = sample_inputs(1, min(8, opts.max_length), torch.long)
     seq = torch.export.Dim("seq", min=2, max=opts.max_length)
+    int8_table = bool(opts.quantize) and "embeddings" not in opts.keep_float
+    if int8_table:  # XNNPACK has no int8 embedding: int8 rows + per-row scales, gathered by plain ops
+        model = quantize_(copy.deepcopy(model), Int8EmbeddingConfig())
     ep = torch.export.export(model, (ids, mask), dynamic_shapes=({1: seq}, {1: seq}), strict=False)
     quant = None
     if opts.quantize:
         ep, quant = _pt2e_quantize(ep, model, opts, (ids, mask), seq)
+        quant["int8_embedding"] = int8_table
     program = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
     path = out_dir / "model.pte"
     path.write_bytes(program.buffer)

@@ -1,5 +1,6 @@
 """Quantization: the PyTorch verb, each runtime's own int8 file, calibration checks, mixed precision."""
 
+import copy
 import json
 
 import numpy as np
@@ -73,6 +74,8 @@ def test_quantized_files_shrink_and_agree(trained, tmp_path, runtime, method):
     assert q["verify"]["quantized"] and q["verify"]["label_agreement"] >= 0.99
     assert q["export"]["quantization"] == method and q["quantization"]["method"] == method
     assert not any(p.name.startswith("model_fp32") for p in (tmp_path / "q").iterdir())
+    if runtime == "executorch":  # its vocabulary table is int8 too (XNNPACK has no int8 embedding)
+        assert q["quantization"]["int8_embedding"]
 
 
 def test_unsupported_method_names_the_supported(tiny_folder, tmp_path):
@@ -177,3 +180,17 @@ def test_finetune_with_qat_learns_and_exports_int8(trained, tmp_path):
     meta = export_model(lm, "onnx", tmp_path / "q", ExportOptions(max_length=32, quantize="int8-dynamic"),
                         read_classification(dev).texts[:60], 1)
     assert meta["verify"]["label_agreement"] >= 0.99
+
+
+def test_int8_embedding_rows(trained):
+    from liteformer.compress.embedding_quant import Int8Embedding, Int8EmbeddingConfig
+    lm = load_model(trained[0])
+    ref = lm.model.encoder.embeddings.word.weight.detach().clone()
+    q = quantize_(copy.deepcopy(lm.model), Int8EmbeddingConfig())
+    table = q.encoder.embeddings.word
+    assert isinstance(table, Int8Embedding) and table.qweight.dtype == torch.int8
+    assert not isinstance(q.encoder.embeddings.position, Int8Embedding)  # tiny tables stay float
+    err = (table.weight - ref).abs().amax(1) / ref.abs().amax(1)
+    assert err.max() <= 0.5 / 127 + 1e-6  # per-row rounding
+    x = torch.randint(5, lm.model.config.vocab_size, (2, 9))
+    assert torch.allclose(table(x), ref[x], atol=float(ref.abs().max()) / 250)
