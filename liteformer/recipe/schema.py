@@ -38,7 +38,8 @@ STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type
     "distill": {"epochs": NUM, "lr": NUM, "alpha": NUM, "temperature": NUM, "hidden_weight": NUM,
                 "attention_weight": NUM, "batch_size": int, "max_steps": int, "augment": int, "eval_every": int,
                 "cache_gb": NUM},
-    "export": {"to": list, "quantize": str, "max_length": int, "buckets": list, "fuse": bool},
+    "export": {"to": list, "quantize": str, "max_length": int, "buckets": list, "fuse": bool,
+               "max_accuracy_drop": NUM},
 }
 SECTIONS: dict[str, dict[str, type | tuple]] = {
     "data": {"train": str, "dev": str, "test": str, "text_column": str, "label_column": str},
@@ -236,3 +237,5 @@ def _check_step(name: str, o: dict, fail) -> None:
             fail("to", f"export.to must list runtimes among {', '.join(RUNTIMES)}, got {o.get('to')}")
         if o.get("quantize", "none") not in QUANT:
             fail("quantize", f"export.quantize must be one of {', '.join(QUANT)}, got {o['quantize']!r}")
+        if "max_accuracy_drop" in o and not 0 <= o["max_accuracy_drop"] < 1:
+            fail("max_accuracy_drop", f"export.max_accuracy_drop must be in [0, 1), got {o['max_accuracy_drop']}")

@@ -10,6 +10,7 @@ from liteformer.errors import LiteformerError
 from liteformer.recipe.runner import run_recipe
 from liteformer.recipe.schema import DEMO, load_recipe
 from liteformer.recipe.steps import auto_epochs
+from tests.compress.test_quantize import trained  # noqa: F401  (a trained toy teacher)
 from tests.conftest import ROOT, run_cli
 
 SHIPPED = sorted((ROOT / "recipes").glob("*.yaml")) + [DEMO]
@@ -42,6 +43,10 @@ BAD = [
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\nsearch:\n  prune.sparsity: [0.5]\n",
      ":6: search key 'prune.sparsity'"),
     ("data: {train: sst2:train}\nsteps:\n  - distill: {}\n", "give a teacher"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - export: {to: [onnx], max_accuracy_drop: 2}\n",
+     "export.max_accuracy_drop must be in [0, 1)"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - export: {to: [onnx], fuse: 1}\n",
+     "export.fuse must be true or false"),
     ("teacher: t\ndata: {train: sst2:train}\nsteps: [\n", "not valid YAML"),
     ("teacher: t\ndata: {train: sst2:train}\ncolour: red\nsteps:\n  - distill: {}\n", ":3: unknown option 'colour'"),
 ]
@@ -145,3 +150,15 @@ def test_a_bundle_that_fails_verification_drops_out(tiny_folder, tmp_path, monke
     assert [n for n, _ in res.candidates] == ["teacher", "target_flops=0.9 onnx", "target_flops=0.8 onnx"]
     assert {x["runtime"] for x in res.left_out} == {"litert"} and len(res.left_out) == 2
     assert res.chosen is not None
+
+
+def test_export_step_accuracy_aware(trained, tmp_path):  # noqa: F811
+    """export.max_accuracy_drop: ONNX keeps in float the fewest groups that hold the accuracy."""
+    from liteformer.recipe.steps import Context, export
+    path, train, dev = trained
+    ctx = Context(str(path), str(path), {"train": train, "dev": dev, "label_column": "label"}, threads=1)
+    rep = export(ctx, {"to": ["onnx"], "quantize": "int8-dynamic", "max_accuracy_drop": 0.02}, tmp_path / "e")
+    bundle = rep["bundles"]["onnx"]
+    assert "error" not in bundle and isinstance(bundle["keep_float"], list)
+    mixed = json.loads((tmp_path / "e" / "onnx" / "liteformer.json").read_text())["mixed_precision"]
+    assert mixed["final_accuracy"] >= mixed["float_accuracy"] - 0.02
