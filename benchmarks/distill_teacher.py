@@ -13,7 +13,7 @@ Prints test accuracy for each and the wall time of a distillation epoch against 
 epoch time <= 1.3x. --train-n N uses a random N-sentence sample (a reduced, faster run; say so).
 --hidden-weight/--attention-weight/--augment add the inner-layer losses and augmentation to the
 distilled runs; --init-embeddings starts student (ii) — in both of its runs — from the teacher's
-PCA-projected embeddings. A finished run (its folder holds training.json) is reused, not retrained.
+PCA-projected embeddings. A finished run (its folder holds training.json) is reused, an interrupted one resumes.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def trained(out: Path, *args: str) -> float:
     """Train unless ``out`` already holds a finished, evaluated run; the run's wall time."""
     if (out / "training.json").exists():  # written when a run ends
         return json.loads((out / "training.json").read_text())["seconds"]
-    return run(*args, "--out", str(out))
+    return run(*args, "--out", str(out), "--resume")  # an interrupted run continues from its checkpoint
 
 
 def accuracy(model: Path, test: str) -> float:
