@@ -47,18 +47,23 @@ def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | 
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
-    logging.getLogger().setLevel(logging.ERROR)  # ORT's root-logger advice to "run pre-processing"
     groups = node_groups(fp32)
     exclude = [n for n, g in groups.items() if g in keep_float]
-    if method == "int8-dynamic":
-        # per-channel weights: per-tensor int8 costs the reference teacher 1.0 point, per-channel none
-        # DefaultTensorType: shape inference does not type the outputs of ORT's fused contrib ops
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=exclude, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-    elif method == "int8-static":
-        quantize_static(str(fp32), str(out), _Reader(calibration or []), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=exclude, extra_options={"ActivationSymmetric": False})
-    else:
-        raise ValueError(method)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # ORT's root-logger advice to "run pre-processing"; restored below
+    try:
+        if method == "int8-dynamic":
+            # per-channel weights: per-tensor int8 costs the reference teacher 1.0 point, per-channel none
+            # DefaultTensorType: shape inference does not type the outputs of ORT's fused contrib ops
+            quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_exclude=exclude, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        elif method == "int8-static":
+            quantize_static(str(fp32), str(out), _Reader(calibration or []), quant_format=QuantFormat.QDQ,
+                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=exclude, extra_options={"ActivationSymmetric": False})
+        else:
+            raise ValueError(method)
+    finally:
+        root.setLevel(level)
     return {"method": method, "excluded_nodes": len(exclude)}
