@@ -11,6 +11,9 @@ import torch
 
 from liteformer.export.options import ExportOptions, sample_inputs
 
+# dynamic axes for the TorchScript (legacy) exporter, used by the fallback here and by onnx_fuse
+LEGACY_AXES = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
+
 
 def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     import onnx  # noqa: F401  (fail early with the extra's name if missing)
@@ -54,8 +57,6 @@ def _export_plain(model: torch.nn.Module, path: Path, names: dict) -> str:
             prog.save(str(path), external_data=False)
             return "dynamo"
         except Exception:  # e.g. T5-style attention: the legacy exporter handles it
-            axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                    "logits": {0: "batch"}}
-            torch.onnx.export(model, (ids, mask), str(path), dynamo=False, dynamic_axes=axes,
+            torch.onnx.export(model, (ids, mask), str(path), dynamo=False, dynamic_axes=LEGACY_AXES,
                               opset_version=17, **names)
             return "legacy"

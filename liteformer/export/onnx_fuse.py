@@ -46,16 +46,17 @@ def export_fused(model: torch.nn.Module, path: Path, names: dict) -> dict:
     """Write the fused fp32 graph to ``path``; return how many of each fused op it holds."""
     from onnxruntime.transformers.optimizer import optimize_model
 
+    from liteformer.export.onnx import LEGACY_AXES
+
     m = copy.deepcopy(model).eval()
     for mod in m.modules():
         if hasattr(mod, "additive_mask"):
             mod.additive_mask = True
     raw = path.with_name(path.stem + ".unfused.onnx")
     ids, mask = sample_inputs(1, 8, torch.long)
-    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(m, (ids, mask), str(raw), dynamo=False, dynamic_axes=axes, opset_version=17, **names)
+        torch.onnx.export(m, (ids, mask), str(raw), dynamo=False, dynamic_axes=LEGACY_AXES, opset_version=17, **names)
     level = logging.getLogger("onnxruntime.transformers").level
     logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)  # per-pattern "fused N" notes
     try:
