@@ -3,11 +3,11 @@
     python benchmarks/distill_teacher.py [--teacher ../shared/models/minilm-l6-sst2]
         [--train ../shared/datasets/sst2/train.tsv] [--dev ../shared/datasets/sst2/dev.tsv]
         [--test ../shared/datasets/sst2/test.tsv] [--epochs 2] [--train-n 0] [--work out/distill]
-        [--students i,ii] [--hidden-weight 0] [--attention-weight 0] [--augment 0] [--init-embeddings]
+        [--students i,ii] [--hidden-weight 0] [--attention-weight 0] [--augment 0] [--init-embeddings] [--lr 1e-4]
 
 Students: (i) teacher layers 0,2,4 (DistilBERT-style); (ii) 4 layers, hidden 256 from
 examples/small.json (no pretraining). Each is trained twice with the same steps, seed and
-hyper-parameters (lr 1e-4, batch 32): with distillation (alpha 0.5, T 2) and on labels only.
+hyper-parameters (lr 1e-4 unless --lr, batch 32): with distillation (alpha 0.5, T 2) and on labels only.
 Prints test accuracy for each and the wall time of a distillation epoch against a plain epoch
 (teacher-logit caching included). Issue targets: (i) >= 0.885, (ii) >= 0.86, distillation wins,
 epoch time <= 1.3x. --train-n N uses a random N-sentence sample (a reduced, faster run; say so).
@@ -84,13 +84,14 @@ def main() -> int:
     ap.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state loss weight (distilled runs)")
     ap.add_argument("--attention-weight", type=float, default=0.0, help="attention loss weight (distilled runs)")
     ap.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (distilled runs)")
+    ap.add_argument("--lr", default="1e-4", help="peak learning rate of both runs (default 1e-4)")
     ap.add_argument("--init-embeddings", action="store_true", help="student (ii) from the teacher's embeddings")
     a = ap.parse_args()
     work = Path(a.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     train = sample_split(a.train, a.train_n, work / "train.tsv")
     dev = sample_split(a.dev, a.dev_n, work / "dev.tsv")
-    common = ["--train", train, "--dev", dev, "--epochs", a.epochs, "--lr", "1e-4", "--batch-size", "32",
+    common = ["--train", train, "--dev", dev, "--epochs", a.epochs, "--lr", a.lr, "--batch-size", "32",
               "--threads", str(a.threads), "--eval-every", "500"]
     kd_extra = ["--alpha", "0.5", "--temperature", "2", "--hidden-weight", str(a.hidden_weight),
                 "--attention-weight", str(a.attention_weight), "--augment", str(a.augment)]
@@ -113,7 +114,7 @@ def main() -> int:
         t_ce = trained(ce_dir, "finetune", *ce_student, *common)  # labels only, same start, same steps
         rows.append((label, accuracy(kd_dir, a.test), accuracy(ce_dir, a.test), t_kd, t_ce))
     print(f"\ntraining sentences: {'all' if not a.train_n else a.train_n}, epochs {a.epochs}, distilled with "
-          f"hidden {a.hidden_weight}, attention {a.attention_weight}, augment {a.augment}")
+          f"hidden {a.hidden_weight}, attention {a.attention_weight}, augment {a.augment}, lr {a.lr}")
     print("| student | distilled | labels only | distill wins | run time distill / labels |")
     print("|---|---|---|---|---|")
     for label, kd, ce, t_kd, t_ce in rows:

@@ -226,8 +226,10 @@ def _check_step(name: str, o: dict, fail) -> None:
     if name == "factorize":
         frac("ratio", hi_closed=False)
         frac("energy", hi_closed=False)
-        if sum(k in o for k in ("ratio", "energy", "rank")) != 1:
-            fail(next(iter(o), None), "factorize needs exactly one of ratio, energy, rank")
+        given = sum(k in o for k in ("ratio", "energy", "rank"))
+        if given > 1 or (given == 0 and "embedding_rank" not in o):
+            fail(next(iter(o), None), "factorize needs exactly one of ratio, energy, rank "
+                 "(or only embedding_rank, to factorize the word embedding alone)")
     if name == "distill":
         if "alpha" in o and not 0 <= o["alpha"] <= 1:
             fail("alpha", f"distill.alpha must be in [0, 1], got {o['alpha']}")

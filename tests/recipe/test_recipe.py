@@ -28,6 +28,8 @@ def test_search_sets_the_step_that_has_the_option():
     for _, steps in recipe.variants():
         prunes = [o for n, o in steps if n == "prune"]
         assert prunes[0] == {"method": "vocab"} and "target_flops" in prunes[1]
+    factorize = [o for n, o in steps if n == "factorize"]
+    assert factorize == [{"embedding_rank": 192}]  # the word embedding alone may be factorized
 
 
 BAD = [
@@ -38,6 +40,8 @@ BAD = [
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - export: {to: [tflite]}\n", "export.to must list"),
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - prune: {method: structured}\n", "exactly one of target"),
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - factorize: {rank: 0}\n", "factorize.rank must be > 0"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - factorize: {}\n", "or only embedding_rank"),
+    ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - factorize: {rank: 8, ratio: 0.5}\n", "exactly one of"),
     ("teacher: t\ndata: {train: sst2:train}\nbudget: {max_size_mb: -1}\nsteps:\n  - distill: {}\n", ":3: budget."),
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\nsearch:\n  distill.lr: 3\n", "non-empty list"),
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\nsearch:\n  prune.sparsity: [0.5]\n",
