@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--attention-weight", type=float, default=0.0, help="attention KL weight (default 0)")
     d.add_argument("--layer-map", default=None, help="teacher layer per student layer, e.g. 1,3,5 "
                    "(default uniform)")
-    d.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (default 0: off)")
+    d.add_argument("--augment", type=int, default=0, help="augmented copies per sentence, TinyBERT-style: 40%% of "
+                   "the words swapped for their nearest neighbours in the teacher's embeddings (default 0: off)")
     d.add_argument("--cache-gb", type=float, default=4.0, help="memory for the teacher's cached hidden states/"
                    "attentions (default 4; beyond it, or with 0, the teacher runs alongside the student)")
     _data_args(p)

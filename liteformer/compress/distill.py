@@ -13,7 +13,6 @@ distillation epoch costs about a plain student epoch.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import torch
@@ -161,20 +160,3 @@ class DistillLoss(nn.Module):
             t = self.teacher[0].encoder(t_in, mask, output_hidden_states=bool(self.cfg.hidden_weight),
                                         output_attentions=bool(self.cfg.attention_weight))
         return (lambda j: t.hidden_states[j]), (lambda j: t.attentions[j].mean(1))
-
-
-def augment_texts(texts: list[str], copies: int, p: float = 0.15, seed: int = 0) -> list[str]:
-    """TinyBERT-style augmentation without an extra model: each copy replaces ~p of the words with
-    words drawn from the corpus (by frequency). The teacher labels the new sentences."""
-    if copies <= 0:
-        return []
-    rng = random.Random(seed)
-    vocab = [w for t in texts for w in t.split()]
-    if not vocab:
-        return []
-    out = []
-    for t in texts:
-        words = t.split()
-        for _ in range(copies):
-            out.append(" ".join(rng.choice(vocab) if rng.random() < p else w for w in words))
-    return out

@@ -15,12 +15,8 @@ from pathlib import Path
 
 import torch
 
-from liteformer.compress.distill import (
-    DistillConfig,
-    DistillLoss,
-    augment_texts,
-    student_from_teacher,
-)
+from liteformer.compress.augment import augment_texts, embedding_neighbours
+from liteformer.compress.distill import DistillConfig, DistillLoss, student_from_teacher
 from liteformer.compress.teacher_cache import teacher_outputs
 from liteformer.data.text import encode_labels, read_classification
 from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
@@ -102,7 +98,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
         raise LiteformerError(f"max_length {tcfg.max_length} exceeds the models' {max_pos} positions")
 
     info = init_from_env()
-    texts = train_ds.texts + augment_texts(train_ds.texts, dcfg.augment, seed=tcfg.seed)
+    texts = train_ds.texts + _augmented(train_ds.texts, dcfg.augment, teacher, ttok, tcfg.seed)
     labels = y + [-1] * (len(texts) - len(y))  # augmented sentences: soft targets only
     s_ids = stok.encode(texts, tcfg.max_length).ids
     t_ids = s_ids if same_tok else ttok.encode(texts, tcfg.max_length).ids
@@ -149,3 +145,15 @@ def _same_pieces(stok, s_ids: list[list[int]], ttok, t_ids: list[list[int]]) -> 
     t_vocab = {i: t for t, i in ttok.tok.get_vocab().items()}
     return all(len(a) == len(b) and [s_vocab[i] for i in a] == [t_vocab[i] for i in b]
                for a, b in zip(s_ids, t_ids, strict=True))
+
+
+def _augmented(texts: list[str], copies: int, teacher: torch.nn.Module, tok, seed: int) -> list[str]:
+    """TinyBERT's recipe: each word swapped with probability 0.4 for one of its 15 nearest
+    neighbours, here by the teacher's input embeddings (see compress/augment.py)."""
+    if copies <= 0:
+        return []
+    try:
+        table = teacher.get_submodule("encoder.embeddings.word")
+    except AttributeError:  # a model without liteformer's layout: words drawn by frequency instead
+        return augment_texts(texts, copies, seed=seed)
+    return augment_texts(texts, copies, p=0.4, seed=seed, neighbours=embedding_neighbours(texts, tok, table))

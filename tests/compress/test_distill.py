@@ -63,13 +63,6 @@ def test_student_from_teacher_copies_layers(tiny_folder):
         D.student_from_teacher(teacher, [0, 5])
 
 
-def test_augment():
-    out = D.augment_texts(["a b c d", "e f"], copies=2, p=0.5, seed=1)
-    assert len(out) == 4 and all(len(o.split()) == len(t.split()) for o, t in zip(out, ["a b c d"] * 2 + ["e f"] * 2,
-                                                                                    strict=True))
-    assert D.augment_texts(["x"], 0) == []
-
-
 def test_distill_logits_cached_once(trained, tmp_path, monkeypatch):  # noqa: F811
     path, train, dev = trained
     calls = []
