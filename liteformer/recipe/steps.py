@@ -133,10 +133,12 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     q = None if q == "none" else q
     from liteformer.data.tokenizer import default_max_length
     max_length = opts.get("max_length") or default_max_length(lm.model.config.max_positions)
-    verify = read_classification(ctx.data.get("dev") or ctx.data["train"], ctx.data.get("text_column"), None)
+    drop = opts.get("max_accuracy_drop") if q else None
+    # the dev split checks each export; with an accuracy budget its labels also drive the search
+    verify = read_classification(ctx.data.get("dev") or ctx.data["train"], ctx.data.get("text_column"),
+                                 ctx.data.get("label_column", "label") if drop is not None else None)
     calibration = (calibration_ids(ctx.data["train"], lm, 128, max_length, ctx.data.get("text_column"))
                    if q and q.endswith("static") else None)
-    drop = opts.get("max_accuracy_drop") if q else None
     out.mkdir(parents=True, exist_ok=True)
     done = {}
     for rt in opts.get("to", ["onnx"]):
@@ -146,7 +148,7 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
         try:
             extra = None
             if drop is not None and rt != "litert":  # accuracy-aware: the fewest groups kept in float
-                eo, extra = _mixed(ctx, lm, rt, eo, drop)
+                eo, extra = _mixed(ctx, lm, rt, eo, drop, verify)
             meta = export_model(lm, rt, out / rt, eo, verify.texts[:200 if q else 32], threads=ctx.threads,
                                 extra=extra)
         except LiteformerError as e:  # e.g. int8 fails verification: that bundle drops out, the grid goes on
@@ -156,15 +158,13 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     return {"bundles": done}
 
 
-def _mixed(ctx: Context, lm, runtime: str, eo, max_drop: float):
+def _mixed(ctx: Context, lm, runtime: str, eo, max_drop: float, dev):
     """Export options with the keep-float groups that hold the accuracy (on up to 1,000 dev sentences)."""
     from dataclasses import replace
 
     from liteformer.compress.mixed import accuracy_aware
     from liteformer.data.text import TextDataset
-    d = read_classification(ctx.data.get("dev") or ctx.data["train"], ctx.data.get("text_column"),
-                            ctx.data.get("label_column", "label"))
-    d = TextDataset(d.texts[:1000], d.labels[:1000], d.path)
+    d = TextDataset(dev.texts[:1000], dev.labels[:1000], dev.path)
     mixed = accuracy_aware(lm, runtime, eo, d, max_drop, ctx.threads, progress=ctx.progress)
     return replace(eo, keep_float=tuple(mixed.keep_float)), {"mixed_precision": mixed.to_dict()}
 
