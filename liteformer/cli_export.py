@@ -114,9 +114,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     cfg = runner.describe().get("config") or {}
     enc = runner.tokenizer.encode(a.text, default_max_length(cfg.get("max_positions", DEFAULT_MAX_LENGTH)))
     rows = []
-    for text, ids in zip(a.text, enc.ids, strict=True):
-        x = np.asarray([ids], dtype=np.int64)
-        logits = np.asarray(runner(x, np.ones_like(x)), dtype=np.float64).reshape(-1)
+    for text, logits in zip(a.text, runtimes.run_each(runner, enc.ids), strict=True):
         p = np.exp(logits - logits.max())
         p /= p.sum()
         k = int(p.argmax())

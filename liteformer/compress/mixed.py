@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from liteformer.bench.runtimes import run_each
 from liteformer.compress.groups import all_groups
 from liteformer.data.text import TextDataset, encode_labels
 from liteformer.errors import LiteformerError
@@ -40,11 +41,7 @@ class MixedResult:
 def runtime_accuracy(runner, data: TextDataset, max_length: int) -> float:
     y = encode_labels(data, {v: k for k, v in runner.id2label.items()})
     enc = runner.tokenizer.encode(data.texts, max_length)
-    correct = 0
-    for ids, t in zip(enc.ids, y, strict=True):
-        x = np.asarray([ids], dtype=np.int64)
-        correct += int(np.asarray(runner(x, np.ones_like(x))).reshape(-1).argmax() == t)
-    return correct / len(y)
+    return sum(int(got.argmax() == t) for got, t in zip(run_each(runner, enc.ids), y, strict=True)) / len(y)
 
 
 def float_accuracy(lm: LoadedModel, data: TextDataset, max_length: int) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from liteformer.bench.runtimes import run_each
 from liteformer.data.tokenizer import TextTokenizer
 from liteformer.errors import LiteformerError
 
@@ -21,12 +22,10 @@ def verify_bundle(runner, model: torch.nn.Module, tokenizer: TextTokenizer, text
     enc = tokenizer.encode(texts, max_length)
     worst, worst_i, agree = 0.0, 0, 0
     model.eval()
-    for i, ids in enumerate(enc.ids):
-        x = np.asarray([ids], dtype=np.int64)
-        m = np.ones_like(x)
-        got = np.asarray(runner(x, m), dtype=np.float64).reshape(-1)
+    for i, (ids, got) in enumerate(zip(enc.ids, run_each(runner, enc.ids), strict=True)):
+        x = torch.tensor([ids])
         with torch.inference_mode():
-            ref = model(torch.from_numpy(x), torch.from_numpy(m)).double().numpy().reshape(-1)
+            ref = model(x, torch.ones_like(x)).double().numpy().reshape(-1)
         d = float(np.abs(got - ref).max())
         if d > worst:
             worst, worst_i = d, i

@@ -53,3 +53,12 @@ def load(runtime: str, path: Path, variant: str | None, threads: int):
         hint = f"; install it with pip install 'liteformer[{extra}]'" if extra else ""
         raise LiteformerError(f"runtime {runtime!r} is not installed ({e.name}){hint}") from None
     return mod.load(path, variant, threads)
+
+
+def run_each(runner, ids: list[list[int]]):
+    """Each sequence alone (batch 1, no padding), as a phone app runs the model; yields its logits
+    as a float64 vector."""
+    import numpy as np
+    for seq in ids:
+        x = np.asarray([seq], dtype=np.int64)
+        yield np.asarray(runner(x, np.ones_like(x)), dtype=np.float64).reshape(-1)
