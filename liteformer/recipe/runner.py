@@ -94,7 +94,7 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     for i, (label, steps) in enumerate(variants):
         log(f"[{i + 1}/{len(variants)}] {label}")
         key = teacher_key or data_key
-        ctx = Context(teacher or "", teacher or "", data, progress)
+        ctx = Context(teacher or "", teacher or "", data, progress, teacher_store=str(cache / "teacher-outputs"))
         for name, opts in steps:
             key = _digest(name, opts, key, data_key)
             out, report, cached = _run_cached(name, opts, ctx, key, cache, log)

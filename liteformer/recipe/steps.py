@@ -23,6 +23,7 @@ class Context:
     data: dict  # train, dev, test, text_column, label_column
     progress: bool = False
     threads: int = 2
+    teacher_store: str | None = None  # folder for the teacher's outputs, shared by the distill steps
 
 
 def auto_epochs(n_train: int, batch_size: int = 32) -> float:
@@ -117,7 +118,7 @@ def distill(ctx: Context, opts: dict, out: Path) -> dict:
                          cache_gb=opts.get("cache_gb", 4.0))
     result = run(ctx.teacher, StudentSpec(checkpoint=ctx.current), ctx.data["train"], out, dcfg, tcfg,
                  ctx.data.get("dev"), ctx.data.get("text_column"), ctx.data.get("label_column", "label"),
-                 progress=ctx.progress, resume=True)
+                 progress=ctx.progress, resume=True, teacher_store=ctx.teacher_store)
     return {"steps": result.steps, "epochs": None if tcfg.max_steps else tcfg.epochs,
             "dev_accuracy": result.best.accuracy if result.best else None}
 

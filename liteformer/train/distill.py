@@ -24,7 +24,7 @@ from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
 from liteformer.models.checkpoint import load_model
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
-from liteformer.train.dist import init_from_env
+from liteformer.train.dist import barrier, init_from_env
 from liteformer.train.finetune import replace_head, resolve_base
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
 
@@ -79,7 +79,11 @@ def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
 
 def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, dcfg: DistillConfig,
             tcfg: TrainConfig, dev: str | None = None, text_column: str | None = None,
-            label_column: str = "label", progress: bool = True, resume: bool = False) -> TrainResult:
+            label_column: str = "label", progress: bool = True, resume: bool = False,
+            teacher_store: str | Path | None = None) -> TrainResult:
+    """Train ``spec``'s student on ``train`` from the teacher's outputs. The teacher's outputs are
+    computed once; ``teacher_store`` keeps them as files reused by later runs (by default they stay
+    in memory, or go to ``OUT.ckpt/teacher`` when a resumed run or the DDP ranks need to share them)."""
     tcfg.validate()
     spec.validate()
     train_ds = read_classification(train, text_column, label_column)
@@ -110,8 +114,13 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     teacher.to(info.device)
     hidden = [0] + [j + 1 for j in layer_map] if dcfg.hidden_weight else []
     attention = layer_map if dcfg.attention_weight else []
+    store = teacher_store or (f"{out}.ckpt/teacher" if resume or info.world > 1 else None)
+    if store is not None and not info.main:
+        barrier(info)  # rank 0 writes the outputs, the others then map them
     cached, inner_cache = teacher_outputs(teacher, t_ids, ttok.pad_id, hidden, attention,
-                                          int(dcfg.cache_gb * 2**30), progress=progress and info.main)
+                                          int(dcfg.cache_gb * 2**30), progress=progress and info.main, store=store)
+    if store is not None and info.main:
+        barrier(info)
     if inner and inner_cache is None and info.main:
         print(f"note: the teacher's hidden states/attentions need more than --cache-gb {dcfg.cache_gb:g}: "
               "the teacher runs alongside the student instead", file=sys.stderr)

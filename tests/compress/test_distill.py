@@ -121,6 +121,34 @@ def test_cached_inner_tensors_give_the_teachers_loss_without_running_it(trained)
     assert calls == [] and torch.allclose(live, cached, rtol=1e-2, atol=1e-4)  # fp16 storage
 
 
+def test_stored_teacher_outputs_are_written_once_and_mapped(trained, tmp_path):  # noqa: F811
+    teacher = load_model(trained[0]).model.eval()
+    ids = [[2, 5, 9, 11, 3], [2, 7, 3], [2, 4, 4, 8, 12, 6, 3]]
+    ram_logits, ram = teacher_outputs(teacher, ids, 0, [0, 2], [1], max_bytes=1 << 20, progress=False)
+    logits, disk = teacher_outputs(teacher, ids, 0, [0, 2], [1], max_bytes=1 << 20, progress=False, store=tmp_path)
+    (entry,) = tmp_path.iterdir()  # one folder, no temporary left behind
+    assert sorted(p.name for p in entry.iterdir()) == ["attention-1.bin", "hidden-0.bin", "hidden-2.bin",
+                                                       "lengths.bin", "logits.bin", "meta.json"]
+    calls = []
+    hook = teacher.encoder.register_forward_hook(lambda *a: calls.append(1))
+    again, mapped = teacher_outputs(teacher, ids, 0, [0, 2], [1], max_bytes=1 << 20, progress=False, store=tmp_path)
+    hook.remove()
+    assert calls == []  # read back, the teacher did not run
+    for got in (logits, again):
+        torch.testing.assert_close(got, ram_logits)
+    idx = torch.tensor([2, 0])
+    for cache in (disk, mapped):
+        torch.testing.assert_close(cache.hidden_batch(2, idx, 7), ram.hidden_batch(2, idx, 7))
+        torch.testing.assert_close(cache.attention_batch(1, idx, 7), ram.attention_batch(1, idx, 7))
+    # other inputs, other layers or other weights: another entry; logits-only entries hold no tables
+    teacher_outputs(teacher, ids[:2], 0, [0], [], max_bytes=1 << 20, progress=False, store=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    with pytest.raises(LiteformerError, match="cannot store the teacher's outputs"):
+        teacher_outputs(teacher, ids, 0, progress=False, store=blocked / "sub")
+
+
 def test_inner_loss_is_zero_for_a_copy_of_the_teacher(trained):  # noqa: F811
     teacher = load_model(trained[0]).model.eval()
     student = D.student_from_teacher(teacher, list(range(teacher.config.num_layers))).eval()
