@@ -25,10 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-from samples import sample_split
+from samples import add_teacher_and_splits, sample_split
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared"
 
 
 def run(*args: str) -> float:
@@ -71,10 +70,7 @@ def _student_folder(teacher: str, out: Path, layers: list[int] | None = None, co
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--teacher", default=str(SHARED / "models/minilm-l6-sst2"))
-    ap.add_argument("--train", default=str(SHARED / "datasets/sst2/train.tsv"))
-    ap.add_argument("--dev", default=str(SHARED / "datasets/sst2/dev.tsv"))
-    ap.add_argument("--test", default=str(SHARED / "datasets/sst2/test.tsv"))
+    add_teacher_and_splits(ap)
     ap.add_argument("--epochs", default="2")
     ap.add_argument("--train-n", type=int, default=0, help="random sample of the training set (0 = all)")
     ap.add_argument("--dev-n", type=int, default=1000, help="dev sentences for checkpoint choice")

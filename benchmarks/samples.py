@@ -15,3 +15,13 @@ def sample_split(src: str, n: int, dest: Path) -> str:
     rows = random.Random(0).sample(lines[1:], min(n, len(lines) - 1))
     dest.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
     return str(dest)
+
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"  # ../shared beside the checkout
+
+
+def add_teacher_and_splits(ap, splits: tuple[str, ...] = ("train", "dev", "test")) -> None:
+    """--teacher and one option per SST-2 split, defaulting to the copies in ../shared."""
+    ap.add_argument("--teacher", default=str(SHARED / "models/minilm-l6-sst2"))
+    for split in splits:
+        ap.add_argument(f"--{split}", default=str(SHARED / f"datasets/sst2/{split}.tsv"))
