@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from samples import add_teacher_and_splits, sample_split
@@ -30,19 +30,23 @@ from samples import add_teacher_and_splits, sample_split
 HERE = Path(__file__).resolve().parent
 
 
-def run(*args: str) -> float:
-    t = time.time()
+def run(*args: str) -> None:
     r = subprocess.run([sys.executable, "-m", "liteformer", *args], cwd=HERE.parent)
     if r.returncode:
         sys.exit(f"liteformer {args[0]} failed ({r.returncode})")
-    return time.time() - t
+
+
+def seconds(out: Path) -> float:
+    """Training time of a finished run, the teacher's one pass over the data included."""
+    d = json.loads((out / "training.json").read_text())
+    return d["seconds"] + d.get("teacher_seconds", 0.0)
 
 
 def trained(out: Path, *args: str) -> float:
-    """Train unless ``out`` already holds a finished, evaluated run; the run's wall time."""
-    if (out / "training.json").exists():  # written when a run ends
-        return json.loads((out / "training.json").read_text())["seconds"]
-    return run(*args, "--out", str(out), "--resume")  # an interrupted run continues from its checkpoint
+    """Train unless ``out`` already holds a finished, evaluated run; the run's training time."""
+    if not (out / "training.json").exists():  # written when a run ends
+        run(*args, "--out", str(out), "--resume")  # an interrupted run continues from its checkpoint
+    return seconds(out)
 
 
 def accuracy(model: Path, test: str) -> float:
@@ -68,6 +72,28 @@ def _student_folder(teacher: str, out: Path, layers: list[int] | None = None, co
     return str(out)
 
 
+def _time(folder: Path, tag: str, steps: int, kd: list[str], ce: list[str]) -> tuple[float, float, float]:
+    """(teacher pass s, s/step distilled, s/step labels-only) from ``steps``-step runs."""
+    out = []
+    for args, name in ((kd, "distill"), (ce, "labels")):
+        d = folder / f"{tag}-{name}"
+        shutil.rmtree(d, ignore_errors=True)
+        run(*args, "--max-steps", str(steps), "--out", str(d))
+        out.append(json.loads((d / "training.json").read_text()))
+    return out[0]["teacher_seconds"], out[0]["seconds"] / steps, out[1]["seconds"] / steps
+
+
+def _students(tag: str, a, work: Path, small: str) -> tuple[str, list[str], list[str]]:
+    """(label, distill's student options, the labels-only run's starting-point options)."""
+    if tag == "i":
+        base = _student_folder(a.teacher, work / "i-base", layers=[0, 2, 4])
+        return "(i) layers 0,2,4", ["--student-layers", "0,2,4"], ["--base", base]
+    if a.init_embeddings:
+        base = _student_folder(a.teacher, work / "ii-base", config=small)
+        return "(ii) 4L-256 from config, teacher-projected embeddings", ["--student", base], ["--base", base]
+    return "(ii) 4L-256 from config", ["--student-config", small], ["--model-config", small, "--tokenizer", a.teacher]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_teacher_and_splits(ap)
@@ -81,6 +107,8 @@ def main() -> int:
     ap.add_argument("--attention-weight", type=float, default=0.0, help="attention loss weight (distilled runs)")
     ap.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (distilled runs)")
     ap.add_argument("--lr", default="1e-4", help="peak learning rate of both runs (default 1e-4)")
+    ap.add_argument("--time-steps", type=int, default=0, help="instead: time N steps of each run (fresh, "
+                    "--max-steps N) and the teacher's pass, and print the epoch-time ratio")
     ap.add_argument("--init-embeddings", action="store_true", help="student (ii) from the teacher's embeddings")
     a = ap.parse_args()
     work = Path(a.work).resolve()
@@ -92,26 +120,33 @@ def main() -> int:
     kd_extra = ["--alpha", "0.5", "--temperature", "2", "--hidden-weight", str(a.hidden_weight),
                 "--attention-weight", str(a.attention_weight), "--augment", str(a.augment)]
     small = str(HERE.parent / "examples" / "small.json")
-    rows = []
+    rows, timing = [], []
     for tag in a.students.split(","):
+        label, student, ce_student = _students(tag, a, work, small)
+        if a.time_steps:  # fresh short runs: seconds per step of each, and the teacher's pass
+            timing.append((label, *_time(work / f"time-{a.time_steps}", tag, a.time_steps,
+                                         ["distill", "--teacher", a.teacher, *student, *kd_extra, *common],
+                                         ["finetune", *ce_student, *common])))
+            continue
         kd_dir, ce_dir = work / f"{tag}-distill", work / f"{tag}-labels"
-        if tag == "i":
-            label = "(i) layers 0,2,4"
-            base = _student_folder(a.teacher, work / "i-base", layers=[0, 2, 4])
-            student, ce_student = ["--student-layers", "0,2,4"], ["--base", base]
-        elif a.init_embeddings:
-            label = "(ii) 4L-256 from config, teacher-projected embeddings"
-            base = _student_folder(a.teacher, work / "ii-base", config=small)
-            student, ce_student = ["--student", base], ["--base", base]
-        else:
-            label = "(ii) 4L-256 from config"
-            student, ce_student = ["--student-config", small], ["--model-config", small, "--tokenizer", a.teacher]
         t_kd = trained(kd_dir, "distill", "--teacher", a.teacher, *student, *kd_extra, *common)
         t_ce = trained(ce_dir, "finetune", *ce_student, *common)  # labels only, same start, same steps
         rows.append((label, accuracy(kd_dir, a.test), accuracy(ce_dir, a.test), t_kd, t_ce))
+    if timing:
+        n = sum(1 for _ in open(train, encoding="utf-8")) - 1
+        per_epoch, epochs = -(-n // 32), float(a.epochs)
+        print(f"\n{a.time_steps} steps of each; an epoch = {per_epoch} steps of 32; teacher pass once per run")
+        print("| student | teacher pass s | s/step distill | s/step labels | epoch distill / labels "
+              f"(pass over {epochs:g} epochs) | first epoch |")
+        print("|---|---|---|---|---|---|")
+        for label, pass_s, kd, ce in timing:
+            plain = per_epoch * ce
+            print(f"| {label} | {pass_s:.0f} | {kd:.3f} | {ce:.3f} | {(pass_s / epochs + per_epoch * kd) / plain:.2f}x"
+                  f" | {(pass_s + per_epoch * kd) / plain:.2f}x |")
+        return 0
     print(f"\ntraining sentences: {'all' if not a.train_n else a.train_n}, epochs {a.epochs}, distilled with "
           f"hidden {a.hidden_weight}, attention {a.attention_weight}, augment {a.augment}, lr {a.lr}")
-    print("| student | distilled | labels only | distill wins | run time distill / labels |")
+    print("| student | distilled | labels only | distill wins | training time distill / labels |")
     print("|---|---|---|---|---|")
     for label, kd, ce, t_kd, t_ce in rows:
         print(f"| {label} | {kd:.4f} | {ce:.4f} | {'yes' if kd > ce else 'no'} | {t_kd / t_ce:.2f}x |")

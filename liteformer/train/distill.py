@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,10 +118,12 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     store = teacher_store or (f"{out}.ckpt/teacher" if resume or info.world > 1 else None)
     if store is not None and not info.main:
         barrier(info)  # rank 0 writes the outputs, the others then map them
+    t0 = time.perf_counter()
     cached, inner_cache = teacher_outputs(teacher, t_ids, ttok.pad_id, hidden, attention,
                                           int(dcfg.cache_gb * 2**30), progress=progress and info.main, store=store)
     if store is not None and info.main:
         barrier(info)
+    teacher_seconds = time.perf_counter() - t0  # the teacher's one pass (or reading it back)
     if inner and inner_cache is None and info.main:
         print(f"note: the teacher's hidden states/attentions need more than --cache-gb {dcfg.cache_gb:g}: "
               "the teacher runs alongside the student instead", file=sys.stderr)
@@ -142,7 +145,8 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
         write_json(Path(out) / "training.json", {
             "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
             "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),
-            "train": train_ds.path, "augmented": len(texts) - len(y), **notes})
+            "train": train_ds.path, "augmented": len(texts) - len(y), "teacher_seconds": round(teacher_seconds, 2),
+            **notes})
         if dev_ds is None:
             print("note: no --dev split: the last weights were kept", file=sys.stderr)
     return result

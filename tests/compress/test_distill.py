@@ -75,6 +75,7 @@ def test_distill_logits_cached_once(trained, tmp_path, monkeypatch):  # noqa: F8
     assert res.best.accuracy >= 0.9
     meta = json.loads((tmp_path / "s" / "training.json").read_text())
     assert meta["distill"]["layer_map"] == [1] and load_model(tmp_path / "s").model.config.num_layers == 1
+    assert meta["teacher_seconds"] > 0  # the teacher's pass is reported beside the training time
 
 
 def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp_path, tokenizer):  # noqa: F811
