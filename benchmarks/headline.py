@@ -53,7 +53,7 @@ def main() -> int:
     recipe = load_recipe(ROOT / a.recipe)
     work = (ROOT / a.work).resolve()
     done = work / "recipe-result.json"
-    rc = liteformer("run", a.recipe, "--work", str(work), ok=(0, 2)) if a.rerun or not done.exists() else 0
+    rc = liteformer("run", a.recipe, "--work", str(work), ok=(0, 2)) if a.rerun or not done.exists() else None
     result = json.loads(done.read_text())
     anchor = work / "anchor-onnx-int8"
     if not anchor.exists():
@@ -71,7 +71,8 @@ def main() -> int:
     if best is None and len(by) > 2:  # nothing met the budget: report the most accurate built artifact
         best = max((c for n, c in by.items() if n not in ("teacher", "anchor-ort-int8")), key=lambda c: c["accuracy"])
     t, anc = by["teacher"], by["anchor-ort-int8"]
-    print(f"\nrecipe exit code {rc}; chosen: {chosen or 'none under the budget'}")
+    ran = f"recipe exit code {rc}" if rc is not None else "recipe result reused (--rerun runs it again)"
+    print(f"\n{ran}; chosen: {chosen or 'none under the budget'}")
     if best:
         acc_target = 0.98 * t["accuracy"]
         print(f"{best['name']}: {best['x_smaller']:.1f}x smaller (target 12), {best['x_faster']:.1f}x faster "
