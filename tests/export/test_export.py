@@ -52,8 +52,12 @@ def distil_folder(tmp_path_factory, tokenizer):
     return path
 
 
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("which", ["tiny_folder", "pruned_folder", "distil_folder"])
+CASES = [(t, w) for w in ("tiny_folder", "pruned_folder") for t in TARGETS] + [
+    ("onnx", "distil_folder"),  # a Hugging Face DistilBERT; to LiteRT/ExecuTorch only in the slow run
+    *[pytest.param(t, "distil_folder", marks=pytest.mark.slow) for t in ("executorch", "litert")]]
+
+
+@pytest.mark.parametrize("target, which", CASES)
 def test_export_verify_and_run(target, which, request, tmp_path):
     lm = load_model(request.getfixturevalue(which))
     out = tmp_path / target
