@@ -133,7 +133,7 @@ def main() -> int:
         t_ce = trained(ce_dir, "finetune", *ce_student, *common)  # labels only, same start, same steps
         rows.append((label, accuracy(kd_dir, a.test), accuracy(ce_dir, a.test), t_kd, t_ce))
     if timing:
-        n = sum(1 for _ in open(train, encoding="utf-8")) - 1
+        n = len(Path(train).read_text(encoding="utf-8").splitlines()) - 1  # rows under the header
         per_epoch, epochs = -(-n // 32), float(a.epochs)
         print(f"\n{a.time_steps} steps of each; an epoch = {per_epoch} steps of 32; teacher pass once per run")
         print("| student | teacher pass s | s/step distill | s/step labels | epoch distill / labels "
