@@ -7,7 +7,8 @@
 
 Students: (i) teacher layers 0,2,4 (DistilBERT-style); (ii) 4 layers, hidden 256 from
 examples/small.json (no pretraining). Each is trained twice with the same steps, seed and
-hyper-parameters (lr 1e-4 unless --lr, batch 32): with distillation (alpha 0.5, T 2) and on labels only.
+hyper-parameters (lr 1e-4 unless --lr, batch 32): with distillation (alpha 0.5, T 2) and on labels only
+(with --augment K the labels-only run gets (1 + K) times the epochs: the same number of steps).
 Prints test accuracy for each and the wall time of a distillation epoch against a plain epoch
 (teacher-logit caching included). Issue targets: (i) >= 0.885, (ii) >= 0.86, distillation wins,
 epoch time <= 1.3x. --train-n N uses a random N-sentence sample (a reduced, faster run; say so).
@@ -106,6 +107,8 @@ def main() -> int:
     ap.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state loss weight (distilled runs)")
     ap.add_argument("--attention-weight", type=float, default=0.0, help="attention loss weight (distilled runs)")
     ap.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (distilled runs)")
+    ap.add_argument("--cache-gb", default="8", help="room for the teacher's cached hidden states (distilled "
+                    "runs; an augmented copy doubles what they need)")
     ap.add_argument("--lr", default="1e-4", help="peak learning rate of both runs (default 1e-4)")
     ap.add_argument("--time-steps", type=int, default=0, help="instead: time N steps of each run (fresh, "
                     "--max-steps N) and the teacher's pass, and print the epoch-time ratio")
@@ -115,10 +118,13 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     train = sample_split(a.train, a.train_n, work / "train.tsv")
     dev = sample_split(a.dev, a.dev_n, work / "dev.tsv")
-    common = ["--train", train, "--dev", dev, "--epochs", a.epochs, "--lr", a.lr, "--batch-size", "32",
+    common = ["--train", train, "--dev", dev, "--lr", a.lr, "--batch-size", "32",
               "--threads", str(a.threads), "--eval-every", "500"]
     kd_extra = ["--alpha", "0.5", "--temperature", "2", "--hidden-weight", str(a.hidden_weight),
-                "--attention-weight", str(a.attention_weight), "--augment", str(a.augment)]
+                "--attention-weight", str(a.attention_weight), "--augment", str(a.augment), "--cache-gb", a.cache_gb,
+                "--epochs", a.epochs]
+    # same steps: an augmented copy adds an epoch's worth of steps to each distilled epoch
+    ce_extra = ["--epochs", f"{float(a.epochs) * (1 + a.augment):g}"]
     small = str(HERE.parent / "examples" / "small.json")
     rows, timing = [], []
     for tag in a.students.split(","):
@@ -126,11 +132,11 @@ def main() -> int:
         if a.time_steps:  # fresh short runs: seconds per step of each, and the teacher's pass
             timing.append((label, *_time(work / f"time-{a.time_steps}", tag, a.time_steps,
                                          ["distill", "--teacher", a.teacher, *student, *kd_extra, *common],
-                                         ["finetune", *ce_student, *common])))
+                                         ["finetune", *ce_student, *ce_extra, *common])))
             continue
         kd_dir, ce_dir = work / f"{tag}-distill", work / f"{tag}-labels"
         t_kd = trained(kd_dir, "distill", "--teacher", a.teacher, *student, *kd_extra, *common)
-        t_ce = trained(ce_dir, "finetune", *ce_student, *common)  # labels only, same start, same steps
+        t_ce = trained(ce_dir, "finetune", *ce_student, *ce_extra, *common)  # labels only, same start, same steps
         rows.append((label, accuracy(kd_dir, a.test), accuracy(ce_dir, a.test), t_kd, t_ce))
     if timing:
         n = len(Path(train).read_text(encoding="utf-8").splitlines()) - 1  # rows under the header
