@@ -30,6 +30,8 @@ def test_search_sets_the_step_that_has_the_option():
         assert prunes[0] == {"method": "vocab"} and "target_flops" in prunes[1]
     factorize = [o for n, o in steps if n == "factorize"]
     assert factorize == [{"embedding_rank": 192}]  # the word embedding alone may be factorized
+    recovery = [o for n, o in steps if n == "distill"][-1]
+    assert recovery["augment"] == 1 and recovery["cache_gb"] > 4  # both copies' hidden states cached
 
 
 BAD = [
