@@ -220,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-size-mb", type=float, default=None, help="size on disk, MB (10^6 bytes)")
     p.add_argument("--max-memory-mb", type=float, default=None, help="peak RSS of the runtime process, MiB")
     p.add_argument("--min-accuracy", type=float, default=None, help="accuracy as a fraction, e.g. 0.88")
+    p.add_argument("--min-x-faster", type=float, default=None, help="at least this many times faster than the "
+                   "report's baseline (p50), e.g. 10; relative budgets hold on any machine")
+    p.add_argument("--min-x-smaller", type=float, default=None, help="at least this many times smaller than "
+                   "the baseline, e.g. 12")
+    p.add_argument("--min-pct-accuracy", type=float, default=None, help="at least this percentage of the "
+                   "baseline's accuracy, e.g. 98")
     p.add_argument("--json", action="store_true", help="print the choice as JSON")
 
     p = sub.add_parser("demo", help="the main job on bundled data: teacher -> student -> phone bundles -> best",
@@ -451,7 +457,8 @@ def cmd_select(a: argparse.Namespace) -> int:
     path = Path(a.report)
     result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
     budget = profile(a.profile)["budget"] if a.profile else Budget()
-    flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy")}
+    flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy",
+                                        "min_x_faster", "min_x_smaller", "min_pct_accuracy")}
     budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
     sel = select(result, budget)
     if a.json:

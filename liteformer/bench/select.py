@@ -14,6 +14,10 @@ class Budget:
     max_size_mb: float | None = None  # MB = 10^6 bytes, everything the artifact needs
     max_memory_mb: float | None = None  # peak RSS of the process that runs it (MiB)
     min_accuracy: float | None = None
+    # relative to the report's baseline (the teacher), measured in the same bench run: machine-independent
+    min_x_faster: float | None = None  # baseline p50 / candidate p50
+    min_x_smaller: float | None = None  # baseline size / candidate size
+    min_pct_accuracy: float | None = None  # 100 * candidate accuracy / baseline accuracy
 
     def validate(self) -> None:
         for k, v in asdict(self).items():
@@ -21,6 +25,8 @@ class Budget:
                 raise LiteformerError(f"--{k.replace('_', '-')} must be > 0, got {v}")
         if self.min_accuracy is not None and self.min_accuracy > 1:
             raise LiteformerError(f"--min-accuracy is a fraction in (0, 1], got {self.min_accuracy}")
+        if self.min_pct_accuracy is not None and self.min_pct_accuracy > 100:
+            raise LiteformerError(f"--min-pct-accuracy is a percentage in (0, 100], got {self.min_pct_accuracy}")
 
     def checks(self) -> list[tuple[str, str, float, int]]:
         """(flag, candidate key, limit, sign): value * sign <= limit * sign."""
@@ -33,7 +39,16 @@ class Budget:
             out.append(("--max-memory-mb", "peak_rss_mb", self.max_memory_mb, 1))
         if self.min_accuracy is not None:
             out.append(("--min-accuracy", "accuracy", self.min_accuracy, -1))
+        for flag, key, limit in (("--min-x-faster", "x_faster", self.min_x_faster),
+                                 ("--min-x-smaller", "x_smaller", self.min_x_smaller),
+                                 ("--min-pct-accuracy", "pct_accuracy", self.min_pct_accuracy)):
+            if limit is not None:
+                out.append((flag, key, limit, -1))
         return out
+
+    @property
+    def relative(self) -> bool:
+        return any(v is not None for v in (self.min_x_faster, self.min_x_smaller, self.min_pct_accuracy))
 
 
 # Named device profiles: thread count and sequence length for bench, budgets for select.
@@ -81,6 +96,9 @@ def select(result: BenchResult, budget: Budget) -> Selection:
     if not ok:
         raise LiteformerError("the report has no successful candidate to choose from")
     checks = budget.checks()
+    if budget.relative and any(c.get("x_faster") is None or c.get("pct_accuracy") is None for c in ok):
+        raise LiteformerError(f"relative budgets (× faster, × smaller, % accuracy) need the baseline "
+                              f"{result.baseline!r} measured in the same report, and it is missing or failed")
     feasible = [c for c in ok if _violation(c, checks) <= 0]
     if feasible:  # most accurate; ties go to the faster, then the smaller
         best = max(feasible, key=lambda c: (c["accuracy"], -c["latency_p50_ms"], -c["size_bytes"]))

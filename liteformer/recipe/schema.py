@@ -5,7 +5,8 @@ an error names the file, the line and the field at fault.
     name: sst2-mobile
     teacher: ../shared/models/minilm-l6-sst2      # or a `finetune` first step with `base:`
     data: {train: sst2:train, dev: sst2:dev, test: sst2:test}
-    budget: {max_size_mb: 5, max_latency_ms: 3}
+    budget: {max_size_mb: 5, max_latency_ms: 3}  # or relative to the teacher in the same bench:
+                                                  # {min_x_smaller: 12, min_x_faster: 10, min_pct_accuracy: 98}
     steps:
       - student: {layers: [0, 2, 4]}
       - prune: {method: structured, target_flops: 0.5}
@@ -43,7 +44,8 @@ STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type
 }
 SECTIONS: dict[str, dict[str, type | tuple]] = {
     "data": {"train": str, "dev": str, "test": str, "text_column": str, "label_column": str},
-    "budget": {"profile": str, "max_latency_ms": NUM, "max_size_mb": NUM, "max_memory_mb": NUM, "min_accuracy": NUM},
+    "budget": {"profile": str, "max_latency_ms": NUM, "max_size_mb": NUM, "max_memory_mb": NUM, "min_accuracy": NUM,
+               "min_x_faster": NUM, "min_x_smaller": NUM, "min_pct_accuracy": NUM},  # min_x_*: against the teacher
     "bench": {"reps": int, "timed_examples": int, "threads": int, "length": int},
 }
 TOP = {"name": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list, "search": dict}
@@ -190,6 +192,9 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     for k, v in budget.items():
         if k != "profile" and v <= 0:
             fail(budget, k, f"budget.{k} must be > 0, got {v}")
+    for k, top in (("min_accuracy", 1), ("min_pct_accuracy", 100)):
+        if budget.get(k, 0) > top:
+            fail(budget, k, f"budget.{k} must be at most {top}, got {budget[k]}")
     return Recipe(p, str(doc.get("name") or p.stem), doc.get("teacher"), data, budget, doc.get("bench") or {},
                   steps, search)
 

@@ -10,7 +10,7 @@ from tests.conftest import run_cli
 
 def _c(name, acc, ms, mb, mem=100.0, ok=True):
     return {"name": name, "path": f"/m/{name}", "runtime": "torch", "variant": None, "ok": ok, "accuracy": acc,
-            "latency_p50_ms": ms, "size_bytes": mb * 1e6, "peak_rss_mb": mem}
+            "latency_p50_ms": ms, "fixed_ms": 3 * ms, "size_bytes": mb * 1e6, "peak_rss_mb": mem}
 
 
 @pytest.fixture
@@ -41,11 +41,27 @@ def test_nothing_fits_names_the_constraint(report):
     assert sel.chosen is None and "none meets --max-size-mb and --min-accuracy" in sel.reason
 
 
+def test_relative_budget_against_the_baseline(report):
+    from liteformer.bench.bench import _ratios
+    r, _ = report
+    with pytest.raises(LiteformerError, match="need the baseline 'big' measured in the same report"):
+        select(r, Budget(min_x_faster=2))  # no ratios: the baseline was not measured with them
+    _ratios(r)  # as a bench run adds them: big 12 ms / 90 MB / 0.89 is the reference
+    assert select(r, Budget(min_x_faster=2)).chosen["name"] == "int8"  # 12 / 6 = 2.0x
+    assert select(r, Budget(min_x_smaller=10, min_pct_accuracy=96)).chosen["name"] == "small"  # 18x, 96.6 %
+    sel = select(r, Budget(min_x_smaller=10, min_pct_accuracy=98))
+    assert sel.chosen is None and "none meets --min-x-smaller and --min-pct-accuracy" in sel.reason
+    assert sel.closest[0][0]["name"] == "small"  # 96.6 % of 98 % misses by 1.4 %
+    assert sel.closest[0][1] == pytest.approx((98 - 100 * 0.86 / 0.89) / 98)
+
+
 def test_budget_validation():
     with pytest.raises(LiteformerError):
         Budget(max_latency_ms=-1).validate()
     with pytest.raises(LiteformerError):
         Budget(min_accuracy=89).validate()
+    with pytest.raises(LiteformerError, match="percentage"):
+        Budget(min_pct_accuracy=0.98 * 1000).validate()
 
 
 def test_select_cli(report, tmp_path):

@@ -45,6 +45,8 @@ BAD = [
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - factorize: {}\n", "or only embedding_rank"),
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - factorize: {rank: 8, ratio: 0.5}\n", "exactly one of"),
     ("teacher: t\ndata: {train: sst2:train}\nbudget: {max_size_mb: -1}\nsteps:\n  - distill: {}\n", ":3: budget."),
+    ("teacher: t\ndata: {train: sst2:train}\nbudget: {min_pct_accuracy: 980}\nsteps:\n  - distill: {}\n",
+     ":3: budget.min_pct_accuracy must be at most 100"),
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\nsearch:\n  distill.lr: 3\n", "non-empty list"),
     ("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\nsearch:\n  prune.sparsity: [0.5]\n",
      ":6: search key 'prune.sparsity'"),
