@@ -63,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model folder (Hugging Face or liteformer) or alias (minilm-l6)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    p = sub.add_parser("eval", help="accuracy and confusion matrix of a model on a labelled split")
-    p.add_argument("--model", required=True, help="model folder or alias")
+    p = sub.add_parser("eval", help="accuracy and confusion matrix of a model or an exported bundle on a "
+                       "labelled split")
+    p.add_argument("--model", required=True, help="model folder or alias, or an exported bundle (folder with "
+                   "liteformer.json, or its .onnx/.tflite/.pte): run in its own runtime, one sentence at a time")
     p.add_argument("--data", required=True, help="data file (.tsv/.csv/.jsonl) or sst2:test")
     _data_args(p)
     p.add_argument("--batch-size", type=_pos_int, default=64, help="examples per batch (default 64)")
@@ -319,6 +321,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from liteformer.train.finetune import resolve_base
     if a.threads:
         torch.set_num_threads(a.threads)
+    model = Path(a.model)
+    if model.is_file() or (model / "liteformer.json").exists():  # an exported bundle or an artifact in one
+        return _eval_bundle(a)
     lm = load_model(resolve_base(a.model))
     max_pos = lm.model.config.max_positions
     a.max_length = a.max_length or default_max_length(max_pos)
@@ -334,6 +339,21 @@ def cmd_eval(a: argparse.Namespace) -> int:
     print(report.format())
     if a.out:
         write_json(a.out, {"model": str(lm.path), "data": data.path, **report.to_dict()})
+    return 0
+
+
+def _eval_bundle(a: argparse.Namespace) -> int:
+    from liteformer.data.text import read_classification
+    from liteformer.evaluate import evaluate_bundle
+    from liteformer.fileio import write_json
+    data = read_classification(a.data, a.text_column, a.label_column)
+    report = evaluate_bundle(a.model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
+    if report.truncated:
+        print(f"warning: {report.truncated} of {report.total} examples were truncated", file=sys.stderr)
+    print(f"bundle {a.model}  data {data.path}")
+    print(report.format())
+    if a.out:
+        write_json(a.out, {"model": str(a.model), "data": data.path, **report.to_dict()})
     return 0
 
 

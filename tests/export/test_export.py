@@ -184,3 +184,23 @@ def test_onnx_fusion_matches_source_on_padded_batches(which, request, tmp_path):
     assert np.abs(got - ref).max() <= 1e-4
     plain = export_model(lm, "onnx", tmp_path / "p", ExportOptions(max_length=32, fuse=False), TEXTS, threads=1)
     assert plain["exporter"] == "dynamo" and plain["fusion"] == {"ops": None, "skipped": "--no-fuse"}
+
+
+def test_eval_runs_a_bundle_in_its_runtime(tiny_folder, tmp_path):
+    """`liteformer eval --model BUNDLE` scores the exported file itself: an fp32 export gives the source's report."""
+    lm = load_model(tiny_folder)
+    export_model(lm, "onnx", tmp_path / "b", ExportOptions(max_length=32), TEXTS, threads=1)
+    src = run_cli("eval", "--model", str(tiny_folder), "--data", "sst2:dev", "--max-length", "32",
+                  "--out", str(tmp_path / "src.json"))
+    assert src.returncode == 0, src.stderr
+    for target in (tmp_path / "b", tmp_path / "b" / "model.onnx"):
+        r = run_cli("eval", "--model", str(target), "--data", "sst2:dev", "--out", str(tmp_path / "b.json"))
+        assert r.returncode == 0, r.stderr
+        got, want = (json.loads((tmp_path / f).read_text()) for f in ("b.json", "src.json"))
+        assert got["confusion"] == want["confusion"] and got["total"] == want["total"] > 100
+    (tmp_path / "labels.tsv").write_text("sentence\tlabel\ngood\tpositive\n")
+    r = run_cli("eval", "--model", str(tmp_path / "b"), "--data", str(tmp_path / "labels.tsv"))
+    assert r.returncode == 2 and "does not match the bundle's labels" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("eval", "--model", str(tmp_path / "b"), "--data", "sst2:dev", "--max-length", "64")
+    assert r.returncode == 2 and "exceeds the bundle's 32 tokens" in r.stderr
