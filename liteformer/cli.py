@@ -12,6 +12,7 @@ from pathlib import Path
 from liteformer.cli_compress import add_parsers as add_compress_parsers
 from liteformer.cli_compress import cmd_factorize, cmd_prune
 from liteformer.cli_export import cmd_export, cmd_quantize, cmd_run
+from liteformer.cli_measure import cmd_bench, cmd_eval, cmd_select
 from liteformer.errors import LiteformerError
 
 EPILOG = """examples:
@@ -310,53 +311,6 @@ def _format_info(d: dict) -> str:
     return "\n".join(lines)
 
 
-def cmd_eval(a: argparse.Namespace) -> int:
-    import torch
-
-    from liteformer.data.text import read_classification
-    from liteformer.data.tokenizer import default_max_length
-    from liteformer.evaluate import evaluate
-    from liteformer.fileio import write_json
-    from liteformer.models.checkpoint import load_model
-    from liteformer.train.finetune import resolve_base
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    model = Path(a.model)
-    if model.is_file() or (model / "liteformer.json").exists():  # an exported bundle or an artifact in one
-        return _eval_bundle(a)
-    lm = load_model(resolve_base(a.model))
-    max_pos = lm.model.config.max_positions
-    a.max_length = a.max_length or default_max_length(max_pos)
-    if a.max_length > max_pos:
-        raise LiteformerError(f"--max-length {a.max_length} exceeds the model's "
-                              f"{lm.model.config.max_positions} positions")
-    data = read_classification(a.data, a.text_column, a.label_column)
-    report = evaluate(lm.model, lm.tokenizer, data, a.batch_size, a.max_length, progress=sys.stderr.isatty())
-    if report.truncated:
-        print(f"warning: {report.truncated} of {report.total} examples were longer than "
-              f"{a.max_length} tokens and were truncated", file=sys.stderr)
-    print(f"model {lm.path}  data {data.path}")
-    print(report.format())
-    if a.out:
-        write_json(a.out, {"model": str(lm.path), "data": data.path, **report.to_dict()})
-    return 0
-
-
-def _eval_bundle(a: argparse.Namespace) -> int:
-    from liteformer.data.text import read_classification
-    from liteformer.evaluate import evaluate_bundle
-    from liteformer.fileio import write_json
-    data = read_classification(a.data, a.text_column, a.label_column)
-    report = evaluate_bundle(a.model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
-    if report.truncated:
-        print(f"warning: {report.truncated} of {report.total} examples were truncated", file=sys.stderr)
-    print(f"bundle {a.model}  data {data.path}")
-    print(report.format())
-    if a.out:
-        write_json(a.out, {"model": str(a.model), "data": data.path, **report.to_dict()})
-    return 0
-
-
 def cmd_finetune(a: argparse.Namespace) -> int:
     import torch
 
@@ -444,55 +398,6 @@ def cmd_distill(a: argparse.Namespace) -> int:
         best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
         print(f"distilled {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")
     return 0
-
-
-def cmd_bench(a: argparse.Namespace) -> int:
-    from liteformer.bench.bench import BenchSettings, parse_candidate, run_bench
-    from liteformer.bench.report import format_table, write_reports
-    from liteformer.bench.select import profile
-    prof = profile(a.profile) if a.profile else {}
-    s = BenchSettings(data=a.data, text_column=a.text_column, label_column=a.label_column,
-                      threads=a.threads or prof.get("threads", 2), reps=a.reps,
-                      fixed_length=a.length or prof.get("fixed_length", 128), max_length=a.max_length,
-                      timed_examples=a.timed_examples or None, warmup=a.warmup, baseline=a.baseline)
-    s.validate()
-    from liteformer.data.text import read_classification
-    read_classification(s.data, s.text_column, s.label_column)  # bad data: fail before any work
-    cands = [parse_candidate(c) for c in a.candidates]
-    result = run_bench(cands, s, progress=sys.stderr.isatty())
-    paths = write_reports(result, a.out)
-    print(format_table(result))
-    print(f"report: {paths['md']}  {paths['html']}  {paths['json']}  {paths['png']}  ({result.seconds:.0f} s)")
-    failed = [c for c in result.candidates if not c["ok"]]
-    for c in failed:
-        print(f"liteformer bench: error: candidate {c['name']} ({c['path']}): {c['error']}", file=sys.stderr)
-    return 2 if failed else 0
-
-
-def cmd_select(a: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from liteformer.bench.bench import BenchResult
-    from liteformer.bench.select import Budget, describe_candidate, profile, select
-    path = Path(a.report)
-    result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
-    budget = profile(a.profile)["budget"] if a.profile else Budget()
-    flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy",
-                                        "min_x_faster", "min_x_smaller", "min_pct_accuracy")}
-    budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
-    sel = select(result, budget)
-    if a.json:
-        print(json.dumps({"chosen": sel.chosen, "reason": sel.reason,
-                          "closest": [{"name": c["name"], "worst_miss": v} for c, v in sel.closest]}, indent=2))
-    elif sel.chosen:
-        print(f"chosen: {describe_candidate(sel.chosen)}")
-        print(f"        {sel.chosen['path']}")
-        print(f"{len(sel.feasible)} of {len(result.ok())} candidates fit the budget")
-    else:
-        print(f"nothing fits: {sel.reason}")
-        for c, v in sel.closest:
-            print(f"  closest: {describe_candidate(c)}  (misses by {100 * v:.0f}%)")
-    return 0 if sel.chosen else 1
 
 
 COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
