@@ -17,15 +17,16 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     from liteformer.data.text import read_classification
     from liteformer.data.tokenizer import default_max_length
-    from liteformer.evaluate import evaluate
-    from liteformer.fileio import write_json
+    from liteformer.evaluate import evaluate, evaluate_bundle
     from liteformer.models.checkpoint import load_model
     from liteformer.train.finetune import resolve_base
     if a.threads:
         torch.set_num_threads(a.threads)
     model = Path(a.model)
     if model.is_file() or (model / "liteformer.json").exists():  # an exported bundle or an artifact in one
-        return _eval_bundle(a)
+        data = read_classification(a.data, a.text_column, a.label_column)
+        report = evaluate_bundle(model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
+        return _print_report(a, f"bundle {model}", str(model), data, report)
     lm = load_model(resolve_base(a.model))
     max_pos = lm.model.config.max_positions
     a.max_length = a.max_length or default_max_length(max_pos)
@@ -34,28 +35,18 @@ def cmd_eval(a: argparse.Namespace) -> int:
                               f"{lm.model.config.max_positions} positions")
     data = read_classification(a.data, a.text_column, a.label_column)
     report = evaluate(lm.model, lm.tokenizer, data, a.batch_size, a.max_length, progress=sys.stderr.isatty())
-    if report.truncated:
-        print(f"warning: {report.truncated} of {report.total} examples were longer than "
-              f"{a.max_length} tokens and were truncated", file=sys.stderr)
-    print(f"model {lm.path}  data {data.path}")
-    print(report.format())
-    if a.out:
-        write_json(a.out, {"model": str(lm.path), "data": data.path, **report.to_dict()})
-    return 0
+    return _print_report(a, f"model {lm.path}", str(lm.path), data, report)
 
 
-def _eval_bundle(a: argparse.Namespace) -> int:
-    from liteformer.data.text import read_classification
-    from liteformer.evaluate import evaluate_bundle
+def _print_report(a: argparse.Namespace, title: str, source: str, data, report) -> int:
     from liteformer.fileio import write_json
-    data = read_classification(a.data, a.text_column, a.label_column)
-    report = evaluate_bundle(a.model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
     if report.truncated:
-        print(f"warning: {report.truncated} of {report.total} examples were truncated", file=sys.stderr)
-    print(f"bundle {a.model}  data {data.path}")
+        why = f"longer than {a.max_length} tokens and were truncated" if a.max_length else "truncated"
+        print(f"warning: {report.truncated} of {report.total} examples were {why}", file=sys.stderr)
+    print(f"{title}  data {data.path}")
     print(report.format())
     if a.out:
-        write_json(a.out, {"model": str(a.model), "data": data.path, **report.to_dict()})
+        write_json(a.out, {"model": source, "data": data.path, **report.to_dict()})
     return 0
 
 
