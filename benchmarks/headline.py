@@ -29,6 +29,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+# the references benched beside the recipe's artifacts, with how the summary names them
+ANCHORS = {"anchor-ort-defaults": "anchor (teacher, ONNX Runtime quantize_dynamic defaults)",
+           "liteformer-int8-teacher": "liteformer's int8 teacher (fused, per-channel)"}
+
+
 def short(name: str) -> str:
     """A recipe candidate name ('target_flops=0.6,quantize=int8-dynamic onnx') as a bench name."""
     return re.sub(r"[^\w.+-]+", "_", name.replace("target_flops=", "flops").replace("quantize=", ""))
@@ -90,7 +95,7 @@ def main() -> int:
     by = {c["name"]: c for c in bench["candidates"] if c.get("ok")}
     chosen = (result.get("chosen") or {}).get("name")
     best = by.get(short(chosen)) if chosen else None
-    refs = ("teacher", "anchor-ort-defaults", "liteformer-int8-teacher")
+    refs = ("teacher", *ANCHORS)
     if best is None and len(by) > len(refs):  # nothing met the budget: report the most accurate built artifact
         best = max((c for n, c in by.items() if n not in refs), key=lambda c: c["accuracy"])
     t = by["teacher"]
@@ -102,8 +107,7 @@ def main() -> int:
               f"(target 10), accuracy {best['accuracy']:.4f} = {best['pct_accuracy']:.1f} % of the teacher "
               f"(target >= {acc_target:.4f}); {best['x_roofline']:.1f}x the roofline bound "
               f"({best['roofline_ms']:.2f} ms at {bench['machine']['gemm_peak_gflops']} GFLOP/s)")
-        for name, what in (("anchor-ort-defaults", "anchor (teacher, ONNX Runtime quantize_dynamic defaults)"),
-                           ("liteformer-int8-teacher", "liteformer's int8 teacher (fused, per-channel)")):
+        for name, what in ANCHORS.items():
             anc = by[name]
             dominates = (best["size_bytes"] <= anc["size_bytes"] and best["latency_p50_ms"] <= anc["latency_p50_ms"]
                          and best["accuracy"] >= anc["accuracy"])

@@ -80,21 +80,10 @@ def evaluate_bundle(path: str | Path, data: TextDataset, max_length: int | None 
     """The same report for an exported bundle (or an artifact inside one), run in its own runtime one
     sentence at a time, as the phone runs it."""
     from liteformer.bench import runtimes
-    from liteformer.errors import LiteformerError
     path = Path(path)
     runner = runtimes.load(runtimes.detect(path), path, None, threads)
-    cfg = runner.describe().get("config") or {}
-    positions = cfg.get("max_positions", 10**9)  # a bundle takes at most its export length
-    max_length = max_length or default_max_length(positions)
-    if max_length > positions:
-        raise LiteformerError(f"--max-length {max_length} exceeds the bundle's {positions} tokens")
-    try:
-        y = encode_labels(data, {v: k for k, v in runner.id2label.items()})
-    except LiteformerError as e:
-        raise LiteformerError(f"data does not match the bundle's labels: {e}") from None
-    from liteformer.bench.runtimes import run_each
-    enc = runner.tokenizer.encode(data.texts, max_length)
-    logits = tqdm(run_each(runner, enc.ids), total=len(enc.ids), desc="eval", unit="ex", disable=not progress,
+    y, enc = runtimes.encode_labelled(runner, data, max_length, what="bundle")
+    logits = tqdm(runtimes.run_each(runner, enc.ids), total=len(enc.ids), desc="eval", unit="ex", disable=not progress,
                   file=sys.stderr, leave=False)
     pred = [int(x.argmax()) for x in logits]
     return report_from_predictions(pred, y, [runner.id2label[i] for i in range(len(runner.id2label))],

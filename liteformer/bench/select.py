@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass
 from liteformer.bench.bench import BenchResult
 from liteformer.errors import LiteformerError
 
+# budgets with an upper bound besides > 0: key -> (bound, what the number is)
+UPPER_BOUNDS = {"min_accuracy": (1, "a fraction"), "min_pct_accuracy": (100, "a percentage")}
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -23,10 +26,10 @@ class Budget:
         for k, v in asdict(self).items():
             if v is not None and v <= 0:
                 raise LiteformerError(f"--{k.replace('_', '-')} must be > 0, got {v}")
-        if self.min_accuracy is not None and self.min_accuracy > 1:
-            raise LiteformerError(f"--min-accuracy is a fraction in (0, 1], got {self.min_accuracy}")
-        if self.min_pct_accuracy is not None and self.min_pct_accuracy > 100:
-            raise LiteformerError(f"--min-pct-accuracy is a percentage in (0, 100], got {self.min_pct_accuracy}")
+        for k, (top, what) in UPPER_BOUNDS.items():
+            v = getattr(self, k)
+            if v is not None and v > top:
+                raise LiteformerError(f"--{k.replace('_', '-')} is {what} in (0, {top}], got {v}")
 
     def checks(self) -> list[tuple[str, str, float, int]]:
         """(flag, candidate key, limit, sign): value * sign <= limit * sign."""

@@ -40,9 +40,7 @@ def measure(spec: dict) -> dict:
 
     torch.set_num_threads(threads)
     from liteformer.bench import runtimes
-    from liteformer.data.text import encode_labels, read_classification
-    from liteformer.data.tokenizer import default_max_length
-    from liteformer.errors import LiteformerError
+    from liteformer.data.text import read_classification
 
     runtimes.check(spec["runtime"], spec.get("variant"))
     hwm_import = proc_status_kb("VmHWM")
@@ -50,18 +48,8 @@ def measure(spec: dict) -> dict:
     runner = runtimes.load(spec["runtime"], Path(spec["path"]), spec.get("variant"), threads)
     load_s = time.perf_counter() - t
     data = read_classification(spec["data"], spec.get("text_column"), spec.get("label_column", "label"))
-    try:
-        y = encode_labels(data, {v: k for k, v in runner.id2label.items()})
-    except LiteformerError as e:
-        raise LiteformerError(f"data does not match the model's labels: {e}") from None
+    y, enc = runtimes.encode_labelled(runner, data, spec.get("max_length"), spec["fixed_length"])
     described = runner.describe()
-    cfg = described.get("config") or {}
-    positions = cfg.get("max_positions", 10**9)
-    max_length = spec.get("max_length") or default_max_length(positions)
-    if max(max_length, spec["fixed_length"]) > positions:
-        raise LiteformerError(f"length {max(max_length, spec['fixed_length'])} exceeds the model's "
-                              f"{positions} positions")
-    enc = runner.tokenizer.encode(data.texts, max_length)
     timed = set(spec["timed"]) if spec.get("timed") is not None else set(range(len(y)))
     do_all = spec.get("accuracy", True)
 

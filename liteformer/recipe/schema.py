@@ -184,15 +184,15 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
                 continue
             check({opt: v}, STEPS[name], f"{name}.")
             _check_step(name, opts, lambda k, msg, s=search, kk=key: fail(s, kk, msg))
+    from liteformer.bench.select import PROFILES, UPPER_BOUNDS
     budget = doc.get("budget") or {}
     if "profile" in budget:
-        from liteformer.bench.select import PROFILES
         if budget["profile"] not in PROFILES:
             fail(budget, "profile", f"unknown profile {budget['profile']!r} (profiles: {', '.join(PROFILES)})")
     for k, v in budget.items():
         if k != "profile" and v <= 0:
             fail(budget, k, f"budget.{k} must be > 0, got {v}")
-    for k, top in (("min_accuracy", 1), ("min_pct_accuracy", 100)):
+    for k, (top, _) in UPPER_BOUNDS.items():
         if budget.get(k, 0) > top:
             fail(budget, k, f"budget.{k} must be at most {top}, got {budget[k]}")
     return Recipe(p, str(doc.get("name") or p.stem), doc.get("teacher"), data, budget, doc.get("bench") or {},

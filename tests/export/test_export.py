@@ -203,4 +203,4 @@ def test_eval_runs_a_bundle_in_its_runtime(tiny_folder, tmp_path):
     assert r.returncode == 2 and "does not match the bundle's labels" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     r = run_cli("eval", "--model", str(tmp_path / "b"), "--data", "sst2:dev", "--max-length", "64")
-    assert r.returncode == 2 and "exceeds the bundle's 32 tokens" in r.stderr
+    assert r.returncode == 2 and "exceeds the bundle's 32 positions" in r.stderr

@@ -55,6 +55,23 @@ def load(runtime: str, path: Path, variant: str | None, threads: int):
     return mod.load(path, variant, threads)
 
 
+def encode_labelled(runner, data, max_length: int | None = None, longest: int = 0, what: str = "model"):
+    """(label ids, encoded texts) of a labelled split for ``runner``: its own label map and tokenizer,
+    ``max_length`` defaulting to 128 or its positions if fewer. Labels it does not know, or a length
+    (``max_length`` or ``longest``) past its positions, give one error line."""
+    from liteformer.data.text import encode_labels
+    from liteformer.data.tokenizer import default_max_length
+    try:
+        y = encode_labels(data, {v: k for k, v in runner.id2label.items()})
+    except LiteformerError as e:
+        raise LiteformerError(f"data does not match the {what}'s labels: {e}") from None
+    positions = (runner.describe().get("config") or {}).get("max_positions", 10**9)
+    max_length = max_length or default_max_length(positions)
+    if max(max_length, longest) > positions:
+        raise LiteformerError(f"length {max(max_length, longest)} exceeds the {what}'s {positions} positions")
+    return y, runner.tokenizer.encode(data.texts, max_length)
+
+
 def run_each(runner, ids: list[list[int]]):
     """Each sequence alone (batch 1, no padding), as a phone app runs the model; yields its logits
     as a float64 vector."""
