@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default uniform)")
     d.add_argument("--augment", type=int, default=0, help="augmented copies per sentence, TinyBERT-style: 40%% of "
                    "the words swapped for their nearest neighbours in the teacher's embeddings (default 0: off)")
+    d.add_argument("--unlabelled", metavar="FILE", help="more texts for the teacher to label (a .txt file, one "
+                   "a line, or a data file's text column): trained on its soft targets and inner states only")
     d.add_argument("--teacher-cache", default=None, metavar="DIR", help="keep the teacher's outputs in DIR as "
                    "memory-mapped files that later runs with the same teacher and data reuse (default: in memory; "
                    "OUT.ckpt/teacher with --resume or under torchrun)")
@@ -393,7 +395,8 @@ def cmd_distill(a: argparse.Namespace) -> int:
                          augment=a.augment, cache_gb=a.cache_gb)
     torch.manual_seed(a.seed)
     result = distill(a.teacher, spec, a.train, a.out, dcfg, _train_config(a), a.dev, a.text_column,
-                     a.label_column, progress=sys.stderr.isatty(), resume=a.resume, teacher_store=a.teacher_cache)
+                     a.label_column, progress=sys.stderr.isatty(), resume=a.resume, teacher_store=a.teacher_cache,
+                     unlabelled=a.unlabelled)
     if int(os.environ.get("RANK", "0")) == 0:
         best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
         print(f"distilled {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")

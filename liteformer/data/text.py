@@ -101,6 +101,26 @@ def read_classification(path: str | Path, text_column: str | None = None,
     return TextDataset(texts, labels, str(p))
 
 
+def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
+    """Unlabelled texts: a .txt file holds one a line (no header); a .tsv/.csv/.jsonl file is read
+    by its text column, as ``read_classification`` does."""
+    p = resolve(path)
+    if p.suffix.lower() != ".txt":
+        return read_classification(p, text_column, label_column=None).texts
+    try:
+        raw = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise LiteformerError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise LiteformerError(f"{p}: is a folder, expected a text file") from None
+    except UnicodeDecodeError as e:
+        raise LiteformerError(f"{p}: not UTF-8 text (byte {e.start})") from None
+    texts = [line.strip() for line in raw.removeprefix("\ufeff").splitlines() if line.strip()]
+    if not texts:
+        raise LiteformerError(f"{p}: no text lines")
+    return texts
+
+
 def columns_of(path: str | Path) -> list[str]:
     return _rows(resolve(path))[0]
 

@@ -19,7 +19,7 @@ import torch
 from liteformer.compress.augment import augment_texts, embedding_neighbours
 from liteformer.compress.distill import DistillConfig, DistillLoss, student_from_teacher
 from liteformer.compress.teacher_cache import teacher_outputs
-from liteformer.data.text import encode_labels, read_classification
+from liteformer.data.text import encode_labels, read_classification, read_texts
 from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
@@ -81,14 +81,17 @@ def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
 def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, dcfg: DistillConfig,
             tcfg: TrainConfig, dev: str | None = None, text_column: str | None = None,
             label_column: str = "label", progress: bool = True, resume: bool = False,
-            teacher_store: str | Path | None = None) -> TrainResult:
-    """Train ``spec``'s student on ``train`` from the teacher's outputs. The teacher's outputs are
+            teacher_store: str | Path | None = None, unlabelled: str | Path | None = None) -> TrainResult:
+    """Train ``spec``'s student on ``train`` from the teacher's outputs. ``unlabelled`` (a .txt file,
+    one text a line, or a data file's text column) widens the transfer set: those texts are trained
+    on the teacher's soft targets (and inner states) only. The teacher's outputs are
     computed once; ``teacher_store`` keeps them as files reused by later runs (by default they stay
     in memory, or go to ``OUT.ckpt/teacher`` when a resumed run or the DDP ranks need to share them)."""
     tcfg.validate()
     spec.validate()
     train_ds = read_classification(train, text_column, label_column)
     dev_ds = read_classification(dev, text_column, label_column) if dev else None
+    extra = read_texts(unlabelled, text_column) if unlabelled else []
     teacher_lm = load_model(resolve_base(teacher_path))
     teacher, ttok = teacher_lm.model, teacher_lm.tokenizer
     y = encode_labels(train_ds, teacher_lm.label2id)
@@ -103,8 +106,8 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
         raise LiteformerError(f"max_length {tcfg.max_length} exceeds the models' {max_pos} positions")
 
     info = init_from_env()
-    texts = train_ds.texts + _augmented(train_ds.texts, dcfg.augment, teacher, ttok, tcfg.seed)
-    labels = y + [-1] * (len(texts) - len(y))  # augmented sentences: soft targets only
+    texts = train_ds.texts + _augmented(train_ds.texts, dcfg.augment, teacher, ttok, tcfg.seed) + extra
+    labels = y + [-1] * (len(texts) - len(y))  # augmented and unlabelled texts: soft targets only
     s_ids = stok.encode(texts, tcfg.max_length).ids
     t_ids = s_ids if same_tok else ttok.encode(texts, tcfg.max_length).ids
     inner = bool(dcfg.hidden_weight or dcfg.attention_weight)
@@ -145,8 +148,9 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
         write_json(Path(out) / "training.json", {
             "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
             "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),
-            "train": train_ds.path, "augmented": len(texts) - len(y), "teacher_seconds": round(teacher_seconds, 2),
-            **notes})
+            "train": train_ds.path, "augmented": len(texts) - len(y) - len(extra),
+            "unlabelled": {"path": str(unlabelled), "texts": len(extra)} if unlabelled else None,
+            "teacher_seconds": round(teacher_seconds, 2), **notes})
         if dev_ds is None:
             print("note: no --dev split: the last weights were kept", file=sys.stderr)
     return result

@@ -78,6 +78,35 @@ def test_distill_logits_cached_once(trained, tmp_path, monkeypatch):  # noqa: F8
     assert meta["teacher_seconds"] > 0  # the teacher's pass is reported beside the training time
 
 
+def test_unlabelled_texts_widen_the_transfer_set(trained, tmp_path):  # noqa: F811
+    """The labelled rows carry only two of the task's four cue words; the teacher labelling the
+    other texts (soft targets only: no label is read from them) teaches the student the other two."""
+    path, train, dev = trained
+    header, *rows = open(train, encoding="utf-8").read().splitlines()
+    seen = [r for r in rows if " great " in f" {r} " or " awful " in f" {r} "]
+    few = tmp_path / "few.tsv"
+    few.write_text("\n".join([header, *seen]) + "\n")
+    more = tmp_path / "more.txt"
+    more.write_text("\n".join(r.split("\t")[0] for r in rows if r not in seen) + "\n")
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 2, "ffn_dim": 64,
+                               "max_positions": 64, "dropout": 0.0, "attention_dropout": 0.0}))
+    spec, tcfg = StudentSpec(config=str(cfg)), TrainConfig(max_steps=300, lr=2e-3, batch_size=16)
+    torch.manual_seed(0)
+    alone = distill(str(path), spec, str(few), tmp_path / "a", D.DistillConfig(), tcfg, dev=dev, progress=False)
+    torch.manual_seed(0)
+    wide = distill(str(path), spec, str(few), tmp_path / "b", D.DistillConfig(), tcfg, dev=dev, progress=False,
+                   unlabelled=more)
+    assert wide.best.accuracy >= 0.9 and wide.best.accuracy > alone.best.accuracy + 0.1, (alone, wide)
+    meta = json.loads((tmp_path / "b" / "training.json").read_text())
+    assert meta["unlabelled"]["texts"] == len(rows) - len(seen) and meta["augmented"] == 0
+    (tmp_path / "empty.txt").write_text("\n \n")
+    for bad, why in (("missing.txt", "no such file"), ("empty.txt", "no text lines")):
+        with pytest.raises(LiteformerError, match=why):
+            distill(str(path), spec, str(few), tmp_path / "c", D.DistillConfig(), tcfg, progress=False,
+                    unlabelled=tmp_path / bad)
+
+
 def test_distill_inner_losses_with_projection_new_vocab_and_augment(trained, tmp_path, tokenizer):  # noqa: F811
     path, train, dev = trained
     cfg = tmp_path / "s.json"
@@ -193,6 +222,7 @@ def test_inner_losses_through_a_vocabulary_pruned_student(trained, tmp_path):  #
     (["--alpha", "2"], "alpha must be in [0, 1]"),
     (["--temperature", "0"], "temperature must be > 0"),
     (["--layer-map", "7"], "points to teacher layers [7]"),
+    (["--unlabelled", "nowhere.txt"], "nowhere.txt: no such file"),
 ])
 def test_cli_distill_bad_input(trained, tmp_path, args, msg):  # noqa: F811
     path, train, _ = trained
