@@ -4,17 +4,20 @@
         [--train ../shared/datasets/sst2/train.tsv] [--dev ../shared/datasets/sst2/dev.tsv]
         [--test ../shared/datasets/sst2/test.tsv] [--epochs 2] [--train-n 0] [--work out/distill]
         [--students i,ii] [--hidden-weight 0] [--attention-weight 0] [--augment 0] [--init-embeddings] [--lr 1e-4]
+        [--unlabelled out/transfer.txt]
 
 Students: (i) teacher layers 0,2,4 (DistilBERT-style); (ii) 4 layers, hidden 256 from
 examples/small.json (no pretraining). Each is trained twice with the same steps, seed and
 hyper-parameters (lr 1e-4 unless --lr, batch 32): with distillation (alpha 0.5, T 2) and on labels only
-(with --augment K the labels-only run gets (1 + K) times the epochs: the same number of steps).
+(with --augment K or --unlabelled the labels-only run gets as many more epochs as the distilled runs'
+extra texts add: the same number of steps).
 Prints test accuracy for each and the wall time of a distillation epoch against a plain epoch
 (teacher-logit caching included). Issue targets: (i) >= 0.885, (ii) >= 0.86, distillation wins,
 epoch time <= 1.3x. --train-n N uses a random N-sentence sample (a reduced, faster run; say so).
 --hidden-weight/--attention-weight/--augment add the inner-layer losses and augmentation to the
 distilled runs; --init-embeddings starts student (ii) — in both of its runs — from the teacher's
-PCA-projected embeddings. A finished run (its folder holds training.json) is reused, an interrupted one resumes.
+PCA-projected embeddings; --unlabelled FILE (see transfer_texts.py) adds texts the teacher labels to
+the distilled runs' transfer set. A finished run (its folder holds training.json) is reused, an interrupted one resumes.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ def main() -> int:
     ap.add_argument("--augment", type=int, default=0, help="augmented copies per sentence (distilled runs)")
     ap.add_argument("--cache-gb", default="8", help="room for the teacher's cached hidden states (distilled "
                     "runs; an augmented copy doubles what they need)")
+    ap.add_argument("--unlabelled", default=None, help="texts for the teacher to label (distilled runs)")
     ap.add_argument("--lr", default="1e-4", help="peak learning rate of both runs (default 1e-4)")
     ap.add_argument("--time-steps", type=int, default=0, help="instead: time N steps of each run (fresh, "
                     "--max-steps N) and the teacher's pass, and print the epoch-time ratio")
@@ -122,9 +126,14 @@ def main() -> int:
               "--threads", str(a.threads), "--eval-every", "500"]
     kd_extra = ["--alpha", "0.5", "--temperature", "2", "--hidden-weight", str(a.hidden_weight),
                 "--attention-weight", str(a.attention_weight), "--augment", str(a.augment), "--cache-gb", a.cache_gb,
-                "--epochs", a.epochs]
-    # same steps: an augmented copy adds an epoch's worth of steps to each distilled epoch
-    ce_extra = ["--epochs", f"{float(a.epochs) * (1 + a.augment):g}"]
+                "--epochs", a.epochs, *(["--unlabelled", a.unlabelled] if a.unlabelled else [])]
+    # same steps: an augmented copy adds an epoch's worth of steps to each distilled epoch, and the
+    # unlabelled texts their share of one
+    n = len(Path(train).read_text(encoding="utf-8").splitlines()) - 1  # rows under the header
+    sys.path.insert(0, str(HERE.parent))
+    from liteformer.data.text import read_texts
+    widen = 1 + a.augment + (len(read_texts(a.unlabelled)) / n if a.unlabelled else 0)
+    ce_extra = ["--epochs", f"{float(a.epochs) * widen:.4g}"]
     small = str(HERE.parent / "examples" / "small.json")
     rows, timing = [], []
     for tag in a.students.split(","):
@@ -139,7 +148,6 @@ def main() -> int:
         t_ce = trained(ce_dir, "finetune", *ce_student, *ce_extra, *common)  # labels only, same start, same steps
         rows.append((label, accuracy(kd_dir, a.test), accuracy(ce_dir, a.test), t_kd, t_ce))
     if timing:
-        n = len(Path(train).read_text(encoding="utf-8").splitlines()) - 1  # rows under the header
         per_epoch, epochs = -(-n // 32), float(a.epochs)
         print(f"\n{a.time_steps} steps of each; an epoch = {per_epoch} steps of 32; teacher pass once per run")
         print("| student | teacher pass s | s/step distill | s/step labels | epoch distill / labels "
@@ -151,7 +159,8 @@ def main() -> int:
                   f" | {(pass_s + per_epoch * kd) / plain:.2f}x |")
         return 0
     print(f"\ntraining sentences: {'all' if not a.train_n else a.train_n}, epochs {a.epochs}, distilled with "
-          f"hidden {a.hidden_weight}, attention {a.attention_weight}, augment {a.augment}, lr {a.lr}")
+          f"hidden {a.hidden_weight}, attention {a.attention_weight}, augment {a.augment}, lr {a.lr}"
+          + (f", unlabelled {a.unlabelled}" if a.unlabelled else ""))
     print("| student | distilled | labels only | distill wins | training time distill / labels |")
     print("|---|---|---|---|---|")
     for label, kd, ce, t_kd, t_ce in rows:

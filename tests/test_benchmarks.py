@@ -14,3 +14,22 @@ SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if p.name != "sam
 def test_benchmark_help(script):
     r = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0 and "usage:" in r.stdout, r.stderr[-500:]
+
+
+def test_transfer_texts_reads_both_sources(tmp_path):
+    """DialogSum turns and summaries (JSON or dict-literal lines) and Multi30k captions, deduplicated."""
+    import gzip
+    d = tmp_path / "datasets"
+    (d / "dialogsum").mkdir(parents=True)
+    (d / "multi30k").mkdir()
+    (d / "dialogsum" / "dialogsum.train.jsonl").write_text(
+        '{"dialogue": "#Person1#: How was the film?\\n#Person2#: Dull, I left early.", "summary": "They talk films."}\n'
+        "{'dialogue': '#Person1#: Ok.\\n#Person2#: how was the film?', 'summary': 'A short one here.'}\n")
+    with gzip.open(d / "multi30k" / "train.en.gz", "wt") as f:
+        f.write("A dog runs outside.\nA dog runs outside.\n")
+    out = tmp_path / "t.txt"
+    r = subprocess.run([sys.executable, "benchmarks/transfer_texts.py", "--shared", str(tmp_path), "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert out.read_text().splitlines() == ["How was the film?", "Dull, I left early.", "They talk films.",
+                                            "A short one here.", "A dog runs outside."]
