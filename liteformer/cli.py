@@ -412,7 +412,12 @@ COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "disti
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a reader that went away is answered below, not at exit
+        return code
+    except BrokenPipeError:  # e.g. `liteformer bench ... | head`: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except LiteformerError as e:
         print(f"liteformer {args.command}: error: {e}", file=sys.stderr)
         return 2

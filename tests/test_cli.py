@@ -144,3 +144,18 @@ def test_finetune_label_names(tiny_folder, tmp_path):
     r = run_cli("finetune", "--base", str(tiny_folder), "--train", "sst2:test", "--out", str(tmp_path / "o"),
                 "--label-names", "neg,pos,neutral")
     _one_line_error(r, "--label-names gives 3 names")
+
+
+def test_a_reader_that_goes_away_ends_quietly(tmp_path):
+    """`liteformer ... | head -1`: no BrokenPipeError traceback, exit status 141 (128 + SIGPIPE)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    code = ("import sys; from liteformer import cli\n"
+            "cli.COMMANDS['info'] = lambda a: [print('line', i) for i in range(200000)] and 0\n"
+            "sys.exit(cli.main(['info', 'x']))")
+    r = subprocess.run(["bash", "-c", f'"{sys.executable}" -c "$CODE" | head -1; exit ${{PIPESTATUS[0]}}'],
+                       capture_output=True, text=True, cwd=ROOT, env={"CODE": code, "PATH": "/usr/bin:/bin"},
+                       timeout=60)
+    assert r.stdout == "line 0\n" and r.returncode == 141 and r.stderr == "", r.stderr[-1000:]
