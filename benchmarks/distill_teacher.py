@@ -3,8 +3,8 @@
     python benchmarks/distill_teacher.py [--teacher ../shared/models/minilm-l6-sst2]
         [--train ../shared/datasets/sst2/train.tsv] [--dev ../shared/datasets/sst2/dev.tsv]
         [--test ../shared/datasets/sst2/test.tsv] [--epochs 2] [--train-n 0] [--work out/distill]
-        [--students i,ii] [--hidden-weight 0] [--attention-weight 0] [--augment 0] [--init-embeddings] [--lr 1e-4]
-        [--unlabelled out/transfer.txt]
+        [--students i,ii] [--hidden-weight 0] [--attention-weight 0] [--augment 0] [--lr 1e-4]
+        [--init-embeddings | --init-from-teacher] [--unlabelled out/transfer.txt]
 
 Students: (i) teacher layers 0,2,4 (DistilBERT-style); (ii) 4 layers, hidden 256 from
 examples/small.json (no pretraining). Each is trained twice with the same steps, seed and
@@ -16,8 +16,11 @@ Prints test accuracy for each and the wall time of a distillation epoch against 
 epoch time <= 1.3x. --train-n N uses a random N-sentence sample (a reduced, faster run; say so).
 --hidden-weight/--attention-weight/--augment add the inner-layer losses and augmentation to the
 distilled runs; --init-embeddings starts student (ii) — in both of its runs — from the teacher's
-PCA-projected embeddings; --unlabelled FILE (see transfer_texts.py) adds texts the teacher labels to
-the distilled runs' transfer set. A finished run (its folder holds training.json) is reused, an interrupted one resumes.
+PCA-projected embeddings; --init-from-teacher instead gives (ii) the teacher's head size
+(examples/small-d32.json: 8 heads of 32) and cuts all of its weights from the teacher's (layers
+0, 2, 3, 4; the most important channels, heads and neurons; --student-init-from-teacher);
+--unlabelled FILE (see transfer_texts.py) adds texts the teacher labels to the distilled runs'
+transfer set. A finished run (its folder holds training.json) is reused, an interrupted one resumes.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def accuracy(model: Path, test: str) -> float:
     return json.loads(out.read_text())["accuracy"]
 
 
-def _student_folder(teacher: str, out: Path, layers: list[int] | None = None, config: str | None = None) -> str:
+def _student_folder(teacher: str, out: Path, layers: list[int] | None = None, config: str | None = None,
+                    from_teacher: bool = False, train: str = "") -> str:
     """The labels-only baseline's starting point: the same weights the distilled student starts from."""
     sys.path.insert(0, str(HERE.parent))
     from liteformer.compress.distill import student_from_teacher
@@ -71,7 +75,10 @@ def _student_folder(teacher: str, out: Path, layers: list[int] | None = None, co
         if layers is not None:
             save_model(student_from_teacher(lm.model, layers), lm.tokenizer, out)
         else:
-            model, tok, _ = build_student(StudentSpec(config=config, init_embeddings=True), lm.model, lm.tokenizer, [])
+            from liteformer.data.text import read_classification
+            spec = StudentSpec(config=config, init_embeddings=not from_teacher, init_from_teacher=from_teacher)
+            texts = read_classification(train).texts if from_teacher else []  # what the teacher is scored on
+            model, tok, _ = build_student(spec, lm.model, lm.tokenizer, texts)
             save_model(model, tok, out)
     return str(out)
 
@@ -87,11 +94,16 @@ def _time(folder: Path, tag: str, steps: int, kd: list[str], ce: list[str]) -> t
     return out[0]["teacher_seconds"], out[0]["seconds"] / steps, out[1]["seconds"] / steps
 
 
-def _students(tag: str, a, work: Path, small: str) -> tuple[str, list[str], list[str]]:
+def _students(tag: str, a, work: Path, small: str, train: str) -> tuple[str, list[str], list[str]]:
     """(label, distill's student options, the labels-only run's starting-point options)."""
     if tag == "i":
         base = _student_folder(a.teacher, work / "i-base", layers=[0, 2, 4])
         return "(i) layers 0,2,4", ["--student-layers", "0,2,4"], ["--base", base]
+    if a.init_from_teacher:  # the teacher's head size (8 heads of 32), every weight cut from the teacher
+        cfg = str(HERE.parent / "examples" / "small-d32.json")
+        base = _student_folder(a.teacher, work / "ii-base", config=cfg, from_teacher=True, train=train)
+        return ("(ii) 4L-256 (8 heads of 32) from config, cut from the teacher",
+                ["--student-config", cfg, "--student-init-from-teacher"], ["--base", base])
     if a.init_embeddings:
         base = _student_folder(a.teacher, work / "ii-base", config=small)
         return "(ii) 4L-256 from config, teacher-projected embeddings", ["--student", base], ["--base", base]
@@ -117,6 +129,8 @@ def main() -> int:
     ap.add_argument("--time-steps", type=int, default=0, help="instead: time N steps of each run (fresh, "
                     "--max-steps N) and the teacher's pass, and print the epoch-time ratio")
     ap.add_argument("--init-embeddings", action="store_true", help="student (ii) from the teacher's embeddings")
+    ap.add_argument("--init-from-teacher", action="store_true", help="student (ii), 8 heads of 32 "
+                    "(examples/small-d32.json), with every weight cut from the teacher's")
     a = ap.parse_args()
     work = Path(a.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -137,7 +151,7 @@ def main() -> int:
     small = str(HERE.parent / "examples" / "small.json")
     rows, timing = [], []
     for tag in a.students.split(","):
-        label, student, ce_student = _students(tag, a, work, small)
+        label, student, ce_student = _students(tag, a, work, small, train)
         if a.time_steps:  # fresh short runs: seconds per step of each, and the teacher's pass
             timing.append((label, *_time(work / f"time-{a.time_steps}", tag, a.time_steps,
                                          ["distill", "--teacher", a.teacher, *student, *kd_extra, *common],

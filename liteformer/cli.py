@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--student-tokenizer", help="with --student-config: a tokenizer folder")
     st.add_argument("--student-init-embeddings", action="store_true", help="with --student-config: start "
                     "from the teacher's embedding tables projected to the student's width (PCA) instead of random")
+    st.add_argument("--student-init-from-teacher", action="store_true", help="with --student-config: every "
+                    "weight cut from the teacher's (Minitron-style): layers spread over the teacher's, its most "
+                    "important residual channels, heads and FFN neurons on the training texts; the config needs "
+                    "the teacher's head_dim and no dimension above the teacher's")
     st.add_argument("--student", help="any model folder as the student")
     _train_io_args(p)
     d = p.add_argument_group("distillation")
@@ -389,7 +393,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     spec = StudentSpec(layers=_int_list("--student-layers", a.student_layers), config=a.student_config,
                        tokenizer=a.student_tokenizer, vocab_size=a.student_vocab_size, checkpoint=a.student,
-                       init_embeddings=a.student_init_embeddings)
+                       init_embeddings=a.student_init_embeddings, init_from_teacher=a.student_init_from_teacher)
     dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight,
                          attention_weight=a.attention_weight, layer_map=_int_list("--layer-map", a.layer_map),
                          augment=a.augment, cache_gb=a.cache_gb)

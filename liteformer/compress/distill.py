@@ -101,7 +101,7 @@ class DistillLoss(nn.Module):
     def __init__(self, cfg: DistillConfig, layer_map: list[int], teacher: TransformerForSequenceClassification,
                  student_cfg: TransformerConfig, cached_logits: torch.Tensor,
                  teacher_ids: list[list[int]] | None = None, teacher_pad: int = 0,
-                 inner_cache: InnerCache | None = None) -> None:
+                 inner_cache: InnerCache | None = None, channels: list[int] | None = None) -> None:
         super().__init__()
         self.inner_cache = inner_cache  # the teacher's hidden states/attentions by example, or None
         self.cfg, self.layer_map, self.teacher = cfg, layer_map, [teacher]  # list: not a submodule
@@ -113,6 +113,10 @@ class DistillLoss(nn.Module):
         n = student_cfg.num_layers + 1  # embeddings output + each layer
         self.proj = nn.ModuleList(nn.Linear(hs, ht, bias=False) for _ in range(n)) if (
             cfg.hidden_weight and hs != ht) else None
+        if self.proj is not None and channels is not None:  # a student cut from the teacher's channels:
+            with torch.no_grad():  # each projection starts by putting them back where they came from
+                for p in self.proj:
+                    p.weight.zero_()[channels, torch.arange(hs)] = 1.0  # (H_t, H_s)
 
     @property
     def inner(self) -> bool:

@@ -32,7 +32,8 @@ NUM = (int, float)
 STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type(s)
     "finetune": {"base": str, "epochs": NUM, "lr": NUM, "batch_size": int, "max_steps": int, "eval_every": int,
                  "label_names": list},
-    "student": {"layers": list, "config": str, "vocab_size": int, "init_embeddings": bool},
+    "student": {"layers": list, "config": str, "vocab_size": int, "init_embeddings": bool,
+                "init_from_teacher": bool},
     "prune": {"method": str, "sparsity": NUM, "target_flops": NUM, "target_params": NUM, "drop_layers": int,
               "importance_n": int, "length": int},
     "factorize": {"ratio": NUM, "energy": NUM, "rank": int, "embedding_rank": int, "targets": list},

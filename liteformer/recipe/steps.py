@@ -64,7 +64,8 @@ def student(ctx: Context, opts: dict, out: Path) -> dict:
         model, tok = student_from_teacher(lm.model, [int(i) for i in opts["layers"]]), lm.tokenizer
     else:
         spec = StudentSpec(config=opts["config"], vocab_size=opts.get("vocab_size"),
-                           init_embeddings=opts.get("init_embeddings", False))
+                           init_embeddings=opts.get("init_embeddings", False),
+                           init_from_teacher=opts.get("init_from_teacher", False))
         model, tok, notes = build_student(spec, lm.model, lm.tokenizer, _train(ctx).texts)
     save_model(model, tok, out)
     return {"layers": model.config.num_layers, "hidden": model.config.hidden_size, **notes}

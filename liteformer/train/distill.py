@@ -9,6 +9,7 @@ the task text (the data is then tokenized once for the teacher and once for the 
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from liteformer.train.dist import barrier, init_from_env
 from liteformer.train.finetune import replace_head, resolve_base
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
 
+INIT_TEXTS = 512  # training texts the teacher's channels, heads and neurons are scored on
+
 
 @dataclass
 class StudentSpec:
@@ -38,6 +41,7 @@ class StudentSpec:
     vocab_size: int | None = None  #     with (b): train a new vocabulary of this size
     checkpoint: str | None = None  # (c) a model folder
     init_embeddings: bool = False  # with (b): embedding tables from the teacher's (PCA-projected)
+    init_from_teacher: bool = False  # with (b): every weight a slice of the teacher's (see teacher_init)
 
     def validate(self) -> None:
         given = [x is not None for x in (self.layers, self.config, self.checkpoint)]
@@ -47,6 +51,9 @@ class StudentSpec:
             raise LiteformerError("--student-tokenizer/--student-vocab-size go with --student-config")
         if self.init_embeddings and self.config is None:
             raise LiteformerError("--student-init-embeddings goes with --student-config")
+        if self.init_from_teacher and (self.config is None or self.init_embeddings):
+            raise LiteformerError("--student-init-from-teacher goes with --student-config, without "
+                                  "--student-init-embeddings (it copies the embeddings too)")
 
 
 def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
@@ -75,6 +82,12 @@ def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
     if spec.init_embeddings:
         from liteformer.compress.teacher_init import init_embeddings_
         notes["init_embeddings"] = init_embeddings_(model, teacher, tok.tok.get_vocab(), teacher_tok.tok.get_vocab())
+    if spec.init_from_teacher:
+        from liteformer.compress.teacher_init import init_from_teacher_
+        sample = random.Random(0).sample(texts, min(INIT_TEXTS, len(texts)))  # what the teacher is scored on
+        ids = teacher_tok.encode(sample, default_max_length(teacher.config.max_positions)).ids
+        notes["init_from_teacher"] = init_from_teacher_(model, teacher, tok.tok.get_vocab(),
+                                                        teacher_tok.tok.get_vocab(), ids, teacher_tok.pad_id)
     return model, tok, notes
 
 
@@ -132,7 +145,8 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
               "the teacher runs alongside the student instead", file=sys.stderr)
     loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached,
                        teacher_ids=None if same_tok or not inner else t_ids, teacher_pad=ttok.pad_id,
-                       inner_cache=inner_cache)
+                       inner_cache=inner_cache,
+                       channels=notes.get("init_from_teacher", {}).get("hidden_channels"))
     torch.manual_seed(tcfg.seed)
     if tcfg.qat:
         from liteformer.compress.qat import qat_prepare_

@@ -223,6 +223,7 @@ def test_inner_losses_through_a_vocabulary_pruned_student(trained, tmp_path):  #
     (["--temperature", "0"], "temperature must be > 0"),
     (["--layer-map", "7"], "points to teacher layers [7]"),
     (["--unlabelled", "nowhere.txt"], "nowhere.txt: no such file"),
+    (["--student-init-from-teacher"], "--student-init-from-teacher goes with --student-config"),
 ])
 def test_cli_distill_bad_input(trained, tmp_path, args, msg):  # noqa: F811
     path, train, _ = trained
@@ -269,3 +270,26 @@ def test_distill_ddp_two_processes_match_one(trained, tmp_path):  # noqa: F811
     b = load_file(str(tmp_path / "two" / "model.safetensors"))
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
+
+
+def test_distill_a_config_student_cut_from_the_teacher(trained, tmp_path):  # noqa: F811
+    path, train, dev = trained
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"hidden_size": 64, "num_layers": 1, "num_heads": 2, "head_dim": 32, "ffn_dim": 128,
+                               "max_positions": 64, "dropout": 0.0, "attention_dropout": 0.0}))
+    spec = StudentSpec(config=str(cfg), init_from_teacher=True)
+    res = distill(str(path), spec, train, tmp_path / "a", D.DistillConfig(hidden_weight=1.0),
+                  TrainConfig(epochs=1, lr=1e-3, batch_size=16), dev=dev, progress=False)
+    assert res.best.accuracy >= 0.8
+    meta = json.loads((tmp_path / "a" / "training.json").read_text())["init_from_teacher"]
+    assert meta["layers"] == [0] and meta["width"] == [128, 64] and len(meta["heads"][0]) == 2
+    # the hidden-state projections start by putting the kept channels back where they came from
+    teacher = load_model(path).model
+    student = load_model(tmp_path / "a").model
+    loss = D.DistillLoss(D.DistillConfig(hidden_weight=1.0), [1], teacher, student.config,
+                         torch.zeros(1, 2), channels=meta["hidden_channels"])
+    h = torch.randn(3, 64)
+    back = loss.proj[0](h)  # (3, 128)
+    torch.testing.assert_close(back[:, meta["hidden_channels"]], h)
+    others = [c for c in range(128) if c not in meta["hidden_channels"]]
+    assert back[:, others].abs().max() == 0  # and nothing elsewhere

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from liteformer.compress.teacher_init import init_embeddings_
+from liteformer.compress.teacher_init import init_embeddings_, init_from_teacher_, spread_layers
 from liteformer.errors import LiteformerError
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 from liteformer.train.distill import StudentSpec
@@ -43,3 +43,73 @@ def test_unknown_tokens_stay_random_and_wider_students_are_refused():
         init_embeddings_(_model(64), teacher, s_vocab, s_vocab)
     with pytest.raises(LiteformerError, match="goes with --student-config"):
         StudentSpec(layers=[0], init_embeddings=True).validate()
+
+
+# ------------------------------------------------------------------------------------------------
+# every weight cut from the teacher (init_from_teacher_)
+
+
+def _cfg_model(**kw) -> TransformerForSequenceClassification:
+    return TransformerForSequenceClassification(TransformerConfig.tiny(**{"num_layers": 4, **kw})).eval()
+
+
+def _ids(n: int = 40, vocab: int = 100) -> list[list[int]]:
+    g = torch.Generator().manual_seed(1)
+    return [torch.randint(5, vocab, (int(torch.randint(3, 12, (1,), generator=g)),), generator=g).tolist()
+            for _ in range(n)]
+
+
+def test_full_size_cut_is_the_teacher_and_spread_layers():
+    torch.manual_seed(0)
+    teacher, student = _cfg_model(), _cfg_model()
+    vocab = {f"t{i}": i for i in range(100)}
+    rep = init_from_teacher_(student, teacher, vocab, vocab, _ids(), pad_id=0)
+    assert rep["layers"] == [0, 1, 2, 3] and rep["hidden_channels"] == list(range(32))
+    x = torch.randint(5, 100, (3, 7))
+    m = torch.ones_like(x)
+    m[0, 5:] = 0
+    torch.testing.assert_close(student(x, m), teacher(x, m))  # nothing cut: the same function
+    assert spread_layers(3, 6) == [0, 2, 4] and spread_layers(4, 6) == [0, 2, 3, 4] and spread_layers(1, 6) == [0]
+
+
+def test_narrow_cut_keeps_the_important_channels_heads_and_neurons():
+    torch.manual_seed(0)
+    teacher = _cfg_model()
+    with torch.no_grad():  # plant: channel 5 large everywhere, head 1 of layer 2 and neuron 7 of layer 2 dead
+        for norm in [teacher.encoder.embeddings.norm] + [n for b in teacher.encoder.layers
+                                                         for n in (b.attn_norm, b.ffn_norm)]:
+            norm.weight[5] = 20.0
+        attn, ffn = teacher.encoder.layers[2].attn, teacher.encoder.layers[2].ffn
+        attn.v.weight[8:16] = 0
+        attn.v.bias[8:16] = 0
+        ffn.up.weight[7] = 0
+        ffn.up.bias[7] = -10.0  # GELU(-10) = 0: the neuron never fires
+    student = _cfg_model(num_layers=2, hidden_size=16, num_heads=3, head_dim=8, ffn_dim=[64, 63])
+    vocab = {f"t{i}": i for i in range(100)}
+    rep = init_from_teacher_(student, teacher, vocab, vocab, _ids(), pad_id=0)
+    ch = torch.tensor(rep["hidden_channels"])
+    assert rep["layers"] == [0, 2] and len(ch) == 16 and 5 in ch.tolist()
+    assert 1 not in rep["heads"][1] and len(rep["heads"][1]) == 3
+    s, t = student.encoder.layers[1].ffn, teacher.encoder.layers[2].ffn
+    kept = [f for f in range(64) if f != 7]  # 63 of 64 neurons: the dead one goes
+    torch.testing.assert_close(s.up.weight, t.up.weight[kept][:, ch])
+    torch.testing.assert_close(s.down.weight, t.down.weight[ch][:, kept])
+    torch.testing.assert_close(student.encoder.embeddings.word.weight, teacher.encoder.embeddings.word.weight[:, ch])
+    torch.testing.assert_close(student.classifier.weight, teacher.classifier.weight[:, ch])
+    assert torch.isfinite(student(torch.randint(5, 100, (2, 6)))).all()
+
+
+def test_cut_refuses_shapes_the_teacher_cannot_give():
+    teacher, vocab = _cfg_model(), {f"t{i}": i for i in range(100)}
+    for student, msg in [(_cfg_model(hidden_size=16, num_heads=4), "head_dim"),  # 4 heads of 4, teacher's 8
+                         (_cfg_model(hidden_size=64, num_heads=8), "larger than the teacher"),
+                         (_cfg_model(num_layers=5), "num_layers"),
+                         (_cfg_model(ffn_dim=128), "wider than teacher layer")]:
+        with pytest.raises(LiteformerError, match=msg):
+            init_from_teacher_(student, teacher, vocab, vocab, _ids(), pad_id=0)
+    with pytest.raises(LiteformerError, match="needs texts"):
+        init_from_teacher_(_cfg_model(), teacher, vocab, vocab, [], pad_id=0)
+    for spec in (StudentSpec(layers=[0], init_from_teacher=True),
+                 StudentSpec(config="c.json", init_embeddings=True, init_from_teacher=True)):
+        with pytest.raises(LiteformerError, match="--student-init-from-teacher goes with"):
+            spec.validate()
