@@ -57,7 +57,7 @@ def finetune(ctx: Context, opts: dict, out: Path) -> dict:
 def student(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.compress.distill import student_from_teacher
     from liteformer.models.checkpoint import load_model, save_model
-    from liteformer.train.distill import StudentSpec, build_student
+    from liteformer.train.distill import TEACHER_CHANNELS, StudentSpec, build_student
     lm = load_model(ctx.current)
     notes = {}
     if "layers" in opts:
@@ -67,7 +67,8 @@ def student(ctx: Context, opts: dict, out: Path) -> dict:
                            init_embeddings=opts.get("init_embeddings", False),
                            init_from_teacher=opts.get("init_from_teacher", False))
         model, tok, notes = build_student(spec, lm.model, lm.tokenizer, _train(ctx).texts)
-    save_model(model, tok, out)
+    kept = notes.pop(TEACHER_CHANNELS, None)  # the distill step reads them back from the folder
+    save_model(model, tok, out, extra={TEACHER_CHANNELS: kept} if kept else None)
     return {"layers": model.config.num_layers, "hidden": model.config.hidden_size, **notes}
 
 

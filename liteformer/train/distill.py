@@ -24,13 +24,16 @@ from liteformer.data.text import encode_labels, read_classification, read_texts
 from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
-from liteformer.models.checkpoint import load_model
+from liteformer.models.checkpoint import load_model, read_config
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 from liteformer.train.dist import barrier, init_from_env
 from liteformer.train.finetune import replace_head, resolve_base
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
 
 INIT_TEXTS = 512  # training texts the teacher's channels, heads and neurons are scored on
+# in a cut student's notes and saved folder (config.json "liteformer_info"): the teacher's residual
+# channel each of its channels came from; the hidden-state projections start from that selection
+TEACHER_CHANNELS = "teacher_channels"
 
 
 @dataclass
@@ -66,7 +69,9 @@ def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
         lm = load_model(resolve_base(spec.checkpoint))
         if lm.fresh or lm.model.config.id2label != labels:
             replace_head(lm.model, labels)
-        return lm.model, lm.tokenizer, {}
+        # a student saved right after it was cut from the teacher remembers which channels it kept
+        kept = read_config(lm.path).get("liteformer_info", {}).get(TEACHER_CHANNELS)
+        return lm.model, lm.tokenizer, {TEACHER_CHANNELS: kept} if kept else {}
     tok = (load_tokenizer(spec.tokenizer) if spec.tokenizer else
            train_wordpiece(texts, spec.vocab_size) if spec.vocab_size else teacher_tok)
     try:
@@ -88,6 +93,7 @@ def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
         ids = teacher_tok.encode(sample, default_max_length(teacher.config.max_positions)).ids
         notes["init_from_teacher"] = init_from_teacher_(model, teacher, tok.tok.get_vocab(),
                                                         teacher_tok.tok.get_vocab(), ids, teacher_tok.pad_id)
+        notes[TEACHER_CHANNELS] = notes["init_from_teacher"]["hidden_channels"]
     return model, tok, notes
 
 
@@ -146,7 +152,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached,
                        teacher_ids=None if same_tok or not inner else t_ids, teacher_pad=ttok.pad_id,
                        inner_cache=inner_cache,
-                       channels=notes.get("init_from_teacher", {}).get("hidden_channels"))
+                       channels=notes.get(TEACHER_CHANNELS))
     torch.manual_seed(tcfg.seed)
     if tcfg.qat:
         from liteformer.compress.qat import qat_prepare_

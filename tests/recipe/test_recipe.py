@@ -170,3 +170,21 @@ def test_export_step_accuracy_aware(trained, tmp_path):  # noqa: F811
     assert "error" not in bundle and isinstance(bundle["keep_float"], list)
     mixed = json.loads((tmp_path / "e" / "onnx" / "liteformer.json").read_text())["mixed_precision"]
     assert mixed["final_accuracy"] >= mixed["float_accuracy"] - 0.02
+
+
+def test_student_step_cut_from_the_teacher_keeps_its_channel_note(trained, tmp_path):  # noqa: F811
+    """student: {config, init_from_teacher}: the folder remembers the kept channels for the distill step."""
+    from liteformer.models.checkpoint import load_model, read_config
+    from liteformer.recipe.steps import Context, student
+    from liteformer.train.distill import StudentSpec, build_student
+    path, train, dev = trained
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"hidden_size": 64, "num_layers": 1, "num_heads": 2, "head_dim": 32,
+                               "ffn_dim": 128, "max_positions": 64}))
+    ctx = Context(str(path), str(path), {"train": train, "dev": dev, "label_column": "label"}, threads=1)
+    rep = student(ctx, {"config": str(cfg), "init_from_teacher": True}, tmp_path / "s")
+    kept = read_config(tmp_path / "s")["liteformer_info"]["teacher_channels"]
+    assert rep["hidden"] == 64 and rep["init_from_teacher"]["hidden_channels"] == kept and len(kept) == 64
+    teacher = load_model(path)
+    _, _, notes = build_student(StudentSpec(checkpoint=str(tmp_path / "s")), teacher.model, teacher.tokenizer, [])
+    assert notes == {"teacher_channels": kept}
