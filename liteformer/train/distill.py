@@ -152,7 +152,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     loss = DistillLoss(dcfg, layer_map, teacher, student.config, cached,
                        teacher_ids=None if same_tok or not inner else t_ids, teacher_pad=ttok.pad_id,
                        inner_cache=inner_cache,
-                       channels=notes.get(TEACHER_CHANNELS))
+                       channels=notes.pop(TEACHER_CHANNELS, None))
     torch.manual_seed(tcfg.seed)
     if tcfg.qat:
         from liteformer.compress.qat import qat_prepare_
