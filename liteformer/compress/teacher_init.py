@@ -21,6 +21,13 @@ from liteformer.errors import LiteformerError
 from liteformer.models.transformer import TransformerConfig
 
 
+def _shared_rows(student_vocab: dict[str, int], teacher_vocab: dict[str, int],
+                 rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(student ids, teacher ids) of the tokens both vocabularies hold: the rows a student inherits."""
+    pairs = [(i, teacher_vocab[tok]) for tok, i in student_vocab.items() if tok in teacher_vocab and i < rows]
+    return torch.tensor([p[0] for p in pairs], dtype=torch.long), torch.tensor([p[1] for p in pairs], dtype=torch.long)
+
+
 @torch.no_grad()
 def init_embeddings_(student: nn.Module, teacher: nn.Module, student_vocab: dict[str, int],
                      teacher_vocab: dict[str, int]) -> dict:
@@ -35,9 +42,7 @@ def init_embeddings_(student: nn.Module, teacher: nn.Module, student_vocab: dict
     table = t.word.weight.float()  # (V_t, E_t)
     _, sv, vh = torch.linalg.svd(table - table.mean(0), full_matrices=False)
     P = vh[:e_s].T  # (E_t, E_s), orthonormal columns
-    pairs = [(i, teacher_vocab[tok]) for tok, i in student_vocab.items()
-             if tok in teacher_vocab and i < s.word.num_embeddings]
-    si, ti = torch.tensor([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
+    si, ti = _shared_rows(student_vocab, teacher_vocab, s.word.num_embeddings)
     s.word.weight[si] = (table[ti] @ P).to(s.word.weight.dtype)  # (n, E_s)
     n_pos = min(s.position.num_embeddings, t.position.num_embeddings)
     s.position.weight[:n_pos] = (t.position.weight[:n_pos].float() @ P).to(s.position.weight.dtype)
@@ -45,7 +50,7 @@ def init_embeddings_(student: nn.Module, teacher: nn.Module, student_vocab: dict
         n_tt = min(s.token_type.num_embeddings, t.token_type.num_embeddings)
         s.token_type.weight[:n_tt] = (t.token_type.weight[:n_tt].float() @ P).to(s.token_type.weight.dtype)
     energy = float((sv[:e_s] ** 2).sum() / (sv ** 2).sum())
-    return {"tokens_copied": len(pairs), "student_vocab": s.word.num_embeddings, "width": [e_t, e_s],
+    return {"tokens_copied": len(si), "student_vocab": s.word.num_embeddings, "width": [e_t, e_s],
             "variance_kept": round(energy, 4)}
 
 
@@ -139,9 +144,7 @@ def init_from_teacher_(student: nn.Module, teacher: nn.Module, student_vocab: di
         dst.bias.copy_(src.bias[ch])
 
     se, te = student.encoder.embeddings, teacher.encoder.embeddings
-    pairs = [(i, teacher_vocab[tok]) for tok, i in student_vocab.items()
-             if tok in teacher_vocab and i < se.word.num_embeddings]
-    si, ti = torch.tensor([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
+    si, ti = _shared_rows(student_vocab, teacher_vocab, se.word.num_embeddings)
     se.word.weight[si] = te.word.weight[ti][:, ch]
     se.position.weight.copy_(te.position.weight[: s_cfg.max_positions, ch])
     if se.token_type is not None:
@@ -170,5 +173,5 @@ def init_from_teacher_(student: nn.Module, teacher: nn.Module, student_vocab: di
     if student.classifier.out_features == teacher.classifier.out_features:
         lin(student.classifier, teacher.classifier, None, ch)
     return {"layers": layers, "hidden_channels": ch.tolist(), "heads": heads, "ffn": neurons,
-            "tokens_copied": len(pairs), "texts_scored": len(ids),
+            "tokens_copied": len(si), "texts_scored": len(ids),
             "width": [t_cfg.hidden_size, s_cfg.hidden_size]}
