@@ -209,9 +209,9 @@ class Embeddings(nn.Module):
         positions = torch.arange(T, device=input_ids.device)  # (T,)
         x = self.word(input_ids) + self.position(positions)[None]  # (B, T, E)
         if self.token_type is not None:
-            if token_type_ids is None:
-                token_type_ids = torch.zeros_like(input_ids)
-            x = x + self.token_type(token_type_ids)
+            # no segment ids: every token is segment 0, one (E,) row broadcast (an exported graph then
+            # holds that row, not a (1, T, E) constant per static length)
+            x = x + (self.token_type.weight[0] if token_type_ids is None else self.token_type(token_type_ids))
         x = self.dropout(self.norm(x))
         return self.project(x) if self.project is not None else x  # (B, T, H)
 

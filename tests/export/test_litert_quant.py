@@ -1,0 +1,42 @@
+"""LiteRT int8 files: one copy of each quantization table, however many length signatures share it."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from liteformer.export import litert_quant
+from liteformer.export.options import ExportOptions
+from liteformer.models.checkpoint import load_model
+
+pytest.importorskip("litert_torch")
+
+
+def test_shared_quantization_tables_shrink_the_file_and_change_no_output(tiny_folder, tmp_path, monkeypatch):
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from liteformer.export import litert
+
+    lm = load_model(tiny_folder)
+    monkeypatch.setattr(litert_quant, "share_quantization", lambda path: None)  # the quantizer's own file
+    meta = litert.convert(lm.model.eval(), tmp_path, ExportOptions(max_length=32, buckets=(8, 16, 32),
+                                                                  quantize="int8-dynamic"))
+    monkeypatch.undo()
+    plain, shared = tmp_path / meta["artifact"], tmp_path / "shared.tflite"
+    shutil.copy(plain, shared)
+    before, after = litert_quant.share_quantization(shared)
+    assert before == plain.stat().st_size and after == shared.stat().st_size
+    # each of the 3 signatures held its own copy of the per-row scales of the word table
+    # (4-byte scale + 8-byte zero point a row): two copies go
+    rows = lm.model.config.vocab_size
+    assert before - after >= 2 * rows * 12
+    a, b = (flatbuffer_utils.read_model(str(p)) for p in (plain, shared))
+    assert [bytes(x.data) for x in a.buffers if x.data is not None] == \
+           [bytes(x.data) for x in b.buffers if x.data is not None]  # the same weights
+    runs = [Interpreter(model_path=str(p), num_threads=1) for p in (plain, shared)]
+    for name, T in meta["signatures"].items():
+        ids = np.random.default_rng(T).integers(5, rows, (1, T)).astype(np.int32)
+        mask = np.ones_like(ids)
+        outs = [list(r.get_signature_runner(name)(input_ids=ids, attention_mask=mask).values())[0] for r in runs]
+        np.testing.assert_array_equal(outs[0], outs[1])
