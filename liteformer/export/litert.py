@@ -34,11 +34,12 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     edge.export(str(path))
     signatures = {signature_name(T): T for T in buckets}
     quant = None
+    from liteformer.export.litert_quant import compact, quantize
     if opts.quantize:
-        from liteformer.export.litert_quant import quantize
         quant = quantize(path, out_dir / "model.tflite", opts.quantize, opts.calibration, signatures)
         path.unlink()
         path = out_dir / "model.tflite"
+    compact(path)  # quantization tables shared across signatures, short inner tensor names
     return {"artifact": path.name, "buckets": buckets, "signatures": signatures, "quantization": quant,
             "inputs": [{"name": "input_ids", "dtype": "int32", "shape": [1, "bucket"]},
                        {"name": "attention_mask", "dtype": "int32", "shape": [1, "bucket"]}],
