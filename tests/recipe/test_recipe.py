@@ -24,7 +24,7 @@ def test_every_shipped_recipe_validates(path):
 
 
 def test_search_sets_the_step_that_has_the_option():
-    recipe = load_recipe(ROOT / "recipes" / "sst2-mobile.yaml")
+    recipe = load_recipe(ROOT / "recipes" / "sst2-mobile-pruned.yaml")
     for _, steps in recipe.variants():
         prunes = [o for n, o in steps if n == "prune"]
         assert prunes[0] == {"method": "vocab"} and "target_flops" in prunes[1]
