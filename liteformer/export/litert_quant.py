@@ -1,14 +1,6 @@
 """LiteRT quantization of an exported fp32 .tflite with the AI Edge Quantizer: dynamic-range int8
 (int8 weights, activations quantized on the fly), static int8 (calibrated activations, one
-calibration set per length-bucket signature), or dynamic int4 weights (channel-wise).
-
-Each signature is its own subgraph, and the quantizer's writer gives every tensor of every subgraph
-its own copy of its quantization parameters: a per-channel (per-row) table is stored once per length
-bucket, about 12 bytes a row each time (~0.8 MB for a 13k-row embedding and 4 buckets).
-The converter also names every inner tensor after its module path (~0.3 MB for a 4-layer model).
-``compact`` rewrites the file with one copy of each distinct quantization set, shared by offset,
-and short names for the tensors no signature reads or writes: same weights, same graph, same outputs.
-"""
+calibration set per length-bucket signature), or dynamic int4 weights (channel-wise)."""
 
 from __future__ import annotations
 
@@ -59,52 +51,3 @@ def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | 
     result.export_model(str(out), overwrite=True)
     return {"method": method, "recipe": RECIPES[method]}
 
-
-def _quant_key(q) -> tuple:
-    arrays = tuple(None if (v := getattr(q, f)) is None else (np.asarray(v).dtype.str, np.asarray(v).tobytes())
-                   for f in ("min", "max", "scale", "zeroPoint"))
-    return arrays, q.quantizedDimension, q.detailsType, id(q.details) if q.details is not None else None
-
-
-@contextlib.contextmanager
-def _shared_packing():
-    """While active, packing two equal QuantizationParameters tables into one builder writes the
-    first once and points the second at it (a flatbuffer may share a table between parents)."""
-    from ai_edge_litert import schema_py_generated as schema
-    original = schema.QuantizationParametersT.Pack
-    packed: dict[tuple, int] = {}
-
-    def pack(self, builder):
-        key = (id(builder), _quant_key(self))
-        if key not in packed:
-            packed[key] = original(self, builder)
-        return packed[key]
-
-    schema.QuantizationParametersT.Pack = pack
-    try:
-        yield
-    finally:
-        schema.QuantizationParametersT.Pack = original
-
-
-def compact(path: Path) -> tuple[int, int]:
-    """Rewrite the .tflite at ``path`` with its duplicate quantization tables shared and its inner
-    tensors renamed ``t<index>``; (bytes before, bytes after). Signature inputs and outputs keep
-    their names; weights, graph and signatures are unchanged, so the outputs are bit-identical."""
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    before = path.stat().st_size
-    model = flatbuffer_utils.read_model(str(path))
-    if any(getattr(b, "offset", 0) for b in model.buffers):  # a >2 GB file keeps its weights outside: as is
-        return before, before
-    for sg in model.subgraphs:
-        keep = set(sg.inputs) | set(sg.outputs)
-        for i, t in enumerate(sg.tensors):
-            if i not in keep:
-                t.name = f"t{i}"
-    with _shared_packing():
-        data = flatbuffer_utils.convert_object_to_bytearray(model)
-    tmp = path.with_name(path.name + ".compact")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return before, len(data)

@@ -1,4 +1,4 @@
-"""LiteRT int8 files: one copy of each quantization table, however many length signatures share it,
+"""LiteRT files: one copy of each quantization table, however many length signatures share it,
 and short inner tensor names."""
 
 import shutil
@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from liteformer.export import litert_quant
+from liteformer.export import litert
 from liteformer.export.options import ExportOptions
 from liteformer.models.checkpoint import load_model
 
@@ -17,16 +17,14 @@ def test_compact_file_shrinks_and_changes_no_output(tiny_folder, tmp_path, monke
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_litert.tools import flatbuffer_utils
 
-    from liteformer.export import litert
-
     lm = load_model(tiny_folder)
-    monkeypatch.setattr(litert_quant, "compact", lambda path: None)  # the quantizer's own file
+    monkeypatch.setattr(litert, "compact", lambda path: None)  # the quantizer's own file
     meta = litert.convert(lm.model.eval(), tmp_path, ExportOptions(max_length=32, buckets=(8, 16, 32),
                                                                   quantize="int8-dynamic"))
     monkeypatch.undo()
     plain, shared = tmp_path / meta["artifact"], tmp_path / "shared.tflite"
     shutil.copy(plain, shared)
-    before, after = litert_quant.compact(shared)
+    before, after = litert.compact(shared)
     assert before == plain.stat().st_size and after == shared.stat().st_size
     # each of the 3 signatures held its own copy of the per-row scales of the word table
     # (4-byte scale + 8-byte zero point a row): two copies go
