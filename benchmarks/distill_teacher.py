@@ -67,9 +67,8 @@ def _student_folder(teacher: str, out: Path, layers: list[int] | None = None, co
                     from_teacher: bool = False, train: str = "") -> str:
     """The labels-only baseline's starting point: the same weights the distilled student starts from."""
     sys.path.insert(0, str(HERE.parent))
-    from liteformer.compress.distill import student_from_teacher
+    from liteformer.compress.distill import StudentSpec, build_student, student_from_teacher
     from liteformer.models.checkpoint import load_model, save_model
-    from liteformer.train.distill import StudentSpec, build_student
     if not (out / "config.json").exists():
         lm = load_model(teacher)
         if layers is not None:

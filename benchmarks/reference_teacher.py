@@ -22,8 +22,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from liteformer.data.batching import length_sorted_batches, pad_batch  # noqa: E402
 from liteformer.data.text import encode_labels, read_classification  # noqa: E402
-from liteformer.evaluate import predict  # noqa: E402
 from liteformer.models.checkpoint import load_model  # noqa: E402
+from liteformer.tasks.classification import predict  # noqa: E402
 
 SHARED = HERE.parent.parent / "shared"
 

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from liteformer.bench.bench import BenchResult
+from liteformer.bench.harness import BenchResult
 from liteformer.fileio import atomic_path, write_json, write_text
 
 COLUMNS = [  # (header, key, format)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from liteformer.bench.bench import BenchResult
+from liteformer.bench.harness import BenchResult
 from liteformer.errors import LiteformerError
 
 # budgets with an upper bound besides > 0: key -> (bound, what the number is)

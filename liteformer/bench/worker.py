@@ -35,42 +35,32 @@ def _percentile(xs: list[float], q: float) -> float:
 
 def measure(spec: dict) -> dict:
     threads = spec["threads"]
-    import numpy as np
     import torch  # every runtime's adapter needs it; importing it first makes the baseline fair
 
     torch.set_num_threads(threads)
-    from liteformer.bench import runtimes
-    from liteformer.data.text import read_classification
+    from liteformer import runtimes, tasks
 
     runtimes.check(spec["runtime"], spec.get("variant"))
     hwm_import = proc_status_kb("VmHWM")
     t = time.perf_counter()
     runner = runtimes.load(spec["runtime"], Path(spec["path"]), spec.get("variant"), threads)
     load_s = time.perf_counter() - t
-    data = read_classification(spec["data"], spec.get("text_column"), spec.get("label_column", "label"))
-    y, enc = runtimes.encode_labelled(runner, data, spec.get("max_length"), spec["fixed_length"])
+    task = tasks.get(getattr(runner, "task", None))
+    data = task.read(spec["data"], spec.get("text_column"), spec.get("label_column", "label"))
+    y, enc = task.encode(runner, data, spec.get("max_length"), spec["fixed_length"])
     described = runner.describe()
     timed = set(spec["timed"]) if spec.get("timed") is not None else set(range(len(y)))
     do_all = spec.get("accuracy", True)
 
-    def run(ids: list[int], length: int | None = None) -> np.ndarray:
-        n = length or len(ids)
-        x = np.zeros((1, n), dtype=np.int64)
-        m = np.zeros((1, n), dtype=np.int64)
-        x[0, : len(ids)] = ids
-        m[0, : len(ids)] = 1
-        return runner(x, m)
-
     for i in range(min(spec.get("warmup", 10), len(enc.ids))):
-        run(enc.ids[i])
+        task.predict(runner, enc.ids[i])
     lat, pred = [], {}
-    for i, ids in enumerate(enc.ids):
+    for i, ids in enumerate(enc.ids):  # the task's runtime loop, one example at a time
         if i not in timed and not do_all:
             continue
         t = time.perf_counter()
-        logits = run(ids)
+        pred[i] = task.predict(runner, ids)
         dt = (time.perf_counter() - t) * 1000
-        pred[i] = int(np.asarray(logits).reshape(-1).argmax())
         if i in timed:
             lat.append(dt)
     fixed = []
@@ -78,7 +68,7 @@ def measure(spec: dict) -> dict:
     longest = max(enc.ids, key=len)[:L]
     for _ in range(spec.get("fixed_reps", 20)):
         t = time.perf_counter()
-        run(longest, L)
+        task.predict(runner, longest, L)
         fixed.append((time.perf_counter() - t) * 1000)
     out = {
         "ok": True,
@@ -93,9 +83,8 @@ def measure(spec: dict) -> dict:
         **described,
     }
     if do_all:
-        correct = sum(int(pred[i] == y[i]) for i in range(len(y)))
-        out.update(accuracy=correct / len(y), correct=correct, total=len(y), labels=[
-            runner.id2label[i] for i in range(len(runner.id2label))])
+        report = task.report([pred[i] for i in range(len(y))], y, runner)
+        out.update(accuracy=report.accuracy, correct=report.correct, total=report.total, labels=report.labels)
     return out
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from liteformer.compress.embedding_quant import Int8EmbeddingConfig
 from liteformer.compress.quantize import quantize_
+from liteformer.compress.quantize.int8_embedding import Int8EmbeddingConfig
 from liteformer.export.options import ExportOptions, sample_inputs
 
 
@@ -44,9 +44,9 @@ def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, sample, seq)
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from liteformer.compress.groups import group_of
+    from liteformer.compress.quantize.groups import group_of
 
-    dynamic = opts.quantize == "int8-dynamic"
+    dynamic = opts.method == "int8-dynamic"
     qcfg = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
     quantizer = XNNPACKQuantizer().set_global(qcfg)
     kept = [name for name, m in model.named_modules()
@@ -61,4 +61,4 @@ def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, sample, seq)
         prepared(*sample)
     converted = convert_pt2e(prepared)
     ep = torch.export.export(converted, sample, dynamic_shapes=({1: seq}, {1: seq}), strict=False)
-    return ep, {"method": opts.quantize, "quantizer": "XNNPACKQuantizer", "kept_float_linears": len(kept)}
+    return ep, {"method": opts.method, "quantizer": "XNNPACKQuantizer", "kept_float_linears": len(kept)}

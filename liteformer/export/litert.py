@@ -46,7 +46,7 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     quant = None
     if opts.quantize:
         from liteformer.export.litert_quant import quantize
-        quant = quantize(path, out_dir / "model.tflite", opts.quantize, opts.calibration, signatures)
+        quant = quantize(path, out_dir / "model.tflite", opts.method, opts.calibration, signatures)
         path.unlink()
         path = out_dir / "model.tflite"
     compact(path)  # quantization tables shared across signatures, short inner tensor names

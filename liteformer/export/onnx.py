@@ -9,16 +9,12 @@ from pathlib import Path
 
 import torch
 
+from liteformer.export.onnx_fuse import LEGACY_AXES, export_fused, why_not
 from liteformer.export.options import ExportOptions, sample_inputs
-
-# dynamic axes for the TorchScript (legacy) exporter, used by the fallback here and by onnx_fuse
-LEGACY_AXES = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
 
 
 def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     import onnx  # noqa: F401  (fail early with the extra's name if missing)
-
-    from liteformer.export.onnx_fuse import export_fused, why_not
 
     path = out_dir / ("model_fp32.onnx" if opts.quantize else "model.onnx")
     names = dict(input_names=["input_ids", "attention_mask"], output_names=["logits"])
@@ -35,7 +31,7 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     quant = None
     if opts.quantize:
         from liteformer.export.onnx_quant import quantize
-        quant = quantize(path, out_dir / "model.onnx", opts.quantize, opts.calibration, opts.keep_float)
+        quant = quantize(path, out_dir / "model.onnx", opts.method, opts.calibration, opts.keep_float)
         path.unlink()
         path = out_dir / "model.onnx"
     return {"artifact": path.name, "exporter": exporter, "fusion": fusion, "quantization": quant,

@@ -25,6 +25,8 @@ import torch
 
 from liteformer.export.options import ExportOptions, sample_inputs
 
+# dynamic axes for the TorchScript (legacy) exporter, used here and by the plain export's fallback
+LEGACY_AXES = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}}
 FUSED_OPS = ("Attention", "SkipLayerNormalization", "BiasGelu", "Gelu", "FastGelu", "LayerNormalization")
 
 
@@ -35,8 +37,8 @@ def why_not(model: torch.nn.Module, opts: ExportOptions) -> str | None:
         return "--no-fuse"
     if not isinstance(model, Classifier):
         return f"{type(model).__name__} (fusion covers encoder classifiers)"
-    if opts.quantize not in (None, "int8-dynamic"):
-        return f"{opts.quantize} (its QDQ graph is quantized unfused)"
+    if opts.method not in (None, "int8-dynamic"):
+        return f"{opts.method} (its QDQ graph is quantized unfused)"
     if opts.keep_float:
         return "--keep-float (mixed precision needs the per-layer node names of the unfused graph)"
     return None
@@ -45,8 +47,6 @@ def why_not(model: torch.nn.Module, opts: ExportOptions) -> str | None:
 def export_fused(model: torch.nn.Module, path: Path, names: dict) -> dict:
     """Write the fused fp32 graph to ``path``; return how many of each fused op it holds."""
     from onnxruntime.transformers.optimizer import optimize_model
-
-    from liteformer.export.onnx import LEGACY_AXES
 
     m = copy.deepcopy(model).eval()
     for mod in m.modules():

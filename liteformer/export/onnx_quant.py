@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liteformer.compress.groups import group_of
+from liteformer.compress.quantize.groups import group_of
 
 _SCOPE = re.compile(r"/([\w.]+): ")
 

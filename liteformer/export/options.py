@@ -6,37 +6,43 @@ from dataclasses import dataclass
 
 import torch
 
+from liteformer.compress.quantize import QuantizeConfig, quantize_config
 from liteformer.errors import LiteformerError
+from liteformer.runtimes import check_quantization
 
 DEFAULT_BUCKETS = (16, 32, 64, 128)
-# quantization methods each runtime realizes in its own file
-QUANT_METHODS = {
-    "onnx": ("int8-dynamic", "int8-static"),
-    "litert": ("int8-dynamic", "int8-static", "int4-dynamic"),
-    "executorch": ("int8-dynamic", "int8-static"),
-}
 
 
 @dataclass
 class ExportOptions:
     max_length: int = 128  # longest input the artifact takes (tokens)
     buckets: tuple[int, ...] | None = None  # LiteRT static lengths; default 16/32/64/128 up to max_length
-    quantize: str | None = None  # None (fp32) or a method of QUANT_METHODS
+    # None (fp32) or a quantization config (compress.quantize: Int8DynamicConfig(keep_float=...), ...);
+    # a method name ("int8-dynamic") is taken as its config
+    quantize: QuantizeConfig | str | None = None
     calibration: list[list[int]] | None = None  # token ids of calibration inputs (static methods)
-    keep_float: tuple[str, ...] = ()  # weight groups left in float (mixed precision)
     fuse: bool = True  # ONNX: ONNX Runtime's transformer fusions (see liteformer.export.onnx_fuse)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.quantize, str):
+            self.quantize = quantize_config(self.quantize)
+
+    @property
+    def method(self) -> str | None:
+        """The quantization method's name, or None for fp32."""
+        return self.quantize.method if self.quantize is not None else None
+
+    @property
+    def keep_float(self) -> tuple[str, ...]:
+        """Weight groups left in float (mixed precision)."""
+        return tuple(self.quantize.keep_float) if self.quantize is not None else ()
 
     def check_quantize(self, runtime: str) -> None:
         if self.quantize is None:
-            if self.keep_float:
-                raise LiteformerError("--keep-float needs --quantize")
             return
-        ok = QUANT_METHODS.get(runtime, ())
-        if self.quantize not in ok:
-            raise LiteformerError(f"{runtime} does not support quantization {self.quantize!r} "
-                                  f"(it supports: {', '.join(ok) or 'none'})")
-        if self.quantize.endswith("static") and not self.calibration:
-            raise LiteformerError(f"{self.quantize} needs a non-empty calibration set (--calibration-data)")
+        check_quantization(runtime, self.quantize.method)
+        if self.quantize.static and not self.calibration:
+            raise LiteformerError(f"{self.quantize.method} needs a non-empty calibration set (--calibration-data)")
         if self.keep_float and runtime == "litert":
             raise LiteformerError("litert: --keep-float (mixed precision) is not supported; "
                                   "its dynamic-range int8 keeps accuracy without it")

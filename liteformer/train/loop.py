@@ -1,5 +1,7 @@
-"""The training loop shared by finetune (and later distill): AdamW, linear warm-up/decay, gradient
-clipping, dev evaluation with best-checkpoint keeping, progress bar, DDP under torchrun.
+"""The training loop that finetune, distill and recovery after pruning share: AdamW, linear
+warm-up/decay, gradient clipping, dev evaluation with best-checkpoint keeping, progress bar, exact
+resume, DDP under torchrun. The loss is the caller's (the task's cross-entropy by default, the
+distillation loss for distill).
 
 Data order is a pure function of (seed, epoch): every rank draws the same permutation and takes its
 own slice of each global batch, so N processes compute the same update as one process (each rank's
@@ -17,17 +19,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from liteformer.data.batching import pad_batch
 from liteformer.data.tokenizer import TextTokenizer
 from liteformer.errors import LiteformerError
-from liteformer.evaluate import EvalReport, evaluate
 from liteformer.fileio import atomic_path
 from liteformer.models.checkpoint import save_model
 from liteformer.models.transformer import TransformerForSequenceClassification
+from liteformer.tasks.classification import EvalReport, cross_entropy, evaluate
 from liteformer.train.dist import DistInfo, barrier, init_from_env
 
 
@@ -84,10 +85,6 @@ class TrainResult:
 LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def cross_entropy(model, ids, mask, idx, labels) -> torch.Tensor:
-    return F.cross_entropy(model(ids, mask), labels, reduction="none")
-
-
 def linear_schedule(opt: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
     def f(step: int) -> float:
         if step < warmup:
@@ -137,7 +134,7 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
         step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched)
     pruner = None
     if cfg.prune_sparsity:
-        from liteformer.compress.magnitude import GradualPruner
+        from liteformer.compress.prune.magnitude import GradualPruner
         pruner = GradualPruner(model, cfg.prune_sparsity, total)
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and info.main),
                file=sys.stderr)

@@ -6,14 +6,14 @@ import shutil
 import pytest
 import torch
 
-from liteformer.bench.bench import BenchResult, BenchSettings, Candidate, parse_candidate, run_bench
-from liteformer.bench.flops import macs_per_example
+from liteformer.bench.harness import BenchResult, BenchSettings, Candidate, parse_candidate, run_bench
 from liteformer.bench.report import pareto_front, write_reports
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
-from liteformer.evaluate import evaluate
 from liteformer.models.checkpoint import load_model
+from liteformer.models.cost import macs_per_example
 from liteformer.models.transformer import TransformerConfig
+from liteformer.tasks.classification import evaluate
 from tests.conftest import run_cli
 
 
@@ -148,7 +148,7 @@ def test_bench_bad_input(tiny_folder, tmp_path, args, msg):
 
 
 def test_int8_variant_really_quantizes(tiny_folder):
-    from liteformer.bench.runtimes.torch_rt import load
+    from liteformer.runtimes.torch_rt import load
     runner = load(tiny_folder, "int8-dynamic", 1)
     assert any("quantized" in type(m).__module__ for m in runner.model.modules())
     x = torch.ones(1, 5, dtype=torch.long).numpy()

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from liteformer.bench.bench import BenchResult
+from liteformer.bench.harness import BenchResult
 from liteformer.bench.select import Budget, select
 from liteformer.errors import LiteformerError
 from tests.conftest import run_cli
@@ -42,7 +42,7 @@ def test_nothing_fits_names_the_constraint(report):
 
 
 def test_relative_budget_against_the_baseline(report):
-    from liteformer.bench.bench import _ratios
+    from liteformer.bench.harness import _ratios
     r, _ = report
     with pytest.raises(LiteformerError, match="need the baseline 'big' measured in the same report"):
         select(r, Budget(min_x_faster=2))  # no ratios: the baseline was not measured with them

@@ -2,7 +2,7 @@
 
 import torch
 
-from liteformer.compress.augment import augment_texts, embedding_neighbours
+from liteformer.compress.distill.augment import augment_texts, embedding_neighbours
 
 
 def test_frequency_swaps_keep_the_length():

@@ -8,11 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from liteformer.compress import distill as D
-from liteformer.compress.teacher_cache import teacher_outputs
+from liteformer.compress.distill import StudentSpec
+from liteformer.compress.distill.teacher_cache import teacher_outputs
 from liteformer.data.batching import pad_batch
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model, save_model
-from liteformer.train.distill import StudentSpec, distill
+from liteformer.train.distill import distill
 from liteformer.train.loop import TrainConfig
 from tests.compress.test_quantize import trained  # noqa: F401  (module fixture: a trained toy teacher)
 from tests.conftest import run_cli

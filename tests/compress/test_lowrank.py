@@ -4,10 +4,10 @@ factorized models save and load (our format), bad ranks are refused."""
 import pytest
 import torch
 
-from liteformer.bench.flops import macs_per_example
-from liteformer.compress.lowrank import LowRankConfig, factorize_
+from liteformer.compress.factorize import LowRankConfig, factorize_
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model, save_model
+from liteformer.models.cost import macs_per_example
 from liteformer.models.transformer import LowRankLinear, TransformerConfig, TransformerForSequenceClassification
 from tests.conftest import run_cli
 

@@ -6,13 +6,13 @@ import json
 import pytest
 import torch
 
-from liteformer.bench.flops import macs_per_example
-from liteformer.compress.importance import taylor_importance
-from liteformer.compress.magnitude import GradualPruner, MagnitudeConfig, cubic_sparsity, prunable, sparsity_of
 from liteformer.compress.prune import StructuredConfig, TaskData, VocabConfig, prune_
-from liteformer.compress.structured import keep_heads, keep_layers, keep_neurons
+from liteformer.compress.prune.importance import unit_importance
+from liteformer.compress.prune.magnitude import GradualPruner, MagnitudeConfig, cubic_sparsity, prunable, sparsity_of
+from liteformer.compress.prune.structured import keep_heads, keep_layers, keep_neurons
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model, save_model
+from liteformer.models.cost import macs_per_example
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 from tests.conftest import run_cli
 
@@ -100,15 +100,15 @@ def test_importance_scores(tokenizer, data):
     with torch.no_grad():
         model.encoder.layers[1].attn.out.weight[:, :8] = 0  # head 0 of layer 1 is dead
     ids = tokenizer.encode(data.texts[:64], 32).ids
-    imp = taylor_importance(model, ids, data.labels[:64], tokenizer.pad_id, progress=False)
+    imp = unit_importance(model, ids, data.labels[:64], tokenizer.pad_id, progress=False)
     assert [h.shape[0] for h in imp.heads] == [4, 4] and [f.shape[0] for f in imp.neurons] == [64, 64]
     assert imp.heads[1][0] == 0 and (imp.heads[1][1:] > 0).all() and imp.examples == 64
     assert imp.layers.shape == (2,)
-    taylor = taylor_importance(model, ids, data.labels[:64], tokenizer.pad_id, layers=False, progress=False,
+    taylor = unit_importance(model, ids, data.labels[:64], tokenizer.pad_id, layers=False, progress=False,
                                method="taylor")
     assert taylor.layers is None and taylor.heads[1][0] == 0
     with pytest.raises(LiteformerError, match="data is empty"):
-        taylor_importance(model, [], [], tokenizer.pad_id, progress=False)
+        unit_importance(model, [], [], tokenizer.pad_id, progress=False)
 
 
 @pytest.mark.parametrize("by", ["flops", "params"])
@@ -186,8 +186,8 @@ def test_cli_prune_and_bad_input(tiny_folder, tmp_path):
 
 def test_latency_target_bisects_on_measured_latency(tokenizer, data, monkeypatch):
     """Latency is measured in-process; here a stand-in clock proportional to MACs makes it exact."""
-    from liteformer.compress import prune as prune_mod
     from liteformer.compress.prune import LatencyTarget
+    from liteformer.compress.prune import latency as prune_mod
     monkeypatch.setattr(prune_mod, "torch_latency_ms", lambda m, length, threads: 1 + macs_per_example(m.config, 16))
     model = _model(tokenizer, ffn_dim=128)
     report = prune_(model, LatencyTarget(0.7, length=16), data).report

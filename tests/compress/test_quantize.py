@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from liteformer.bench import runtimes
-from liteformer.compress import mixed
-from liteformer.compress.groups import group_of
+from liteformer import runtimes
 from liteformer.compress.quantize import Int8DynamicConfig, quantize_
+from liteformer.compress.quantize.groups import group_of
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
-from liteformer.export.api import export_model
 from liteformer.export.calibration import calibration_ids
+from liteformer.export.exporter import export_model
 from liteformer.export.options import ExportOptions
 from liteformer.models.checkpoint import load_model
 from liteformer.train.finetune import finetune, prepare
 from liteformer.train.loop import TrainConfig
+from liteformer.tune import mixed
 from tests.conftest import run_cli
 from tests.train.test_finetune import TINY, _toy
 
@@ -87,7 +87,7 @@ def test_unsupported_method_names_the_supported(tiny_folder, tmp_path):
                      quantize="int8-static", calibration=[]), None)
     with pytest.raises(LiteformerError, match="unknown layer groups"):
         export_model(load_model(tiny_folder), "onnx", tmp_path / "x", ExportOptions(max_length=32,
-                     quantize="int8-dynamic", keep_float=("layer9.ffn",)), None)
+                     quantize=Int8DynamicConfig(keep_float=("layer9.ffn",))), None)
     assert not (tmp_path / "x").exists()
 
 
@@ -148,7 +148,7 @@ def test_cli_quantize(trained, tmp_path):
 
 
 def test_qat_fake_quantization_and_round_trip(trained, tmp_path):
-    from liteformer.compress.qat import FakeQuantLinear, fake_quant_weight, qat_convert_, qat_prepare_
+    from liteformer.compress.quantize.qat import FakeQuantLinear, fake_quant_weight, qat_convert_, qat_prepare_
     w = torch.randn(6, 10)
     q = fake_quant_weight(w, 8)
     scale = w.abs().amax(1, keepdim=True) / 127
@@ -183,7 +183,7 @@ def test_finetune_with_qat_learns_and_exports_int8(trained, tmp_path):
 
 
 def test_int8_embedding_rows(trained):
-    from liteformer.compress.embedding_quant import Int8Embedding, Int8EmbeddingConfig
+    from liteformer.compress.quantize.int8_embedding import Int8Embedding, Int8EmbeddingConfig
     lm = load_model(trained[0])
     ref = lm.model.encoder.embeddings.word.weight.detach().clone()
     q = quantize_(copy.deepcopy(lm.model), Int8EmbeddingConfig())

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from liteformer.compress.teacher_init import init_embeddings_, init_from_teacher_, spread_layers
+from liteformer.compress.distill import StudentSpec
+from liteformer.compress.distill.teacher_init import init_embeddings_, init_from_teacher_, spread_layers
 from liteformer.errors import LiteformerError
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
-from liteformer.train.distill import StudentSpec
 
 
 def _model(hidden: int, vocab: int = 50) -> TransformerForSequenceClassification:

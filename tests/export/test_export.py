@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from liteformer.bench import runtimes
+from liteformer import runtimes
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
-from liteformer.export import api
-from liteformer.export.api import export_model
+from liteformer.export.exporter import export_model
 from liteformer.export.options import ExportOptions
 from liteformer.models.checkpoint import load_model, save_model
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
@@ -24,7 +23,7 @@ TEXTS = read_classification("sst2:dev").texts[:12]
 def pruned_folder(tmp_path_factory, tokenizer, sst2_small):
     """vocab-prune → structured prune → factorize, as a compression plan leaves a model: per-layer
     widths, a dropped layer, low-rank Linears and embedding (own folder format)."""
-    from liteformer.compress.lowrank import LowRankConfig, factorize_
+    from liteformer.compress.factorize import LowRankConfig, factorize_
     from liteformer.compress.prune import StructuredConfig, TaskData, VocabConfig, prune_
     torch.manual_seed(1)
     cfg = TransformerConfig.tiny(vocab_size=tokenizer.vocab_size, num_layers=3, id2label={0: "0", 1: "1"})
@@ -81,7 +80,7 @@ def test_export_verify_and_run(target, which, request, tmp_path):
 
 def _perturbing(monkeypatch, target):
     """Make the backend export a subtly different model than the source (a broken converter)."""
-    be = api.backend(target)
+    be = runtimes.exporter(target)
     real = be.convert
 
     def broken(model, out_dir, opts):
@@ -111,11 +110,13 @@ def test_failed_verification_writes_nothing_and_keeps_the_old_bundle(tiny_folder
 
 
 def test_missing_runtime_names_the_extra(monkeypatch):
-    monkeypatch.setitem(api.BACKENDS, "litert", ("liteformer.export.litert", "litert", ("no_such_module_xyz",)))
+    from dataclasses import replace
+    broken = replace(runtimes.RUNTIMES["litert"], needs=("no_such_module_xyz",))
+    monkeypatch.setitem(runtimes.RUNTIMES, "litert", broken)
     with pytest.raises(LiteformerError, match=r"pip install 'liteformer\[litert\]'"):
-        api.backend("litert")
+        runtimes.exporter("litert")
     with pytest.raises(LiteformerError, match="unknown export target"):
-        api.backend("coreml")
+        runtimes.exporter("coreml")
 
 
 @pytest.mark.parametrize("opts", [ExportOptions(max_length=1), ExportOptions(max_length=65),

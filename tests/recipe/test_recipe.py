@@ -144,7 +144,7 @@ def test_disk_full_mid_run_keeps_the_cache(tiny_folder, tmp_path, monkeypatch):
 
 
 def test_a_bundle_that_fails_verification_drops_out(tiny_folder, tmp_path, monkeypatch):
-    from liteformer.export import api
+    from liteformer.export import exporter as api
     real = api.export_model
 
     def failing(lm, runtime, out, opts, *args, **kw):
@@ -174,9 +174,9 @@ def test_export_step_accuracy_aware(trained, tmp_path):  # noqa: F811
 
 def test_student_step_cut_from_the_teacher_keeps_its_channel_note(trained, tmp_path):  # noqa: F811
     """student: {config, init_from_teacher}: the folder remembers the kept channels for the distill step."""
+    from liteformer.compress.distill import StudentSpec, build_student
     from liteformer.models.checkpoint import load_model, read_config
     from liteformer.recipe.steps import Context, student
-    from liteformer.train.distill import StudentSpec, build_student
     path, train, dev = trained
     cfg = tmp_path / "s.json"
     cfg.write_text(json.dumps({"hidden_size": 64, "num_layers": 1, "num_heads": 2, "head_dim": 32,

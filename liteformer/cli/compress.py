@@ -1,0 +1,194 @@
+"""``liteformer prune`` and ``liteformer factorize``: parsers and commands (recovery by distillation)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+PRUNE_DESCRIPTION = """Prune a model folder; the result is a model folder (our format when its shape is
+per-layer or its weights are stored sparse).
+
+  magnitude   zero the smallest weights (global or per layer); stored compressed, so the file shrinks,
+              but dense runtimes run no faster (for gradual pruning use finetune/distill --prune-sparsity)
+  structured  remove attention heads, FFN neurons (and --drop-layers whole layers) chosen by Fisher /
+              Taylor importance on --data, to a FLOPs, parameter or measured-latency target
+  vocab       keep the token ids --data uses plus every single-character piece; rebuild the tokenizer
+
+--recover-epochs N then distills the pruned model from the unpruned one on --data."""
+
+FACTORIZE_DESCRIPTION = """Low-rank factorization: each Linear W of the encoder layers becomes two
+(W ≈ U·V, truncated SVD), with ranks from an energy threshold, a kept share of the parameters, or one
+rank; --embedding-rank factorizes the word embedding (vocab x E, then E x hidden, ALBERT-style).
+--recover-epochs N then distills the factorized model from the original on --data."""
+
+
+def add_parsers(sub, pos_int, data_args) -> None:
+    p = sub.add_parser("prune", help="magnitude, structured (heads/neurons/layers) or vocabulary pruning",
+                       description=PRUNE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="model folder or alias")
+    p.add_argument("--out", required=True, help="output model folder (written atomically)")
+    p.add_argument("--method", required=True, choices=["magnitude", "structured", "vocab"])
+    p.add_argument("--data", default=None, help="training data (structured, vocab, recovery)")
+    g = p.add_argument_group("magnitude")
+    g.add_argument("--sparsity", type=float, default=None, help="share of Linear weights set to zero, in [0, 1)")
+    g.add_argument("--scope", choices=["global", "layer"], default="global", help="one threshold for all "
+                   "Linears (global, default) or the same sparsity in each (layer)")
+    g.add_argument("--dense-storage", action="store_true", help="store zeros densely (a Hugging Face folder)")
+    g = p.add_argument_group("structured (one target)")
+    g.add_argument("--target-flops", type=float, default=None, help="kept share of FLOPs, e.g. 0.5")
+    g.add_argument("--target-params", type=float, default=None, help="kept share of encoder parameters")
+    g.add_argument("--target-latency", type=float, default=None, help="kept share of the PyTorch batch-1 "
+                   "latency measured in this process (--threads)")
+    g.add_argument("--drop-layers", type=int, default=0, help="whole layers to remove first (default 0)")
+    g.add_argument("--importance", choices=["fisher", "taylor"], default="fisher",
+                   help="unit scores (default fisher)")
+    g.add_argument("--importance-n", type=pos_int, default=2000, help="sentences scored (default 2000)")
+    g.add_argument("--length", type=pos_int, default=None, help="tokens per example for FLOPs and latency "
+                   "(default: the data's mean length)")
+    _recover_args(p, pos_int)
+    data_args(p)
+
+    p = sub.add_parser("factorize", help="low-rank (truncated SVD) factorization of Linear layers and embedding",
+                       description=FACTORIZE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="model folder or alias")
+    p.add_argument("--out", required=True, help="output model folder (written atomically)")
+    g = p.add_argument_group("ranks (one of)")
+    g.add_argument("--energy", type=float, default=None, help="keep this share of each matrix's ΣS², e.g. 0.9")
+    g.add_argument("--ratio", type=float, default=None, help="kept share of the factorized Linears' parameters")
+    g.add_argument("--rank", type=int, default=None, help="one rank for every factorized Linear")
+    p.add_argument("--targets", default="attn,ffn", help="which Linears: attn, ffn or both (default attn,ffn)")
+    p.add_argument("--embedding-rank", type=int, default=None, help="factorize the word embedding to this rank")
+    p.add_argument("--data", default=None, help="training data for recovery")
+    _recover_args(p, pos_int)
+    data_args(p)
+
+
+def _recover_args(p, pos_int) -> None:
+    g = p.add_argument_group("recovery (distillation from the unpruned model)")
+    g.add_argument("--recover-epochs", type=float, default=0.0, help="epochs of recovery on --data (default 0)")
+    g.add_argument("--dev", default=None, help="dev data: the best recovery checkpoint is kept")
+    g.add_argument("--lr", type=float, default=5e-5, help="recovery learning rate (default 5e-5)")
+    g.add_argument("--batch-size", type=pos_int, default=32, help="recovery batch size (default 32)")
+    g.add_argument("--alpha", type=float, default=0.5, help="hard-label weight of the recovery loss (default 0.5)")
+    g.add_argument("--temperature", type=float, default=2.0, help="distillation temperature (default 2)")
+    g.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE weight (default 0)")
+    g.add_argument("--max-length", type=pos_int, default=None, help="tokens per example (default 128)")
+    g.add_argument("--eval-every", type=pos_int, default=None, help="steps between dev evaluations")
+    g.add_argument("--threads", type=pos_int, default=2, help="CPU threads (default 2)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _task_data(a, lm, need_labels: bool):
+    from liteformer.compress.prune import TaskData
+    from liteformer.data.text import encode_labels, read_classification
+    from liteformer.data.tokenizer import default_max_length
+    if not a.data:
+        raise LiteformerError(f"--method {a.method} needs --data (the task's training data)")
+    ds = read_classification(a.data, a.text_column, a.label_column if need_labels else None)
+    if not ds.texts:
+        raise LiteformerError(f"{a.data}: no examples")
+    labels = encode_labels(ds, lm.label2id) if need_labels else None
+    return TaskData(lm.tokenizer, ds.texts, labels, max_length=a.max_length or
+                    default_max_length(lm.model.config.max_positions),
+                    importance_examples=a.importance_n, importance=a.importance, progress=sys.stderr.isatty())
+
+
+def _prune_config(a, lm, data):
+    from liteformer.verbs import prune_config
+    return prune_config(a.method, data, sparsity=a.sparsity, scope=a.scope, target_flops=a.target_flops,
+                        target_params=a.target_params, target_latency=a.target_latency, length=a.length,
+                        drop_layers=a.drop_layers, threads=a.threads)
+
+
+def cmd_prune(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.compress.prune import prune_
+    from liteformer.models.checkpoint import load_model
+    torch.set_num_threads(a.threads)
+    _check_recovery(a)
+    lm = load_model(a.model)
+    data = _task_data(a, lm, need_labels=a.method == "structured") if (a.data or a.method != "magnitude") else None
+    config = _prune_config(a, lm, data)
+    result = prune_(lm.model, config, data)
+    tok = result.tokenizer or lm.tokenizer
+    sparse = a.method == "magnitude" and not a.dense_storage and config.sparsity > 0
+    report = {"method": a.method, "source": str(lm.path), **result.report}
+    _finish(a, lm, tok, report, sparse, keep_sparsity=config.sparsity if a.method == "magnitude" else 0.0)
+    return 0
+
+
+def cmd_factorize(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.compress.factorize import LowRankConfig, factorize_
+    from liteformer.models.checkpoint import load_model
+    torch.set_num_threads(a.threads)
+    _check_recovery(a)
+    targets = tuple(t.strip() for t in a.targets.split(",") if t.strip())
+    cfg = LowRankConfig(a.energy, a.ratio, a.rank, targets, a.embedding_rank)
+    cfg.validate()
+    lm = load_model(a.model)
+    report = {"method": "low-rank", "source": str(lm.path), **factorize_(lm.model, cfg).to_dict()}
+    _finish(a, lm, lm.tokenizer, report, sparse=False)
+    return 0
+
+
+def _check_recovery(a) -> None:
+    if a.recover_epochs < 0:
+        raise LiteformerError(f"--recover-epochs must be >= 0, got {a.recover_epochs}")
+    if a.recover_epochs and not a.data:
+        raise LiteformerError("--recover-epochs needs --data (the task's training data)")
+    if not 0 <= a.alpha <= 1:
+        raise LiteformerError(f"--alpha must be in [0, 1], got {a.alpha}")
+    if a.temperature <= 0:
+        raise LiteformerError(f"--temperature must be > 0, got {a.temperature}")
+
+
+def _finish(a, lm, tok, report: dict, sparse: bool, keep_sparsity: float = 0.0) -> None:
+    """Save the compressed model (and recover it by distillation from the source); print a summary."""
+    from liteformer.fileio import write_json
+    from liteformer.models.checkpoint import save_model
+    from liteformer.models.transformer import count_parameters
+    report["parameters"] = count_parameters(lm.model)
+    if not a.recover_epochs:
+        save_model(lm.model, tok, a.out, extra=report, sparse_storage=sparse)
+        write_json(Path(a.out) / "compress.json", report)
+        _summary(report, a.out)
+        return
+    from liteformer.compress.distill import DistillConfig, StudentSpec
+    from liteformer.train.distill import distill
+    from liteformer.verbs import train_config
+    tmp = Path(tempfile.mkdtemp(prefix=".liteformer-pruned-", dir=Path(a.out).resolve().parent))
+    try:
+        save_model(lm.model, tok, tmp / "model", extra=report)
+        tcfg = train_config({"epochs": a.recover_epochs, "lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,
+                             "max_length": a.max_length, "eval_every": a.eval_every, "prune_sparsity": keep_sparsity})
+        dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight)
+        result = distill(str(lm.path), StudentSpec(checkpoint=str(tmp / "model")), a.data, a.out, dcfg, tcfg,
+                         a.dev, a.text_column, a.label_column, progress=sys.stderr.isatty())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report["recovery"] = {"epochs": a.recover_epochs, "steps": result.steps, "seconds": round(result.seconds, 1),
+                          "best_dev_accuracy": result.best.accuracy if result.best else None}
+    write_json(Path(a.out) / "compress.json", report)
+    _summary(report, a.out)
+
+
+def _summary(report: dict, out: str) -> None:
+    if int(os.environ.get("RANK", "0")):
+        return
+    keys = ("sparsity", "kept", "heads_after", "ffn_after", "dropped_layers", "latency_ratio", "vocab_after",
+            "params_before", "params_after", "parameters")
+    shown = {k: report[k] for k in keys if k in report}
+    if "recovery" in report:
+        shown["recovery_dev_accuracy"] = report["recovery"]["best_dev_accuracy"]
+    print(f"{report['method']}: {json.dumps(shown)}")
+    print(f"model: {out}")

@@ -1,0 +1,137 @@
+"""CLI commands that produce and run artifacts: export, quantize, run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+
+def _int_tuple(flag: str, value: str | None) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(x) for x in value.split(",")) if value else None
+    except ValueError:
+        raise LiteformerError(f"{flag} {value!r}: expected comma-separated integers") from None
+
+
+def _options(a: argparse.Namespace, loaded, quantize: str | None, keep_float: tuple[str, ...]):
+    """ExportOptions from the shared flags: --max-length, --buckets, --calibration-data/-n."""
+    from liteformer.verbs import export_options
+    return export_options(loaded, max_length=a.max_length, buckets=_int_tuple("--buckets", a.buckets),
+                          quantize=quantize, keep_float=keep_float, calibration_data=a.calibration_data,
+                          calibration_n=a.calibration_n, text_column=a.text_column, label_column=a.label_column,
+                          fuse=not a.no_fuse)
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from liteformer import runtimes
+    from liteformer.models.checkpoint import load_model
+    from liteformer.verbs import export_bundle
+    targets = [t.strip() for t in a.to.split(",") if t.strip()]
+    for t in targets:
+        runtimes.exporter(t)  # unknown target or missing runtime: fail before any work
+    loaded = load_model(a.model)
+    keep = tuple(x.strip() for x in a.keep_float.split(",") if x.strip()) if a.keep_float else ()
+    opts = _options(a, loaded, a.quantize, keep)
+    for t in targets:
+        opts.check_quantize(t)
+    texts = None
+    if not a.no_verify:
+        from liteformer.data.text import read_classification
+        texts = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    for t in targets:
+        out = Path(a.out) / t if len(targets) > 1 else Path(a.out)
+        print(f"exporting {loaded.path} to {t} ...", file=sys.stderr)
+        meta = export_bundle(loaded, t, out, opts, texts, a.threads)
+        size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+        v = meta.get("verify")
+        check = (f"verified on {v['inputs']} inputs: max |diff| {v['max_abs_diff']:.1e}, labels agree "
+                 f"{v['label_agreement']:.0%}") if v else "not verified"
+        print(f"{t:<11} {out / meta['artifact']}  bundle {size / 1e6:.1f} MB  {check}  "
+              f"({meta['export']['seconds']:.0f} s)")
+    return 0
+
+
+def cmd_quantize(a: argparse.Namespace) -> int:
+    from liteformer import runtimes
+    from liteformer.data.text import read_classification
+    from liteformer.models.checkpoint import load_model
+    from liteformer.verbs import export_bundle
+    runtimes.exporter(a.to)
+    if a.max_accuracy_drop is not None and not a.eval_data:
+        raise LiteformerError("--max-accuracy-drop needs --eval-data (the split the budget is measured on)")
+    loaded = load_model(a.model)
+    opts = _options(a, loaded, a.method, ())
+    opts.check_quantize(a.to)
+    eval_data = read_classification(a.eval_data, a.text_column, a.label_column) if a.eval_data else None
+    verify = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    meta = export_bundle(loaded, a.to, a.out, opts, verify, a.threads, a.max_accuracy_drop, eval_data,
+                         progress=sys.stderr.isatty())
+    size = sum(f.stat().st_size for f in Path(a.out).iterdir() if f.is_file())
+    v = meta["verify"]
+    print(f"{a.to} {a.method}: {Path(a.out) / meta['artifact']}  bundle {size / 1e6:.1f} MB  labels agree with "
+          f"the float model on {v['label_agreement']:.1%} of {v['inputs']} inputs")
+    mixed = meta.get("mixed_precision")
+    if mixed:
+        print(f"accuracy on {a.eval_data}: float {mixed['float_accuracy']:.4f}, all quantized "
+              f"{mixed['all_quantized_accuracy']:.4f}, final {mixed['final_accuracy']:.4f}")
+        if mixed["keep_float"]:
+            for g in mixed["keep_float"]:
+                print(f"  kept in float: {g:<14} (+{100 * mixed['sensitivity'][g]:.2f} points when float alone)")
+        else:
+            print("  every group quantized: the drop is within budget")
+    return 0
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    from liteformer import runtimes
+    from liteformer.data.tokenizer import DEFAULT_MAX_LENGTH, default_max_length
+    from liteformer.tasks.classification import run_each
+    path = Path(a.artifact)
+    if path.suffix in (".yaml", ".yml"):
+        return _run_recipe(a, path)
+    if not a.text:
+        raise LiteformerError("give --text TEXT to classify (or a RECIPE.yaml to run)")
+    if not path.exists():
+        raise LiteformerError(f"{path}: no such file or folder")
+    runtime = runtimes.detect(path)
+    runner = runtimes.load(runtime, path, None, a.threads)
+    cfg = runner.describe().get("config") or {}
+    enc = runner.tokenizer.encode(a.text, default_max_length(cfg.get("max_positions", DEFAULT_MAX_LENGTH)))
+    rows = []
+    for text, logits in zip(a.text, run_each(runner, enc.ids), strict=True):
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        k = int(p.argmax())
+        rows.append({"text": text, "label": runner.id2label[k], "probability": float(p[k]),
+                     "probabilities": {runner.id2label[i]: float(v) for i, v in enumerate(p)}})
+    if a.json:
+        print(json.dumps({"runtime": runtime, "results": rows}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['label']}\t{r['probability']:.3f}\t{r['text']}")
+    return 0
+
+
+def _run_recipe(a: argparse.Namespace, path: Path) -> int:
+    from liteformer.recipe.runner import print_result, run_recipe
+    from liteformer.recipe.schema import load_recipe
+    recipe = load_recipe(path)
+    if a.check:
+        variants = recipe.variants()
+        print(f"{path}: valid; {len(recipe.steps)} steps, {len(variants)} variant(s)")
+        for label, steps in variants:
+            print(f"  {label}: " + " -> ".join(name for name, _ in steps))
+        return 0
+    res = run_recipe(recipe, a.work, progress=sys.stderr.isatty())
+    print_result(res)
+    if not res.chosen:
+        closest = json.loads(res.report.get("closest", "[]"))
+        near = f"; closest: {closest[0]['name']} (misses by {100 * closest[0]['worst_miss']:.0f}%)" if closest else ""
+        raise LiteformerError(f"{path}: nothing fits the budget: {res.reason}{near}")
+    return 0

@@ -1,0 +1,98 @@
+"""The measuring commands: ``eval`` (accuracy of a model folder or an exported bundle), ``bench``
+(accuracy, latency, size and memory side by side in fresh processes) and ``select`` (the best under a
+budget). Their parsers live in cli.py with the others."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.data.text import read_classification
+    from liteformer.data.tokenizer import default_max_length
+    from liteformer.models.checkpoint import load_model
+    from liteformer.tasks.classification import evaluate, evaluate_bundle
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model = Path(a.model)
+    if model.is_file() or (model / "liteformer.json").exists():  # an exported bundle or an artifact in one
+        data = read_classification(a.data, a.text_column, a.label_column)
+        report = evaluate_bundle(model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
+        return _print_report(a, f"bundle {model}", str(model), data, report)
+    lm = load_model(a.model)
+    max_pos = lm.model.config.max_positions
+    a.max_length = a.max_length or default_max_length(max_pos)
+    if a.max_length > max_pos:
+        raise LiteformerError(f"--max-length {a.max_length} exceeds the model's "
+                              f"{lm.model.config.max_positions} positions")
+    data = read_classification(a.data, a.text_column, a.label_column)
+    report = evaluate(lm.model, lm.tokenizer, data, a.batch_size, a.max_length, progress=sys.stderr.isatty())
+    return _print_report(a, f"model {lm.path}", str(lm.path), data, report)
+
+
+def _print_report(a: argparse.Namespace, title: str, source: str, data, report) -> int:
+    from liteformer.fileio import write_json
+    if report.truncated:
+        why = f"longer than {a.max_length} tokens and were truncated" if a.max_length else "truncated"
+        print(f"warning: {report.truncated} of {report.total} examples were {why}", file=sys.stderr)
+    print(f"{title}  data {data.path}")
+    print(report.format())
+    if a.out:
+        write_json(a.out, {"model": source, "data": data.path, **report.to_dict()})
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
+    from liteformer.bench.report import format_table, write_reports
+    from liteformer.bench.select import profile
+    prof = profile(a.profile) if a.profile else {}
+    s = BenchSettings(data=a.data, text_column=a.text_column, label_column=a.label_column,
+                      threads=a.threads or prof.get("threads", 2), reps=a.reps,
+                      fixed_length=a.length or prof.get("fixed_length", 128), max_length=a.max_length,
+                      timed_examples=a.timed_examples or None, warmup=a.warmup, baseline=a.baseline)
+    s.validate()
+    from liteformer.data.text import read_classification
+    read_classification(s.data, s.text_column, s.label_column)  # bad data: fail before any work
+    cands = [parse_candidate(c) for c in a.candidates]
+    result = run_bench(cands, s, progress=sys.stderr.isatty())
+    paths = write_reports(result, a.out)
+    print(format_table(result))
+    print(f"report: {paths['md']}  {paths['html']}  {paths['json']}  {paths['png']}  ({result.seconds:.0f} s)")
+    failed = [c for c in result.candidates if not c["ok"]]
+    for c in failed:
+        print(f"liteformer bench: error: candidate {c['name']} ({c['path']}): {c['error']}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def cmd_select(a: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from liteformer.bench.harness import BenchResult
+    from liteformer.bench.select import Budget, describe_candidate, profile, select
+    path = Path(a.report)
+    result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
+    budget = profile(a.profile)["budget"] if a.profile else Budget()
+    flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy",
+                                        "min_x_faster", "min_x_smaller", "min_pct_accuracy")}
+    budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
+    sel = select(result, budget)
+    if a.json:
+        print(json.dumps({"chosen": sel.chosen, "reason": sel.reason,
+                          "closest": [{"name": c["name"], "worst_miss": v} for c, v in sel.closest]}, indent=2))
+    elif sel.chosen:
+        print(f"chosen: {describe_candidate(sel.chosen)}")
+        print(f"        {sel.chosen['path']}")
+        print(f"{len(sel.feasible)} of {len(result.ok())} candidates fit the budget")
+    else:
+        print(f"nothing fits: {sel.reason}")
+        for c, v in sel.closest:
+            print(f"  closest: {describe_candidate(c)}  (misses by {100 * v:.0f}%)")
+    return 0 if sel.chosen else 1

@@ -1,0 +1,106 @@
+"""Students for distillation: (a) ``layers`` — keep those teacher layers (DistilBERT-style);
+(b) ``config`` — a new model of any size from a JSON config, optionally with a new, smaller WordPiece
+vocabulary trained on the task text, its embeddings PCA-projected from the teacher's or every weight
+cut out of the teacher (``teacher_init``); (c) ``checkpoint`` — any model folder."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
+from liteformer.errors import LiteformerError
+from liteformer.models.checkpoint import load_model, read_config
+from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.tasks.classification import replace_head
+
+INIT_TEXTS = 512  # training texts the teacher's channels, heads and neurons are scored on
+# in a cut student's notes and saved folder (config.json "liteformer_info"): the teacher's residual
+# channel each of its channels came from; the hidden-state projections start from that selection
+TEACHER_CHANNELS = "teacher_channels"
+
+
+@dataclass
+class StudentSpec:
+    layers: list[int] | None = None  # (a) teacher layers to keep
+    config: str | None = None  # (b) JSON of TransformerConfig fields
+    tokenizer: str | None = None  #     with (b): a tokenizer folder, or
+    vocab_size: int | None = None  #     with (b): train a new vocabulary of this size
+    checkpoint: str | None = None  # (c) a model folder
+    init_embeddings: bool = False  # with (b): embedding tables from the teacher's (PCA-projected)
+    init_from_teacher: bool = False  # with (b): every weight a slice of the teacher's (see teacher_init)
+
+    def validate(self) -> None:
+        given = [x is not None for x in (self.layers, self.config, self.checkpoint)]
+        if sum(given) != 1:
+            raise LiteformerError("give exactly one student: --student-layers, --student-config or --student")
+        if (self.tokenizer or self.vocab_size) and self.config is None:
+            raise LiteformerError("--student-tokenizer/--student-vocab-size go with --student-config")
+        if self.init_embeddings and self.config is None:
+            raise LiteformerError("--student-init-embeddings goes with --student-config")
+        if self.init_from_teacher and (self.config is None or self.init_embeddings):
+            raise LiteformerError("--student-init-from-teacher goes with --student-config, without "
+                                  "--student-init-embeddings (it copies the embeddings too)")
+
+
+def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
+    """(student model, its tokenizer, notes on how it was built)."""
+    spec.validate()
+    labels = dict(teacher.config.id2label)
+    if spec.layers is not None:
+        return student_from_teacher(teacher, spec.layers), teacher_tok, {}
+    if spec.checkpoint is not None:
+        lm = load_model(spec.checkpoint)
+        if lm.fresh or lm.model.config.id2label != labels:
+            replace_head(lm.model, labels)
+        # a student saved right after it was cut from the teacher remembers which channels it kept
+        kept = read_config(lm.path).get("liteformer_info", {}).get(TEACHER_CHANNELS)
+        return lm.model, lm.tokenizer, {TEACHER_CHANNELS: kept} if kept else {}
+    tok = (load_tokenizer(spec.tokenizer) if spec.tokenizer else
+           train_wordpiece(texts, spec.vocab_size) if spec.vocab_size else teacher_tok)
+    try:
+        d = json.loads(Path(spec.config).read_text(encoding="utf-8"))
+        cfg = TransformerConfig.from_dict({**d, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id,
+                                           "num_labels": len(labels), "id2label": labels})
+    except FileNotFoundError:
+        raise LiteformerError(f"{spec.config}: no such file") from None
+    except (ValueError, TypeError, UnicodeDecodeError) as e:
+        raise LiteformerError(f"{spec.config}: {e}") from None
+    model = TransformerForSequenceClassification(cfg)
+    notes = {}
+    if spec.init_embeddings:
+        from liteformer.compress.distill.teacher_init import init_embeddings_
+        notes["init_embeddings"] = init_embeddings_(model, teacher, tok.tok.get_vocab(), teacher_tok.tok.get_vocab())
+    if spec.init_from_teacher:
+        from liteformer.compress.distill.teacher_init import init_from_teacher_
+        sample = random.Random(0).sample(texts, min(INIT_TEXTS, len(texts)))  # what the teacher is scored on
+        ids = teacher_tok.encode(sample, default_max_length(teacher.config.max_positions)).ids
+        notes["init_from_teacher"] = init_from_teacher_(model, teacher, tok.tok.get_vocab(),
+                                                        teacher_tok.tok.get_vocab(), ids, teacher_tok.pad_id)
+        notes[TEACHER_CHANNELS] = notes["init_from_teacher"]["hidden_channels"]
+    return model, tok, notes
+
+
+def student_from_teacher(teacher: TransformerForSequenceClassification,
+                         layers: list[int]) -> TransformerForSequenceClassification:
+    """A student that keeps the given teacher layers (DistilBERT-style), with every weight copied."""
+    tc = teacher.config
+    bad = [i for i in layers if not 0 <= i < tc.num_layers]
+    if bad or not layers:
+        raise LiteformerError(f"student layers {layers} must be teacher layers 0..{tc.num_layers - 1}")
+    d = tc.to_dict()
+    d.update(num_layers=len(layers), num_heads=[tc.num_heads[i] for i in layers],
+             ffn_dim=[tc.ffn_dim[i] for i in layers])
+    student = TransformerForSequenceClassification(TransformerConfig.from_dict(d))
+    sd = teacher.state_dict()
+    out = {}
+    for k in student.state_dict():
+        if k.startswith("encoder.layers."):
+            _, _, i, rest = k.split(".", 3)
+            out[k] = sd[f"encoder.layers.{layers[int(i)]}.{rest}"]
+        else:
+            out[k] = sd[k]
+    student.load_state_dict(out)
+    return student

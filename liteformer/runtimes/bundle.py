@@ -1,0 +1,55 @@
+"""Reading a deployable bundle: the artifact + ``liteformer.json`` (sidecar) + tokenizer files, so that
+``run`` and ``bench`` (and a phone app) need nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+from liteformer.runtimes.table import RUNTIMES
+
+SIDECAR = "liteformer.json"
+
+
+def find_sidecar(path: str | Path) -> Path | None:
+    """The sidecar of a bundle folder, or of an artifact file inside one."""
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    side = folder / SIDECAR
+    return side if side.exists() else None
+
+
+def read_sidecar(path: str | Path, runtime: str | None = None) -> dict:
+    """The bundle's sidecar, checked: a JSON object with the keys a runner needs, naming a known
+    runtime (``runtime`` when given) whose artifact is in the folder."""
+    side = find_sidecar(path)
+    if side is None:
+        raise LiteformerError(f"{path}: no {SIDECAR} beside the artifact (export it with liteformer export)")
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LiteformerError(f"{side}: not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise LiteformerError(f"{side}: not a liteformer bundle description (a JSON object)")
+    for key in ("runtime", "artifact", "id2label", "max_length"):
+        if key not in meta:
+            raise LiteformerError(f"{side}: lacks {key!r}")
+    if meta["runtime"] not in RUNTIMES:
+        raise LiteformerError(f"{side}: unknown runtime {meta['runtime']!r}")
+    if runtime is not None and meta["runtime"] != runtime:
+        raise LiteformerError(f"{side}: a {meta['runtime']} bundle, not {runtime}")
+    if not (side.parent / meta["artifact"]).exists():
+        raise LiteformerError(f"{side.parent / meta['artifact']}: artifact missing from the bundle")
+    return meta
+
+
+def artifact_path(path: str | Path, meta: dict) -> Path:
+    p = Path(path)
+    return (p if p.is_dir() else p.parent) / meta["artifact"]
+
+
+def bundle_files(path: str | Path) -> list[Path]:
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    return sorted(f for f in folder.iterdir() if f.is_file())

@@ -1,0 +1,79 @@
+"""Tasks: what a task brings to liteformer, so that training, export verification, ``eval``, ``run``
+and the bench drive any task the same way, and the compressors never need to know which one it is.
+
+A task is one module holding one object with this interface (``Task`` below):
+
+- ``read(path, text_column, label_column)`` — a split of its data (the readers live in ``data/``);
+- ``new_head(model, labels)`` — the model head for its outputs;
+- ``loss(model, ids, mask, idx, labels)`` — the per-example training loss (the loop in ``train/``
+  averages it over the global batch, under DDP too);
+- ``evaluate(model, tokenizer, data, ...)`` — its metric for a PyTorch model (a report with
+  ``format()`` and ``to_dict()``);
+- ``encode(runner, data, max_length)`` — a labelled split turned into a runner's inputs and
+  references (its tokenizer, its label map), refusing data the artifact cannot take;
+- ``predict(runner, example, length=None)`` — **the runtime loop**: one example through an exported
+  artifact (a ``runtimes.Runner``), as the phone app runs it, to a prediction (``length``: padded
+  to a fixed size, for the bench's fixed-length timing);
+- ``report(predictions, references, runner)`` — the metric from predictions, the same report as
+  ``evaluate`` (so a bundle and its source compare line by line);
+- ``verify(runner, model, tokenizer, texts, max_length, quantized)`` — the check an export must pass
+  before it is put in place (raises ``LiteformerError``; returns what it measured);
+- ``metric`` — the name of the quality column the bench reports and budgets refer to.
+
+Text classification (``classification.py``) is the first task: logits out, accuracy and confusion
+matrix, argmax per example, fp32 max |Δlogit| ≤ 1e-4 and ≥ 99 % label agreement when quantized.
+
+How the next tasks plug in, without touching ``compress/`` or ``bench/``:
+
+- **Sequence to sequence** (translation, summarization, dialogue): ``read`` gives source/target
+  pairs; ``new_head`` ties the decoder's output projection to its embeddings; ``loss`` is
+  label-smoothed token cross-entropy; ``evaluate`` generates (greedy or beam) and scores BLEU /
+  ROUGE. The exported artifact has two entry points (``encode`` and ``decode_step`` with a
+  fixed-size cache): its runner exposes them as methods, and ``predict`` is the decoding loop —
+  encode once, call ``decode_step`` until EOS or the length limit, detokenize — so the bench times
+  whole sentences (and first-token latency) through the same worker. ``verify`` compares greedy
+  tokens and first-step logits.
+- **Speech recognition**: ``read`` gives (waveform, transcript) pairs; the runner's input is audio
+  (or log-mel features, whichever the bundle's sidecar declares); ``loss`` is CTC; ``predict`` runs
+  the encoder and greedy CTC decoding; ``report`` gives WER/CER. Compressors see an ``nn.Module``
+  and task data, as for text.
+
+A new task = one module here + one line in ``TASKS``; the bundle's sidecar names its task, so
+``run``, ``eval`` and ``bench`` find it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from liteformer.errors import LiteformerError
+
+# task name -> module holding ``TASK``
+TASKS = {"text-classification": "liteformer.tasks.classification"}
+DEFAULT = "text-classification"
+
+
+class Task(Protocol):
+    name: str
+    metric: str
+
+    def read(self, path: str, text_column: str | None = None, label_column: str | None = "label") -> Any: ...
+    def new_head(self, model: Any, labels: dict[int, str]) -> None: ...
+    def loss(self, model: Any, ids: Any, mask: Any, idx: Any, labels: Any) -> Any: ...
+    def evaluate(self, model: Any, tokenizer: Any, data: Any, batch_size: int = 64,
+                 max_length: int | None = None, progress: bool = True) -> Any: ...
+    def encode(self, runner: Any, data: Any, max_length: int | None = None, longest: int = 0,
+               what: str = "model") -> tuple[list, Any]: ...
+    def predict(self, runner: Any, example: Any, length: int | None = None) -> Any: ...
+    def report(self, predictions: list, references: list, runner: Any, truncated: int = 0) -> Any: ...
+    def verify(self, runner: Any, model: Any, tokenizer: Any, texts: list[str], max_length: int,
+               quantized: bool = False) -> dict: ...
+
+
+def get(name: str | None = None) -> Task:
+    """The task called ``name`` (default: text classification)."""
+    name = name or DEFAULT
+    if name not in TASKS:
+        raise LiteformerError(f"unknown task {name!r} (tasks: {', '.join(TASKS)})")
+    return importlib.import_module(TASKS[name]).TASK
