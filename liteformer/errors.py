@@ -4,7 +4,3 @@
 class LiteformerError(Exception):
     """Bad input (file, column, hyper-parameter): the message names the input and the problem."""
 
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise LiteformerError(message)

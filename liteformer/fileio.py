@@ -1,4 +1,4 @@
-"""Atomic writes: outputs appear whole or not at all."""
+"""Atomic writes (outputs appear whole or not at all) and checked JSON reads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from liteformer.errors import LiteformerError
 
 
 @contextlib.contextmanager
@@ -53,3 +55,15 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json_object(path: str | Path, what: str = "a JSON object") -> dict:
+    """A JSON file that must hold an object; anything else is one error line naming the file."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LiteformerError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise LiteformerError(f"{path}: not {what}")
+    return d

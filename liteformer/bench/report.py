@@ -18,7 +18,7 @@ COLUMNS = [  # (header, key, format)
     ("GMACs", "macs_mean_length", "{:.3f}"), ("peak MB", "peak_rss_mb", "{:.0f}"),
     ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
     ("× faster", "x_faster", "{:.2f}"), ("% acc", "pct_accuracy", "{:.1f}"),
-    ("× roofline", "x_roofline", "{:.0f}"),
+    ("× roofline", "x_roofline", "{:.1f}"),
 ]
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 

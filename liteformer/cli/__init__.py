@@ -16,10 +16,14 @@ from liteformer.cli.measure import cmd_bench, cmd_eval, cmd_select
 from liteformer.errors import LiteformerError
 
 EPILOG = """examples:
-  liteformer demo                                   fine-tune + evaluate on bundled SST-2
-  liteformer info ../shared/models/minilm-l6-sst2
-  liteformer eval --model ../shared/models/minilm-l6-sst2 --data ../shared/datasets/sst2/test.tsv
+  liteformer demo                                   the main job on bundled data: fine-tune a teacher, distill a
+                                                    3-layer student, export int8 ONNX/LiteRT bundles, bench, pick
+  liteformer info minilm-l6
   liteformer finetune --base minilm-l6 --train sst2:train --dev sst2:dev --out teacher/
+  liteformer eval --model teacher/ --data sst2:test
+  liteformer export teacher/ --to onnx,litert --quantize int8-dynamic --out bundles/
+  liteformer bench teacher/ bundles/onnx bundles/litert --data sst2:test
+  liteformer run recipes/sst2-mobile.yaml --check
 
 Data: .tsv/.csv/.jsonl with a header; sst2:train, sst2:dev, sst2:test name the bundled SST-2 files.
 Models: Hugging Face BERT/DistilBERT folders or liteformer folders; 'minilm-l6' is the

@@ -85,7 +85,7 @@ def _recover_args(p, pos_int) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
-def _task_data(a, lm, need_labels: bool):
+def _task_data(a, loaded, need_labels: bool):
     from liteformer.compress.prune import TaskData
     from liteformer.data.text import encode_labels, read_classification
     from liteformer.data.tokenizer import default_max_length
@@ -94,13 +94,13 @@ def _task_data(a, lm, need_labels: bool):
     ds = read_classification(a.data, a.text_column, a.label_column if need_labels else None)
     if not ds.texts:
         raise LiteformerError(f"{a.data}: no examples")
-    labels = encode_labels(ds, lm.label2id) if need_labels else None
-    return TaskData(lm.tokenizer, ds.texts, labels, max_length=a.max_length or
-                    default_max_length(lm.model.config.max_positions),
+    labels = encode_labels(ds, loaded.label2id) if need_labels else None
+    return TaskData(loaded.tokenizer, ds.texts, labels, max_length=a.max_length or
+                    default_max_length(loaded.model.config.max_positions),
                     importance_examples=a.importance_n, importance=a.importance, progress=sys.stderr.isatty())
 
 
-def _prune_config(a, lm, data):
+def _prune_config(a, loaded, data):
     from liteformer.verbs import prune_config
     return prune_config(a.method, data, sparsity=a.sparsity, scope=a.scope, target_flops=a.target_flops,
                         target_params=a.target_params, target_latency=a.target_latency, length=a.length,
@@ -114,14 +114,14 @@ def cmd_prune(a: argparse.Namespace) -> int:
     from liteformer.models.checkpoint import load_model
     torch.set_num_threads(a.threads)
     _check_recovery(a)
-    lm = load_model(a.model)
-    data = _task_data(a, lm, need_labels=a.method == "structured") if (a.data or a.method != "magnitude") else None
-    config = _prune_config(a, lm, data)
-    result = prune_(lm.model, config, data)
-    tok = result.tokenizer or lm.tokenizer
+    loaded = load_model(a.model)
+    data = _task_data(a, loaded, need_labels=a.method == "structured") if (a.data or a.method != "magnitude") else None
+    config = _prune_config(a, loaded, data)
+    result = prune_(loaded.model, config, data)
+    tok = result.tokenizer or loaded.tokenizer
     sparse = a.method == "magnitude" and not a.dense_storage and config.sparsity > 0
-    report = {"method": a.method, "source": str(lm.path), **result.report}
-    _finish(a, lm, tok, report, sparse, keep_sparsity=config.sparsity if a.method == "magnitude" else 0.0)
+    report = {"method": a.method, "source": str(loaded.path), **result.report}
+    _finish(a, loaded, tok, report, sparse, keep_sparsity=config.sparsity if a.method == "magnitude" else 0.0)
     return 0
 
 
@@ -135,9 +135,9 @@ def cmd_factorize(a: argparse.Namespace) -> int:
     targets = tuple(t.strip() for t in a.targets.split(",") if t.strip())
     cfg = LowRankConfig(a.energy, a.ratio, a.rank, targets, a.embedding_rank)
     cfg.validate()
-    lm = load_model(a.model)
-    report = {"method": "low-rank", "source": str(lm.path), **factorize_(lm.model, cfg).to_dict()}
-    _finish(a, lm, lm.tokenizer, report, sparse=False)
+    loaded = load_model(a.model)
+    report = {"method": "low-rank", "source": str(loaded.path), **factorize_(loaded.model, cfg).to_dict()}
+    _finish(a, loaded, loaded.tokenizer, report, sparse=False)
     return 0
 
 
@@ -152,14 +152,14 @@ def _check_recovery(a) -> None:
         raise LiteformerError(f"--temperature must be > 0, got {a.temperature}")
 
 
-def _finish(a, lm, tok, report: dict, sparse: bool, keep_sparsity: float = 0.0) -> None:
+def _finish(a, loaded, tok, report: dict, sparse: bool, keep_sparsity: float = 0.0) -> None:
     """Save the compressed model (and recover it by distillation from the source); print a summary."""
     from liteformer.fileio import write_json
     from liteformer.models.checkpoint import save_model
     from liteformer.models.transformer import count_parameters
-    report["parameters"] = count_parameters(lm.model)
+    report["parameters"] = count_parameters(loaded.model)
     if not a.recover_epochs:
-        save_model(lm.model, tok, a.out, extra=report, sparse_storage=sparse)
+        save_model(loaded.model, tok, a.out, extra=report, sparse_storage=sparse)
         write_json(Path(a.out) / "compress.json", report)
         _summary(report, a.out)
         return
@@ -168,11 +168,11 @@ def _finish(a, lm, tok, report: dict, sparse: bool, keep_sparsity: float = 0.0) 
     from liteformer.verbs import train_config
     tmp = Path(tempfile.mkdtemp(prefix=".liteformer-pruned-", dir=Path(a.out).resolve().parent))
     try:
-        save_model(lm.model, tok, tmp / "model", extra=report)
+        save_model(loaded.model, tok, tmp / "model", extra=report)
         tcfg = train_config({"epochs": a.recover_epochs, "lr": a.lr, "batch_size": a.batch_size, "seed": a.seed,
                              "max_length": a.max_length, "eval_every": a.eval_every, "prune_sparsity": keep_sparsity})
         dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight)
-        result = distill(str(lm.path), StudentSpec(checkpoint=str(tmp / "model")), a.data, a.out, dcfg, tcfg,
+        result = distill(str(loaded.path), StudentSpec(checkpoint=str(tmp / "model")), a.data, a.out, dcfg, tcfg,
                          a.dev, a.text_column, a.label_column, progress=sys.stderr.isatty())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

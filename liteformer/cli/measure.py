@@ -26,15 +26,15 @@ def cmd_eval(a: argparse.Namespace) -> int:
         data = read_classification(a.data, a.text_column, a.label_column)
         report = evaluate_bundle(model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
         return _print_report(a, f"bundle {model}", str(model), data, report)
-    lm = load_model(a.model)
-    max_pos = lm.model.config.max_positions
+    loaded = load_model(a.model)
+    max_pos = loaded.model.config.max_positions
     a.max_length = a.max_length or default_max_length(max_pos)
     if a.max_length > max_pos:
         raise LiteformerError(f"--max-length {a.max_length} exceeds the model's "
-                              f"{lm.model.config.max_positions} positions")
+                              f"{loaded.model.config.max_positions} positions")
     data = read_classification(a.data, a.text_column, a.label_column)
-    report = evaluate(lm.model, lm.tokenizer, data, a.batch_size, a.max_length, progress=sys.stderr.isatty())
-    return _print_report(a, f"model {lm.path}", str(lm.path), data, report)
+    report = evaluate(loaded.model, loaded.tokenizer, data, a.batch_size, a.max_length, progress=sys.stderr.isatty())
+    return _print_report(a, f"model {loaded.path}", str(loaded.path), data, report)
 
 
 def _print_report(a: argparse.Namespace, title: str, source: str, data, report) -> int:

@@ -11,21 +11,21 @@ from liteformer.models.checkpoint import LoadedModel
 MAX_UNKNOWN = 0.05  # share of [UNK] tokens above which the text is not this tokenizer's language
 
 
-def calibration_ids(path: str, lm: LoadedModel, n: int, max_length: int, text_column: str | None = None,
+def calibration_ids(path: str, loaded: LoadedModel, n: int, max_length: int, text_column: str | None = None,
                     label_column: str = "label", seed: int = 0) -> list[list[int]]:
     """``n`` random texts of a training file, tokenized with the model's tokenizer."""
     has_labels = label_column in columns_of(path)
     data = read_classification(path, text_column, label_column if has_labels else None)
     if has_labels:  # labels present: they must be this model's
-        names, ids = set(lm.label2id), {str(i) for i in lm.label2id.values()}
+        names, ids = set(loaded.label2id), {str(i) for i in loaded.label2id.values()}
         foreign = sorted({x for x in data.labels if x not in names and x not in ids})
         if foreign:
             raise LiteformerError(f"{path}: calibration labels {foreign[:5]} are not the model's labels "
                                   f"{sorted(names)}: data of another task?")
     texts = random.Random(seed).sample(data.texts, min(n, len(data.texts)))
-    enc = lm.tokenizer.encode(texts, max_length)
+    enc = loaded.tokenizer.encode(texts, max_length)
     tokens = sum(len(x) - 2 for x in enc.ids)
-    unknown = sum(x.count(lm.tokenizer.unk_id) for x in enc.ids)
+    unknown = sum(x.count(loaded.tokenizer.unk_id) for x in enc.ids)
     if tokens == 0:
         raise LiteformerError(f"{path}: calibration texts are empty")
     if unknown / tokens > MAX_UNKNOWN:

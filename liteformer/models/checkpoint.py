@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from liteformer.data.tokenizer import TextTokenizer, load_tokenizer
 from liteformer.errors import LiteformerError
-from liteformer.fileio import atomic_dir
+from liteformer.fileio import atomic_dir, read_json_object
 from liteformer.models import hf, sparse
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 
@@ -60,13 +60,7 @@ def read_config(folder: Path) -> dict:
         raise LiteformerError(f"{folder}: not a folder (expected config.json + model.safetensors)")
     if not cfg_file.exists():
         raise LiteformerError(f"{folder}: no config.json")
-    try:
-        d = json.loads(cfg_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LiteformerError(f"{cfg_file}: not valid JSON ({e})") from None
-    if not isinstance(d, dict):
-        raise LiteformerError(f"{cfg_file}: not a JSON object")
-    return d
+    return read_json_object(cfg_file)
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:

@@ -10,27 +10,27 @@ from liteformer.models.transformer import count_parameters
 
 
 def describe(path: str | Path) -> dict:
-    lm = load_model(path)
-    cfg = lm.model.config
+    loaded = load_model(path)
+    cfg = loaded.model.config
     folder = Path(path)
     files = [f for f in folder.iterdir() if f.is_file()]
     weights = [f for f in files if f.name in ("model.safetensors", "pytorch_model.bin")]
     return {
         "path": str(folder),
-        "format": lm.family,
-        "parameters": count_parameters(lm.model),
+        "format": loaded.family,
+        "parameters": count_parameters(loaded.model),
         "layers": cfg.num_layers,
         "hidden_size": cfg.hidden_size,
         "heads_per_layer": list(cfg.num_heads),
         "head_dim": cfg.head_dim,
         "ffn_per_layer": list(cfg.ffn_dim),
         "vocab_size": cfg.vocab_size,
-        "tokenizer_vocab": lm.tokenizer.vocab_size,
+        "tokenizer_vocab": loaded.tokenizer.vocab_size,
         "max_positions": cfg.max_positions,
         "labels": {str(k): v for k, v in cfg.id2label.items()},
-        "new_head": bool(lm.fresh),
+        "new_head": bool(loaded.fresh),
         "size_bytes": sum(f.stat().st_size for f in files),
         "weights_bytes": sum(f.stat().st_size for f in weights),
         "low_rank": dict(cfg.low_rank),  # factorized module -> rank
-        "linear_sparsity": round(sparsity_of(prunable(lm.model)), 4),  # share of zero Linear weights
+        "linear_sparsity": round(sparsity_of(prunable(loaded.model)), 4),  # share of zero Linear weights
     }

@@ -45,15 +45,15 @@ def finetune(ctx: Context, opts: dict, out: Path) -> dict:
 def student(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.compress.distill import TEACHER_CHANNELS, StudentSpec, build_student, student_from_teacher
     from liteformer.models.checkpoint import load_model, save_model
-    lm = load_model(ctx.current)
+    loaded = load_model(ctx.current)
     notes = {}
     if "layers" in opts:
-        model, tok = student_from_teacher(lm.model, [int(i) for i in opts["layers"]]), lm.tokenizer
+        model, tok = student_from_teacher(loaded.model, [int(i) for i in opts["layers"]]), loaded.tokenizer
     else:
         spec = StudentSpec(config=opts["config"], vocab_size=opts.get("vocab_size"),
                            init_embeddings=opts.get("init_embeddings", False),
                            init_from_teacher=opts.get("init_from_teacher", False))
-        model, tok, notes = build_student(spec, lm.model, lm.tokenizer, _train(ctx).texts)
+        model, tok, notes = build_student(spec, loaded.model, loaded.tokenizer, _train(ctx).texts)
     kept = notes.pop(TEACHER_CHANNELS, None)  # the distill step reads them back from the folder
     save_model(model, tok, out, extra={TEACHER_CHANNELS: kept} if kept else None)
     return {"layers": model.config.num_layers, "hidden": model.config.hidden_size, **notes}
@@ -63,16 +63,16 @@ def prune(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.compress.prune import TaskData, prune_
     from liteformer.data.tokenizer import default_max_length
     from liteformer.models.checkpoint import load_model, save_model
-    lm = load_model(ctx.current)
+    loaded = load_model(ctx.current)
     method = opts.get("method", "structured")
     ds = _train(ctx)
-    labels = encode_labels(ds, lm.label2id) if method == "structured" else None
-    data = TaskData(lm.tokenizer, ds.texts, labels, default_max_length(lm.model.config.max_positions),
+    labels = encode_labels(ds, loaded.label2id) if method == "structured" else None
+    data = TaskData(loaded.tokenizer, ds.texts, labels, default_max_length(loaded.model.config.max_positions),
                     importance_examples=opts.get("importance_n", 2000), progress=ctx.progress)
     keys = ("sparsity", "target_flops", "target_params", "length", "drop_layers")
     config = prune_config(method, data, **{k: opts[k] for k in keys if k in opts})
-    result = prune_(lm.model, config, data)
-    save_model(lm.model, result.tokenizer or lm.tokenizer, out, extra={"prune": method},
+    result = prune_(loaded.model, config, data)
+    save_model(loaded.model, result.tokenizer or loaded.tokenizer, out, extra={"prune": method},
                sparse_storage=method == "magnitude")
     return {k: v for k, v in result.report.items() if k not in ("per_weight",)}
 
@@ -80,11 +80,11 @@ def prune(ctx: Context, opts: dict, out: Path) -> dict:
 def factorize(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.compress.factorize import LowRankConfig, factorize_
     from liteformer.models.checkpoint import load_model, save_model
-    lm = load_model(ctx.current)
+    loaded = load_model(ctx.current)
     cfg = LowRankConfig(opts.get("energy"), opts.get("ratio"), opts.get("rank"),
                         tuple(opts.get("targets", ("attn", "ffn"))), opts.get("embedding_rank"))
-    report = factorize_(lm.model, cfg)
-    save_model(lm.model, lm.tokenizer, out)
+    report = factorize_(loaded.model, cfg)
+    save_model(loaded.model, loaded.tokenizer, out)
     return {"params_before": report.params_before, "params_after": report.params_after}
 
 
@@ -107,7 +107,7 @@ def distill(ctx: Context, opts: dict, out: Path) -> dict:
 def export(ctx: Context, opts: dict, out: Path) -> dict:
     """One bundle per runtime under ``out/<runtime>``; quantized ones carry the method."""
     from liteformer.models.checkpoint import load_model
-    lm = load_model(ctx.current)
+    loaded = load_model(ctx.current)
     q = opts.get("quantize", "none")
     q = None if q == "none" else q
     drop = opts.get("max_accuracy_drop") if q else None
@@ -119,14 +119,14 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
         from liteformer.data.text import TextDataset
         tune = TextDataset(verify.texts[:1000], verify.labels[:1000], verify.path)
     static = bool(q) and q.endswith("static")
-    eo = export_options(lm, max_length=opts.get("max_length"), buckets=opts.get("buckets"), quantize=q,
+    eo = export_options(loaded, max_length=opts.get("max_length"), buckets=opts.get("buckets"), quantize=q,
                         calibration_data=ctx.data["train"] if static else None,
                         text_column=ctx.data.get("text_column"), label_column=None, fuse=opts.get("fuse", True))
     out.mkdir(parents=True, exist_ok=True)
     done = {}
     for rt in opts.get("to", ["onnx"]):
         try:  # mixed precision is not searched for LiteRT (its dynamic-range int8 keeps accuracy without it)
-            meta = export_bundle(lm, rt, out / rt, eo, verify.texts[:200 if q else 32], ctx.threads,
+            meta = export_bundle(loaded, rt, out / rt, eo, verify.texts[:200 if q else 32], ctx.threads,
                                  drop if rt != "litert" else None, tune, ctx.progress)
         except LiteformerError as e:  # e.g. int8 fails verification: that bundle drops out, the grid goes on
             done[rt] = {"error": str(e), "quantize": q}

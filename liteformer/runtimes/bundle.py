@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from liteformer.errors import LiteformerError
+from liteformer.fileio import read_json_object
 from liteformer.runtimes.table import RUNTIMES
 
 SIDECAR = "liteformer.json"
@@ -26,12 +26,7 @@ def read_sidecar(path: str | Path, runtime: str | None = None) -> dict:
     side = find_sidecar(path)
     if side is None:
         raise LiteformerError(f"{path}: no {SIDECAR} beside the artifact (export it with liteformer export)")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LiteformerError(f"{side}: not valid JSON ({e})") from None
-    if not isinstance(meta, dict):
-        raise LiteformerError(f"{side}: not a liteformer bundle description (a JSON object)")
+    meta = read_json_object(side, "a liteformer bundle description (a JSON object)")
     for key in ("runtime", "artifact", "id2label", "max_length"):
         if key not in meta:
             raise LiteformerError(f"{side}: lacks {key!r}")

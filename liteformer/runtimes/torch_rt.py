@@ -21,12 +21,12 @@ class TorchRunner:
     def __init__(self, path: Path, variant: str | None, threads: int) -> None:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)
-        lm = load_model(path)
+        loaded = load_model(path)
         self.path, self.variant = path, variant
-        self.tokenizer, self.config = lm.tokenizer, lm.model.config
+        self.tokenizer, self.config = loaded.tokenizer, loaded.model.config
         self.id2label = dict(self.config.id2label)
-        self.parameters = count_parameters(lm.model)
-        self.model = lm.model.eval()
+        self.parameters = count_parameters(loaded.model)
+        self.model = loaded.model.eval()
         self.weights_bytes = None
         if variant == "int8-dynamic":
             self.model = _int8_dynamic(self.model)

@@ -48,12 +48,12 @@ def prepare(train: str, base: str | None = None, model_config: str | None = None
     if base is not None:
         if tokenizer or vocab_size:
             raise LiteformerError("--tokenizer/--vocab-size go with --model-config; a base keeps its vocabulary")
-        lm = load_model(base)
-        model, tok = lm.model, lm.tokenizer
-        new_head = bool(lm.fresh)
+        loaded = load_model(base)
+        model, tok = loaded.model, loaded.tokenizer
+        new_head = bool(loaded.fresh)
         if not new_head:
             try:
-                encode_labels(train_ds, lm.label2id)
+                encode_labels(train_ds, loaded.label2id)
             except LiteformerError:
                 new_head = True
         if new_head:

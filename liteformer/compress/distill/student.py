@@ -52,12 +52,12 @@ def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
     if spec.layers is not None:
         return student_from_teacher(teacher, spec.layers), teacher_tok, {}
     if spec.checkpoint is not None:
-        lm = load_model(spec.checkpoint)
-        if lm.fresh or lm.model.config.id2label != labels:
-            replace_head(lm.model, labels)
+        loaded = load_model(spec.checkpoint)
+        if loaded.fresh or loaded.model.config.id2label != labels:
+            replace_head(loaded.model, labels)
         # a student saved right after it was cut from the teacher remembers which channels it kept
-        kept = read_config(lm.path).get("liteformer_info", {}).get(TEACHER_CHANNELS)
-        return lm.model, lm.tokenizer, {TEACHER_CHANNELS: kept} if kept else {}
+        kept = read_config(loaded.path).get("liteformer_info", {}).get(TEACHER_CHANNELS)
+        return loaded.model, loaded.tokenizer, {TEACHER_CHANNELS: kept} if kept else {}
     tok = (load_tokenizer(spec.tokenizer) if spec.tokenizer else
            train_wordpiece(texts, spec.vocab_size) if spec.vocab_size else teacher_tok)
     try:
