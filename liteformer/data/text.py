@@ -77,9 +77,12 @@ def _rows(p: Path) -> tuple[list[str], list[dict]]:
     return header, rows
 
 
-def read_classification(path: str | Path, text_column: str | None = None,
+def read_classification(path: str | Path | TextDataset, text_column: str | None = None,
                         label_column: str | None = "label") -> TextDataset:
-    """Read texts and labels; ``label_column=None`` reads texts only (labels are empty strings)."""
+    """Read texts and labels; ``label_column=None`` reads texts only (labels are empty strings). A split
+    already read (a TextDataset) is passed through: a recipe reads each file once per run."""
+    if isinstance(path, TextDataset):
+        return path
     p = resolve(path)
     columns, rows = _rows(p)
     if not rows:

@@ -88,12 +88,14 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     teacher, teacher_key = recipe.teacher, None
     if teacher:
         teacher_key = _digest("teacher", _content_key(teacher))
+    splits: dict = {}  # each data file is read once per run, shared by the steps of every variant
     finals: list[tuple[str, Path, str, list]] = []  # (variant label, output, step name, runtimes)
     variants = recipe.variants()
     for i, (label, steps) in enumerate(variants):
         log(f"[{i + 1}/{len(variants)}] {label}")
         key = teacher_key or data_key
-        ctx = Context(teacher or "", teacher or "", data, progress, teacher_store=str(cache / "teacher-outputs"))
+        ctx = Context(teacher or "", teacher or "", data, progress, teacher_store=str(cache / "teacher-outputs"),
+                      splits=splits)
         for name, opts in steps:
             key = _digest(name, opts, key, data_key)
             out, report, cached = _run_cached(name, opts, ctx, key, cache, log)

@@ -7,7 +7,7 @@ Training defaults come from the data size, not from SST-2: about ``TARGET_STEPS`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from liteformer.data.text import encode_labels, read_classification
@@ -25,16 +25,25 @@ class Context:
     progress: bool = False
     threads: int = 2
     teacher_store: str | None = None  # folder for the teacher's outputs, shared by the distill steps
+    splits: dict = field(default_factory=dict)  # data files read so far (shared by a run's steps and variants)
+
+    def split(self, name: str):
+        """The labelled split ``name`` (train, dev), read once per recipe run."""
+        if name not in self.splits:
+            self.splits[name] = read_classification(self.data[name], self.data.get("text_column"),
+                                                    self.data.get("label_column", "label"))
+        return self.splits[name]
 
 
 def _train(ctx: Context):
-    return read_classification(ctx.data["train"], ctx.data.get("text_column"), ctx.data.get("label_column", "label"))
+    return ctx.split("train")
 
 
 def finetune(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.train.finetune import finetune as run
     from liteformer.train.finetune import prepare
-    prep = prepare(ctx.data["train"], base=opts.get("base", "minilm-l6"), dev=ctx.data.get("dev"),
+    prep = prepare(ctx.split("train"), base=opts.get("base", "minilm-l6"),
+                   dev=ctx.split("dev") if ctx.data.get("dev") else None,
                    text_column=ctx.data.get("text_column"), label_column=ctx.data.get("label_column", "label"),
                    label_names=opts.get("label_names"))
     cfg = train_config(opts, len(prep.train.texts), 5e-5)
@@ -97,8 +106,9 @@ def distill(ctx: Context, opts: dict, out: Path) -> dict:
                          hidden_weight=opts.get("hidden_weight", 0.0),
                          attention_weight=opts.get("attention_weight", 0.0), augment=opts.get("augment", 0),
                          cache_gb=opts.get("cache_gb", 4.0))
-    result = run(ctx.teacher, StudentSpec(checkpoint=ctx.current), ctx.data["train"], out, dcfg, tcfg,
-                 ctx.data.get("dev"), ctx.data.get("text_column"), ctx.data.get("label_column", "label"),
+    dev = ctx.split("dev") if ctx.data.get("dev") else None
+    result = run(ctx.teacher, StudentSpec(checkpoint=ctx.current), ctx.split("train"), out, dcfg, tcfg, dev,
+                 ctx.data.get("text_column"), ctx.data.get("label_column", "label"),
                  progress=ctx.progress, resume=True, teacher_store=ctx.teacher_store)
     return {"steps": result.steps, "epochs": None if tcfg.max_steps else tcfg.epochs,
             "dev_accuracy": result.best.accuracy if result.best else None}
@@ -112,8 +122,7 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     q = None if q == "none" else q
     drop = opts.get("max_accuracy_drop") if q else None
     # the dev split checks each export; with an accuracy budget its labels also drive the search
-    verify = read_classification(ctx.data.get("dev") or ctx.data["train"], ctx.data.get("text_column"),
-                                 ctx.data.get("label_column", "label") if drop is not None else None)
+    verify = ctx.split("dev" if ctx.data.get("dev") else "train")
     tune = None
     if drop is not None:  # accuracy-aware: searched on up to 1,000 dev sentences
         from liteformer.data.text import TextDataset

@@ -22,7 +22,7 @@ from liteformer.compress.distill import (
     embedding_neighbours,
     teacher_outputs,
 )
-from liteformer.data.text import encode_labels, read_classification, read_texts
+from liteformer.data.text import TextDataset, encode_labels, read_classification, read_texts
 from liteformer.data.tokenizer import default_max_length
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
@@ -31,8 +31,8 @@ from liteformer.train.dist import barrier, init_from_env
 from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
 
 
-def distill(teacher_path: str, spec: StudentSpec, train: str, out: str | Path, dcfg: DistillConfig,
-            tcfg: TrainConfig, dev: str | None = None, text_column: str | None = None,
+def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out: str | Path, dcfg: DistillConfig,
+            tcfg: TrainConfig, dev: str | TextDataset | None = None, text_column: str | None = None,
             label_column: str = "label", progress: bool = True, resume: bool = False,
             teacher_store: str | Path | None = None, unlabelled: str | Path | None = None) -> TrainResult:
     """Train ``spec``'s student on ``train`` from the teacher's outputs. ``unlabelled`` (a .txt file,

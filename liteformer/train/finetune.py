@@ -29,8 +29,8 @@ class Prepared:
     new_head: bool
 
 
-def prepare(train: str, base: str | None = None, model_config: str | None = None,
-            tokenizer: str | None = None, vocab_size: int | None = None, dev: str | None = None,
+def prepare(train: str | TextDataset, base: str | None = None, model_config: str | None = None,
+            tokenizer: str | None = None, vocab_size: int | None = None, dev: str | TextDataset | None = None,
             text_column: str | None = None, label_column: str = "label",
             label_names: list[str] | None = None) -> Prepared:
     """Read the data and build the model to train: from a base folder or from a JSON config.
