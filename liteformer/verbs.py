@@ -3,25 +3,30 @@ step with the same options build the same objects and do the same work:
 
     export_options(loaded, ...)            ExportOptions from plain values (buckets, calibration, method)
     export_bundle(loaded, runtime, ...)    one verified bundle, mixed precision searched when budgeted
-    prune_config(method, ...)              the pruning method's config from plain values
+    prune_config(PruneOptions(...), data)  the pruning method's config; prune_data: the data it scores on
     train_config(options, n_train, ...)    TrainConfig with defaults from the data size where not given
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from liteformer.errors import LiteformerError
+from liteformer.options import HALF_OPEN, NON_NEGATIVE, POSITIVE, SHARE, OptionError, check_fields, from_values, opt
+from liteformer.runtimes.table import EXPORT_TARGETS, QUANTIZATION_METHODS
 
+PRUNE_METHODS = ("structured", "vocab", "magnitude")
 TARGET_STEPS = 4000  # automatic training length: about this many optimizer steps at batch 32
 
 
 def export_options(loaded, *, max_length: int | None = None, buckets=None, quantize: str | None = None,
-                   keep_float=(), calibration_data: str | None = None, calibration_n: int = 128,
+                   keep_float=(), calibration_data=None, calibration_n: int = 128,
                    text_column: str | None = None, label_column: str | None = "label", fuse: bool = True):
     """ExportOptions for ``loaded``: ``max_length`` defaults to 128 or the model's positions;
-    ``calibration_data`` (a training file) gives ``calibration_n`` calibration inputs for static methods."""
+    ``calibration_data`` (a training file, or a split read) gives ``calibration_n`` calibration inputs
+    for static methods."""
     from liteformer.compress.quantize import quantize_config
     from liteformer.data.tokenizer import default_max_length
     from liteformer.export.options import ExportOptions
@@ -56,33 +61,113 @@ def export_bundle(loaded, runtime: str, out: str | Path, opts, verify_texts: lis
     return export_model(loaded, runtime, out, opts, verify_texts, threads, extra=extra)
 
 
-def prune_config(method: str, data=None, *, sparsity: float | None = None, scope: str = "global",
-                 target_flops: float | None = None, target_params: float | None = None,
-                 target_latency: float | None = None, length: int | None = None, drop_layers: int = 0,
-                 threads: int = 2):
-    """The config of pruning ``method`` (magnitude, structured, vocab) from plain values; a structured
-    target's length defaults to the data's mean length."""
+@dataclass
+class PruneOptions:
+    """What ``liteformer prune`` and a recipe's ``prune`` step take; ``prune_config`` turns it into the
+    method's config."""
+
+    method: str = opt("structured", "pruning method", choices=PRUNE_METHODS)
+    sparsity: float | None = opt(None, "magnitude: share of Linear weights set to zero", check=HALF_OPEN)
+    scope: str = opt("global", "magnitude: one threshold for all Linears (global) or the same sparsity in each "
+                     "(layer)", choices=("global", "layer"))
+    target_flops: float | None = opt(None, "structured: kept share of FLOPs, e.g. 0.5", check=SHARE)
+    target_params: float | None = opt(None, "structured: kept share of encoder parameters", check=SHARE)
+    target_latency: float | None = opt(None, "structured: kept share of the PyTorch batch-1 latency measured in "
+                                       "this process (--threads)", check=SHARE)
+    drop_layers: int = opt(0, "structured: whole layers to remove first", check=NON_NEGATIVE)
+    importance: str = opt("fisher", "structured: unit scores", choices=("fisher", "taylor"))
+    importance_n: int = opt(2000, "structured: sentences scored", check=POSITIVE)
+    length: int | None = opt(None, "structured: tokens per example for FLOPs and latency (default: the data's "
+                             "mean length)", check=POSITIVE)
+
+    def validate(self) -> None:
+        check_fields(self)
+        if self.method == "magnitude" and self.sparsity is None:
+            raise OptionError("magnitude pruning needs sparsity", "sparsity", ("sparsity",))
+        if self.method == "structured" and len(self.targets()) != 1:
+            raise OptionError("structured pruning needs exactly one of target_flops, target_params, target_latency",
+                              None, ("target_flops", "target_params", "target_latency"))
+
+    def targets(self) -> dict[str, float]:
+        return {k: v for k, v in (("flops", self.target_flops), ("params", self.target_params),
+                                  ("latency", self.target_latency)) if v is not None}
+
+
+def prune_config(o: PruneOptions, data=None, threads: int = 2):
+    """The config of the pruning method ``o`` names; a structured target's length defaults to the
+    data's mean length."""
     from liteformer.compress.prune import LatencyTarget, MagnitudeConfig, StructuredConfig, VocabConfig
-    if method == "magnitude":
-        if sparsity is None:
-            raise LiteformerError("--method magnitude needs --sparsity")
-        return MagnitudeConfig(sparsity, scope)
-    if method == "vocab":
+    o.validate()
+    if o.method == "magnitude":
+        return MagnitudeConfig(o.sparsity, o.scope)
+    if o.method == "vocab":
         return VocabConfig()
-    if method != "structured":
-        raise LiteformerError(f"unknown pruning method {method!r} (methods: magnitude, structured, vocab)")
-    targets = {"flops": target_flops, "params": target_params, "latency": target_latency}
-    given = {k: v for k, v in targets.items() if v is not None}
-    if len(given) != 1:
-        raise LiteformerError("--method structured needs exactly one of --target-flops, --target-params, "
-                              "--target-latency")
-    (by, target), = given.items()
-    if not 0 < target <= 1:
-        raise LiteformerError(f"--target-{by} must be in (0, 1], got {target}")
-    length = length or data.mean_length()
+    (by, target), = o.targets().items()
+    length = o.length or data.mean_length()
     if by == "latency":
-        return LatencyTarget(target, length, threads, drop_layers)
-    return StructuredConfig(target, by, length, drop_layers)
+        return LatencyTarget(target, length, threads, o.drop_layers)
+    return StructuredConfig(target, by, length, o.drop_layers)
+
+
+def prune_data(loaded, ds, o: PruneOptions, progress: bool = False, max_length: int | None = None):
+    """The TaskData pruning ``o`` scores units on: ``ds`` (a split read) tokenized for ``loaded``,
+    labelled for structured pruning."""
+    from liteformer.compress.prune import TaskData
+    from liteformer.data.text import encode_labels
+    from liteformer.data.tokenizer import default_max_length
+    if not ds.texts:
+        raise LiteformerError(f"{ds.path}: no examples")
+    labels = encode_labels(ds, loaded.label2id) if o.method == "structured" else None
+    return TaskData(loaded.tokenizer, ds.texts, labels,
+                    max_length or default_max_length(loaded.model.config.max_positions),
+                    importance_examples=o.importance_n, importance=o.importance, progress=progress)
+
+
+@dataclass
+class ExportStep:
+    """What a recipe's ``export`` step takes (the CLI's ``export``/``quantize`` flags say the same)."""
+
+    to: list[str] = opt(["onnx"], "runtimes", choices=EXPORT_TARGETS)
+    quantize: str = opt("none", "quantization method", choices=("none", *QUANTIZATION_METHODS))
+    max_length: int | None = opt(None, "longest input in tokens (default: 128 or the model's positions if fewer)",
+                                 check=POSITIVE)
+    buckets: list[int] | None = opt(None, "LiteRT static lengths, e.g. 16,32,64,128 (default: those up to the "
+                                    "maximum length, plus it)", check=POSITIVE)
+    fuse: bool = opt(True, "onnx: ONNX Runtime's transformer fusions (--no-fuse skips them: fused Attention/"
+                     "SkipLayerNorm/BiasGelu are ORT contrib ops other ONNX runtimes lack)")
+    max_accuracy_drop: float | None = opt(None, "accuracy budget as a fraction, e.g. 0.003 = 0.3 points (turns "
+                                          "on the sensitivity scan)", check=HALF_OPEN)
+
+    def validate(self) -> None:
+        check_fields(self)
+
+
+def step_configs(name: str) -> list[type]:
+    """The config classes a recipe step of ``name`` builds from its options (its option types and
+    checks come from their fields)."""
+    from liteformer.compress.distill import DistillConfig, StudentSpec
+    from liteformer.compress.factorize import LowRankConfig
+    from liteformer.train.config import TrainConfig
+    return {"finetune": [FinetuneStep, TrainConfig], "student": [StudentSpec], "prune": [PruneOptions],
+            "factorize": [LowRankConfig], "distill": [TrainConfig, DistillConfig], "export": [ExportStep]}[name]
+
+
+def check_step(name: str, opts: dict) -> None:
+    """Every value check of a recipe step's options, by the configs the step builds; an OptionError
+    names the option at fault."""
+    for cls in step_configs(name):
+        obj = from_values(cls, opts)
+        check_fields(obj)
+        if cls.__name__ in ("PruneOptions", "LowRankConfig", "ExportStep"):
+            obj.validate()
+    if name == "student" and sum(k in opts for k in ("layers", "config")) != 1:
+        raise OptionError("student needs exactly one of layers (teacher layers to keep) or config", None)
+
+
+@dataclass
+class FinetuneStep:
+    base: str = opt("minilm-l6", "base model folder or alias")
+    label_names: list[str] | None = opt(None, "names for integer labels 0..n-1 of a new head")
 
 
 def auto_epochs(n_train: int, batch_size: int = 32) -> float:
@@ -95,7 +180,7 @@ def train_config(options: dict, n_train: int | None = None, lr: float = 5e-5):
     20) and a dev evaluation twice an epoch."""
     from dataclasses import fields
 
-    from liteformer.train.loop import TrainConfig
+    from liteformer.train.config import TrainConfig
     known = {f.name for f in fields(TrainConfig)}
     given = {k: v for k, v in options.items() if k in known and v is not None}
     given.setdefault("lr", lr)

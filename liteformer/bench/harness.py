@@ -11,13 +11,14 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from liteformer import runtimes
 from liteformer.bench.machine import gemm_peak_gflops, machine_info
+from liteformer.bench.result import BenchResult, CandidateResult
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
 from liteformer.models.cost import macs_per_example
@@ -76,31 +77,6 @@ class BenchSettings:
             raise LiteformerError(f"warmup must be >= 0, got {self.warmup}")
 
 
-@dataclass
-class BenchResult:
-    settings: dict
-    machine: dict
-    candidates: list[dict] = field(default_factory=list)
-    baseline: str | None = None
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def load(cls, path: str | Path) -> BenchResult:
-        try:
-            d = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(**d)
-        except FileNotFoundError:
-            raise LiteformerError(f"{path}: no such file") from None
-        except (ValueError, TypeError, UnicodeDecodeError):
-            raise LiteformerError(f"{path}: not a liteformer bench JSON report") from None
-
-    def ok(self) -> list[dict]:
-        return [c for c in self.candidates if c["ok"]]
-
-
 def _worker(spec: dict) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "TQDM_DISABLE": "1"}
     root = str(Path(__file__).resolve().parents[2])
@@ -146,46 +122,44 @@ def run_bench(cands: list[Candidate], s: BenchSettings, progress: bool = True) -
     result.machine["gemm_peak_gflops"] = round(gemm_peak_gflops(s.threads), 1)
     result.candidates = [_aggregate(c, runs[c.name], s) for c in cands]
     for c in result.candidates:  # roofline: the time the model's FLOPs take at the measured GEMM peak
-        if c["ok"] and c.get("macs_mean_length"):
-            c["roofline_ms"] = 2 * c["macs_mean_length"] / (result.machine["gemm_peak_gflops"] * 1e6)
-            c["x_roofline"] = c["latency_p50_ms"] / c["roofline_ms"]
+        if c.ok and c.macs_mean_length:
+            c.roofline_ms = 2 * c.macs_mean_length / (result.machine["gemm_peak_gflops"] * 1e6)
+            c.x_roofline = c.latency_p50_ms / c.roofline_ms
     _ratios(result)
     result.seconds = round(time.time() - t0, 1)
     return result
 
 
-def _aggregate(c: Candidate, reps: list[dict], s: BenchSettings) -> dict:
+def _aggregate(c: Candidate, reps: list[dict], s: BenchSettings) -> CandidateResult:
     base = {"name": c.name, "path": c.path, "runtime": c.runtime, "variant": c.variant}
     bad = next((r for r in reps if not r["ok"]), None)
     if bad:
-        return {**base, "ok": False, "error": bad["error"]}
+        return CandidateResult(**base, ok=False, error=bad["error"])
     first = reps[0]
     med = lambda xs: statistics.median(xs)  # noqa: E731
     p50s = [r["latency_ms"]["p50"] for r in reps]
-    row = {**base, "ok": True,
-           "accuracy": first["accuracy"], "correct": first["correct"], "total": first["total"],
-           "latency_mean_ms": med([r["latency_ms"]["mean"] for r in reps]),
-           "latency_p50_ms": med(p50s), "latency_p90_ms": med([r["latency_ms"]["p90"] for r in reps]),
-           "latency_p50_spread_ms": [min(p50s), max(p50s)],
-           "fixed_ms": med([r["fixed_ms"] for r in reps]), "fixed_length": s.fixed_length,
-           "size_bytes": first["size_bytes"], "parameters": first["parameters"],
-           "peak_rss_mb": med([r["hwm_kb"] for r in reps]) / 1024,
-           "rss_increase_mb": med([r["hwm_kb"] - r["hwm_import_kb"] for r in reps]) / 1024,
-           "load_s": med([r["load_s"] for r in reps]), "mean_tokens": first["mean_tokens"],
-           "truncated": first["truncated"], "timed_per_rep": first["latency_ms"]["n"], "reps": len(reps)}
+    row = CandidateResult(
+        **base, accuracy=first["accuracy"], correct=first["correct"], total=first["total"],
+        latency_mean_ms=med([r["latency_ms"]["mean"] for r in reps]), latency_p50_ms=med(p50s),
+        latency_p90_ms=med([r["latency_ms"]["p90"] for r in reps]), latency_p50_spread_ms=[min(p50s), max(p50s)],
+        fixed_ms=med([r["fixed_ms"] for r in reps]), fixed_length=s.fixed_length, size_bytes=first["size_bytes"],
+        parameters=first["parameters"], peak_rss_mb=med([r["hwm_kb"] for r in reps]) / 1024,
+        rss_increase_mb=med([r["hwm_kb"] - r["hwm_import_kb"] for r in reps]) / 1024,
+        load_s=med([r["load_s"] for r in reps]), mean_tokens=first["mean_tokens"], truncated=first["truncated"],
+        timed_per_rep=first["latency_ms"]["n"], reps=len(reps))
     if first.get("config"):
         cfg = TransformerConfig.from_dict(first["config"])
-        row["macs_mean_length"] = macs_per_example(cfg, round(first["mean_tokens"]))
-        row["macs_fixed_length"] = macs_per_example(cfg, s.fixed_length)
+        row.macs_mean_length = macs_per_example(cfg, round(first["mean_tokens"]))
+        row.macs_fixed_length = macs_per_example(cfg, s.fixed_length)
     return row
 
 
 def _ratios(result: BenchResult) -> None:
-    base = next((c for c in result.candidates if c["name"] == result.baseline), None)
+    base = result.get(result.baseline)
     for c in result.candidates:
-        if not (c["ok"] and base and base["ok"]):
+        if not (c.ok and base and base.ok):
             continue
-        c["x_smaller"] = base["size_bytes"] / c["size_bytes"]
-        c["x_faster"] = base["latency_p50_ms"] / c["latency_p50_ms"]
-        c["x_faster_fixed"] = base["fixed_ms"] / c["fixed_ms"]
-        c["pct_accuracy"] = 100 * c["accuracy"] / base["accuracy"] if base["accuracy"] else None
+        c.x_smaller = base.size_bytes / c.size_bytes
+        c.x_faster = base.latency_p50_ms / c.latency_p50_ms
+        c.x_faster_fixed = base.fixed_ms / c.fixed_ms
+        c.pct_accuracy = 100 * c.accuracy / base.accuracy if base.accuracy else None

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from liteformer.bench.harness import BenchResult
+from liteformer.bench.result import BenchResult, CandidateResult
 from liteformer.fileio import atomic_path, write_json, write_text
 
 COLUMNS = [  # (header, key, format)
@@ -23,10 +23,10 @@ COLUMNS = [  # (header, key, format)
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 
 
-def _cell(c: dict, key: str, fmt: str) -> str:
-    if key == "runtime" and c.get("variant"):
-        return f"{c['runtime']}+{c['variant']}"
-    v = c.get(key)
+def _cell(c: CandidateResult, key: str, fmt: str) -> str:
+    if key == "runtime":
+        return c.label
+    v = getattr(c, key)
     if v is None:
         return "–"
     return fmt.format(v * SCALE.get(key, 1))
@@ -36,10 +36,10 @@ def rows(result: BenchResult) -> tuple[list[str], list[list[str]]]:
     header = [h for h, _, _ in COLUMNS]
     body = []
     for c in result.candidates:
-        if c["ok"]:
+        if c.ok:
             body.append([_cell(c, k, f) for _, k, f in COLUMNS])
         else:
-            body.append([c["name"], c["runtime"], f"FAILED: {c['error']}"] + [""] * (len(COLUMNS) - 3))
+            body.append([c.name, c.runtime, f"FAILED: {c.error}"] + [""] * (len(COLUMNS) - 3))
     return header, body
 
 
@@ -71,16 +71,16 @@ def settings_line(result: BenchResult) -> str:
                if m.get("gemm_peak_gflops") else ""))
 
 
-def pareto_front(cands: list[dict]) -> list[str]:
+def pareto_front(cands: list[CandidateResult]) -> list[str]:
     """Names of candidates no other beats on both accuracy (higher) and latency (lower)."""
-    ok = [c for c in cands if c["ok"]]
+    ok = [c for c in cands if c.ok]
     front = []
     for c in ok:
-        dominated = any(o["accuracy"] >= c["accuracy"] and o["latency_p50_ms"] <= c["latency_p50_ms"]
-                        and (o["accuracy"] > c["accuracy"] or o["latency_p50_ms"] < c["latency_p50_ms"])
+        dominated = any(o.accuracy >= c.accuracy and o.latency_p50_ms <= c.latency_p50_ms
+                        and (o.accuracy > c.accuracy or o.latency_p50_ms < c.latency_p50_ms)
                         for o in ok)
         if not dominated:
-            front.append(c["name"])
+            front.append(c.name)
     return front
 
 
@@ -93,16 +93,16 @@ def plot_pareto(result: BenchResult, path: str | Path) -> None:
     front = set(pareto_front(ok))
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=120)
     if ok:
-        biggest = max(c["size_bytes"] for c in ok)
+        biggest = max(c.size_bytes for c in ok)
         for n, c in enumerate(ok, 1):  # numbered markers; the legend names them (labels never overlap)
-            on = c["name"] in front
-            area = 60 + 1400 * c["size_bytes"] / biggest
-            ax.scatter(c["latency_p50_ms"], c["accuracy"], s=area, alpha=0.5,
+            on = c.name in front
+            area = 60 + 1400 * c.size_bytes / biggest
+            ax.scatter(c.latency_p50_ms, c.accuracy, s=area, alpha=0.5,
                        color="tab:red" if on else "tab:blue", edgecolors="black" if on else "none",
-                       label=f"{n}  {c['name']}  ({c['size_bytes'] / 1e6:.1f} MB)")
-            ax.annotate(str(n), (c["latency_p50_ms"], c["accuracy"]), fontsize=8, ha="center", va="center",
+                       label=f"{n}  {c.name}  ({c.size_mb:.1f} MB)")
+            ax.annotate(str(n), (c.latency_p50_ms, c.accuracy), fontsize=8, ha="center", va="center",
                         weight="bold")
-        pts = sorted((c["latency_p50_ms"], c["accuracy"]) for c in ok if c["name"] in front)
+        pts = sorted((c.latency_p50_ms, c.accuracy) for c in ok if c.name in front)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", color="tab:red", lw=1, label="Pareto front")
         legend = ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, markerscale=0.3,
                            frameon=False)
@@ -127,9 +127,9 @@ def to_markdown(result: BenchResult, png_name: str | None = "pareto.png") -> str
     lines += ["| " + " | ".join(r) + " |" for r in body]
     front = pareto_front(result.candidates)
     lines += ["", f"Pareto front (accuracy vs latency): {', '.join(front) or '–'}."]
-    failed = [c for c in result.candidates if not c["ok"]]
+    failed = [c for c in result.candidates if not c.ok]
     if failed:
-        lines += ["", "Failed: " + "; ".join(f"{c['name']}: {c['error']}" for c in failed)]
+        lines += ["", "Failed: " + "; ".join(f"{c.name}: {c.error}" for c in failed)]
     if png_name:
         lines += ["", f"![Pareto plot]({png_name})"]
     return "\n".join(lines) + "\n"

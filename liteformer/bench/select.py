@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from liteformer.bench.harness import BenchResult
+from liteformer.bench.result import BenchResult, CandidateResult
 from liteformer.errors import LiteformerError
 
 # budgets with an upper bound besides > 0: key -> (bound, what the number is)
@@ -73,17 +73,17 @@ def profile(name: str) -> dict:
 
 @dataclass
 class Selection:
-    chosen: dict | None
-    feasible: list[dict]
+    chosen: CandidateResult | None
+    feasible: list[CandidateResult]
     reason: str  # why nothing fits, when chosen is None
-    closest: list[tuple[dict, float]]  # (candidate, worst relative violation), best first
+    closest: list[tuple[CandidateResult, float]]  # (candidate, worst relative violation), best first
 
 
-def _value(c: dict, key: str) -> float:
-    return c["size_bytes"] / 1e6 if key == "size_mb" else c[key]
+def _value(c: CandidateResult, key: str) -> float:
+    return getattr(c, key)
 
 
-def _violation(c: dict, checks) -> float:
+def _violation(c: CandidateResult, checks) -> float:
     """Largest relative amount by which the candidate misses a limit (0 if it meets all)."""
     worst = 0.0
     for _, key, limit, sign in checks:
@@ -99,12 +99,12 @@ def select(result: BenchResult, budget: Budget) -> Selection:
     if not ok:
         raise LiteformerError("the report has no successful candidate to choose from")
     checks = budget.checks()
-    if budget.relative and any(c.get("x_faster") is None or c.get("pct_accuracy") is None for c in ok):
+    if budget.relative and any(c.x_faster is None or c.pct_accuracy is None for c in ok):
         raise LiteformerError(f"relative budgets (× faster, × smaller, % accuracy) need the baseline "
                               f"{result.baseline!r} measured in the same report, and it is missing or failed")
     feasible = [c for c in ok if _violation(c, checks) <= 0]
     if feasible:  # most accurate; ties go to the faster, then the smaller
-        best = max(feasible, key=lambda c: (c["accuracy"], -c["latency_p50_ms"], -c["size_bytes"]))
+        best = max(feasible, key=lambda c: (c.accuracy, -c.latency_p50_ms, -c.size_bytes))
         return Selection(best, feasible, "", [])
     alone = [flag for flag, key, limit, sign in checks
              if not any(_value(c, key) * sign <= limit * sign for c in ok)]
@@ -116,6 +116,14 @@ def select(result: BenchResult, budget: Budget) -> Selection:
     return Selection(None, [], reason, closest)
 
 
-def describe_candidate(c: dict) -> str:
-    return (f"{c['name']} ({c['runtime']}): accuracy {c['accuracy']:.4f}, p50 {c['latency_p50_ms']:.2f} ms, "
-            f"size {c['size_bytes'] / 1e6:.1f} MB, peak memory {c['peak_rss_mb']:.0f} MiB")
+def miss_text(v: float) -> str:
+    """A relative miss as a percentage that never reads 0 % for a miss: 0.4 % -> "0.4%", 0.004 % -> "<0.1%"."""
+    pct = 100 * v
+    if pct >= 10:
+        return f"{pct:.0f}%"
+    return f"{pct:.1f}%" if pct >= 0.1 else "<0.1%"
+
+
+def describe_candidate(c: CandidateResult) -> str:
+    return (f"{c.name} ({c.runtime}): accuracy {c.accuracy:.4f}, p50 {c.latency_p50_ms:.2f} ms, "
+            f"size {c.size_mb:.1f} MB, peak memory {c.peak_rss_mb:.0f} MiB")

@@ -14,6 +14,8 @@ from liteformer.cli.compress import cmd_factorize, cmd_prune
 from liteformer.cli.export import cmd_export, cmd_quantize, cmd_run
 from liteformer.cli.measure import cmd_bench, cmd_eval, cmd_select
 from liteformer.errors import LiteformerError
+from liteformer.options import OptionError, add_flags, from_values
+from liteformer.verbs import ExportStep
 
 EPILOG = """examples:
   liteformer demo                                   the main job on bundled data: fine-tune a teacher, distill a
@@ -57,7 +59,14 @@ def _pos_int(s: str) -> int:
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given the ``argv`` to parse, the flags of commands other than the one named
+    there are left out (some are derived from config classes whose modules import torch)."""
+    command = next((x for x in argv if not x.startswith("-")), "") if argv is not None else None
+
+    def wants(name: str) -> bool:
+        return command is None or command == name
+
     ap = Parser(prog="liteformer", description="Make Transformer models small and "
                                  "fast enough for phones, and prove it.", epilog=EPILOG,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,49 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--tokenizer", help="with --model-config: a tokenizer folder to use")
     src.add_argument("--vocab-size", type=_pos_int, help="with --model-config: train a new WordPiece "
                      "vocabulary of this size on the training text")
-    _train_io_args(p)
-    p.add_argument("--label-names", default=None,
-                   help="comma-separated names for integer labels 0..n-1 of a new head, e.g. negative,positive")
-    _data_args(p)
-    _train_args(p, epochs=3.0, lr=5e-5)
+    if wants("finetune"):
+        _train_io_args(p)
+        p.add_argument("--label-names", default=None, help="comma-separated names for integer labels 0..n-1 of "
+                       "a new head, e.g. negative,positive")
+        _data_args(p)
+        _train_args(p, epochs=3.0, lr=5e-5)
 
     p = sub.add_parser("distill", help="train a small student on a teacher's soft targets (and inner layers)",
                        description="Knowledge distillation: loss = alpha*CE(y, student) + (1-alpha)*T^2*KL(p||q) "
                        "(+ hidden-state MSE and attention KL). Teacher logits are cached once. Runs unchanged "
                        "under torchrun (DDP); --resume continues a killed run exactly.")
     p.add_argument("--teacher", required=True, help="teacher model folder")
-    st = p.add_argument_group("student (one of)")
-    st.add_argument("--student-layers", help="keep these teacher layers, e.g. 0,2,4 (DistilBERT-style)")
-    st.add_argument("--student-config", help="JSON of TransformerConfig fields: a new model of any size")
-    st.add_argument("--student-vocab-size", type=_pos_int, help="with --student-config: a new WordPiece "
-                    "vocabulary of this size trained on the task text (data re-tokenized for the student)")
-    st.add_argument("--student-tokenizer", help="with --student-config: a tokenizer folder")
-    st.add_argument("--student-init-embeddings", action="store_true", help="with --student-config: start "
-                    "from the teacher's embedding tables projected to the student's width (PCA) instead of random")
-    st.add_argument("--student-init-from-teacher", action="store_true", help="with --student-config: every "
-                    "weight cut from the teacher's (Minitron-style): layers spread over the teacher's, its most "
-                    "important residual channels, heads and FFN neurons on the training texts; the config needs "
-                    "the teacher's head_dim and no dimension above the teacher's")
-    st.add_argument("--student", help="any model folder as the student")
-    _train_io_args(p)
-    d = p.add_argument_group("distillation")
-    d.add_argument("--alpha", type=float, default=0.5, help="weight of the hard-label CE (default 0.5)")
-    d.add_argument("--temperature", type=float, default=2.0, help="softmax temperature T (default 2)")
-    d.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE weight (default 0)")
-    d.add_argument("--attention-weight", type=float, default=0.0, help="attention KL weight (default 0)")
-    d.add_argument("--layer-map", default=None, help="teacher layer per student layer, e.g. 1,3,5 "
-                   "(default uniform)")
-    d.add_argument("--augment", type=int, default=0, help="augmented copies per sentence, TinyBERT-style: 40%% of "
-                   "the words swapped for their nearest neighbours in the teacher's embeddings (default 0: off)")
-    d.add_argument("--unlabelled", metavar="FILE", help="more texts for the teacher to label (a .txt file, one "
-                   "a line, or a data file's text column): trained on its soft targets and inner states only")
-    d.add_argument("--teacher-cache", default=None, metavar="DIR", help="keep the teacher's outputs in DIR as "
-                   "memory-mapped files that later runs with the same teacher and data reuse (default: in memory; "
-                   "OUT.ckpt/teacher with --resume or under torchrun)")
-    d.add_argument("--cache-gb", type=float, default=4.0, help="memory for the teacher's cached hidden states/"
-                   "attentions (default 4; beyond it, or with 0, the teacher runs alongside the student)")
-    _data_args(p)
-    _train_args(p, epochs=2.0, lr=1e-4)
+    if wants("distill"):
+        _distill_flags(p)
 
     p = sub.add_parser("export", help="export a model to LiteRT (.tflite), ExecuTorch (.pte) or ONNX bundles",
                        description="Export a model folder to phone runtimes. Each bundle holds the artifact, "
@@ -141,18 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model folder or alias")
     p.add_argument("--to", required=True, help="comma-separated targets: litert, executorch, onnx")
     p.add_argument("--out", required=True, help="bundle folder (with several targets: one sub-folder each)")
-    p.add_argument("--max-length", type=_pos_int, default=None,
-                   help="longest input in tokens (default: 128 or the model's positions if fewer)")
-    p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128 (default: those "
-                   "up to --max-length, plus --max-length)")
+    export_flags(p)
     p.add_argument("--quantize", default=None, help="int8-dynamic (all runtimes), int8-static (calibrated; "
                    "all runtimes), int4-dynamic (litert): realized in the runtime's own file")
     p.add_argument("--calibration-data", default=None, help="training data whose texts calibrate int8-static")
     p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
     p.add_argument("--keep-float", default=None, help="comma-separated weight groups left in float "
                    "(embeddings, layerN.attn, layerN.ffn, head); see liteformer quantize for choosing them")
-    p.add_argument("--no-fuse", action="store_true", help="onnx: skip ONNX Runtime's transformer fusions "
-                   "(fused Attention/SkipLayerNorm/BiasGelu are ORT contrib ops: use this for other ONNX runtimes)")
     p.add_argument("--no-verify", action="store_true", help="skip checking the artifact against the source")
     p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
     p.add_argument("--verify-n", type=_pos_int, default=32, help="inputs to verify on (default 32)")
@@ -169,21 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="int8-dynamic", help="int8-dynamic (default), int8-static, "
                    "int4-dynamic (litert)")
     p.add_argument("--out", required=True, help="bundle folder")
-    p.add_argument("--max-accuracy-drop", type=float, default=None,
-                   help="accuracy budget as a fraction, e.g. 0.003 = 0.3 points (turns on the sensitivity scan)")
+    add_flags(p, ExportStep, ("max_accuracy_drop",))
     p.add_argument("--eval-data", default=None, help="labelled split the budget is measured on (a dev split)")
     p.add_argument("--calibration-data", default=None, help="training data for int8-static calibration")
     p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
-    p.add_argument("--max-length", type=_pos_int, default=None, help="longest input in tokens (default 128)")
-    p.add_argument("--buckets", default=None, help="LiteRT static lengths, e.g. 16,32,64,128")
-    p.add_argument("--no-fuse", action="store_true", help="onnx: skip ONNX Runtime's transformer fusions")
+    export_flags(p)
     p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
     p.add_argument("--verify-n", type=_pos_int, default=200,
                    help="inputs to verify on: labels must agree on >= 99%% (default 200)")
     _data_args(p)
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
 
-    add_compress_parsers(sub, _pos_int, _data_args)
+    add_compress_parsers(sub, _pos_int, _data_args, wants)
 
     p = sub.add_parser("run", help="run a recipe (RECIPE.yaml), or classify text with a bundle in its runtime",
                        description="liteformer run RECIPE.yaml [--work DIR] [--check]: run a recipe's steps "
@@ -254,28 +226,36 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float, eval_every: int | None = None) -> None:
+def export_flags(p: argparse.ArgumentParser) -> None:
+    """--max-length, --buckets, --no-fuse: what export and quantize share with a recipe's export step."""
+    add_flags(p, ExportStep, ("max_length", "buckets", "fuse"))
+
+
+def _distill_flags(p: argparse.ArgumentParser) -> None:
+    from liteformer.compress.distill import DistillConfig, StudentSpec
+    st = p.add_argument_group("student (one of --student-layers, --student-config, --student)")
+    add_flags(st, StudentSpec, prefix="student-")
+    st.add_argument("--student", help="any model folder as the student")
+    _train_io_args(p)
+    d = p.add_argument_group("distillation")
+    add_flags(d, DistillConfig, ("alpha", "temperature", "hidden_weight", "attention_weight", "layer_map", "augment"))
+    d.add_argument("--unlabelled", metavar="FILE", help="more texts for the teacher to label (a .txt file, one "
+                   "a line, or a data file's text column): trained on its soft targets and inner states only")
+    d.add_argument("--teacher-cache", default=None, metavar="DIR", help="keep the teacher's outputs in DIR as "
+                   "memory-mapped files that later runs with the same teacher and data reuse (default: in memory; "
+                   "OUT.ckpt/teacher with --resume or under torchrun)")
+    add_flags(d, DistillConfig, ("cache_gb",))
+    _data_args(p)
+    _train_args(p, epochs=2.0, lr=1e-4)
+
+
+def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float) -> None:
+    from liteformer.train.config import TrainConfig
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=float, default=epochs, help=f"epochs (default {epochs})")
-    g.add_argument("--max-steps", type=_pos_int, default=None, help="stop after this many steps")
-    g.add_argument("--lr", type=float, default=lr, help=f"peak learning rate (default {lr})")
-    g.add_argument("--batch-size", type=_pos_int, default=32, help="global batch size (default 32)")
-    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default 0.01)")
-    g.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of steps (default 0.06)")
-    g.add_argument("--max-length", type=_pos_int, default=None,
-                   help="tokens per example (default: 128 or the model's positions if fewer)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--eval-every", type=_pos_int, default=eval_every, help="steps between dev evaluations "
-                   f"(default: {eval_every or 'once an epoch'})")
+    add_flags(g, TrainConfig, defaults={"epochs": epochs, "lr": lr})
     g.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
     g.add_argument("--resume", action="store_true", help="continue from OUT.ckpt/last.pt (written every "
                    "--checkpoint-every steps) to the same final weights as an uninterrupted run")
-    g.add_argument("--checkpoint-every", type=_pos_int, default=None,
-                   help="steps between resumable checkpoints (default: at each evaluation)")
-    g.add_argument("--prune-sparsity", type=float, default=0.0, help="gradual magnitude pruning to this "
-                   "sparsity (cubic schedule; the kept checkpoint has it; stored compressed)")
-    g.add_argument("--qat", action="store_true", help="quantization-aware training: Linear layers see int8 "
-                   "weights and activations (fake quantization); export afterwards with --quantize int8-dynamic")
 
 
 def _version() -> str:
@@ -376,15 +356,6 @@ def quick(recipe, out: Path):
                    bench={**recipe.bench, "reps": 1, "timed_examples": 20})
 
 
-def _int_list(flag: str, value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    try:
-        return [int(x) for x in value.split(",") if x.strip()]
-    except ValueError:
-        raise LiteformerError(f"{flag} {value!r}: expected comma-separated integers") from None
-
-
 def cmd_distill(a: argparse.Namespace) -> int:
     import torch
 
@@ -392,12 +363,9 @@ def cmd_distill(a: argparse.Namespace) -> int:
     from liteformer.train.distill import distill
     if a.threads:
         torch.set_num_threads(a.threads)
-    spec = StudentSpec(layers=_int_list("--student-layers", a.student_layers), config=a.student_config,
-                       tokenizer=a.student_tokenizer, vocab_size=a.student_vocab_size, checkpoint=a.student,
-                       init_embeddings=a.student_init_embeddings, init_from_teacher=a.student_init_from_teacher)
-    dcfg = DistillConfig(alpha=a.alpha, temperature=a.temperature, hidden_weight=a.hidden_weight,
-                         attention_weight=a.attention_weight, layer_map=_int_list("--layer-map", a.layer_map),
-                         augment=a.augment, cache_gb=a.cache_gb)
+    values = vars(a)
+    spec = from_values(StudentSpec, {k.removeprefix("student_"): v for k, v in values.items()}, checkpoint=a.student)
+    dcfg = from_values(DistillConfig, values)
     torch.manual_seed(a.seed)
     result = distill(a.teacher, spec, a.train, a.out, dcfg, _train_config(a), a.dev, a.text_column,
                      a.label_column, progress=sys.stderr.isatty(), resume=a.resume, teacher_store=a.teacher_cache,
@@ -415,7 +383,8 @@ COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "disti
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # inside the try: a reader that went away is answered below, not at exit
@@ -424,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE
     except LiteformerError as e:
-        print(f"liteformer {args.command}: error: {e}", file=sys.stderr)
+        msg = e.as_flags() if isinstance(e, OptionError) else str(e)
+        print(f"liteformer {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"liteformer {args.command}: interrupted", file=sys.stderr)

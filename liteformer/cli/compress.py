@@ -29,82 +29,48 @@ rank; --embedding-rank factorizes the word embedding (vocab x E, then E x hidden
 --recover-epochs N then distills the factorized model from the original on --data."""
 
 
-def add_parsers(sub, pos_int, data_args) -> None:
+def add_parsers(sub, pos_int, data_args, wants) -> None:
+    from liteformer.options import add_flags
+    from liteformer.verbs import PruneOptions
     p = sub.add_parser("prune", help="magnitude, structured (heads/neurons/layers) or vocabulary pruning",
                        description=PRUNE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="model folder or alias")
-    p.add_argument("--out", required=True, help="output model folder (written atomically)")
-    p.add_argument("--method", required=True, choices=["magnitude", "structured", "vocab"])
-    p.add_argument("--data", default=None, help="training data (structured, vocab, recovery)")
-    g = p.add_argument_group("magnitude")
-    g.add_argument("--sparsity", type=float, default=None, help="share of Linear weights set to zero, in [0, 1)")
-    g.add_argument("--scope", choices=["global", "layer"], default="global", help="one threshold for all "
-                   "Linears (global, default) or the same sparsity in each (layer)")
-    g.add_argument("--dense-storage", action="store_true", help="store zeros densely (a Hugging Face folder)")
-    g = p.add_argument_group("structured (one target)")
-    g.add_argument("--target-flops", type=float, default=None, help="kept share of FLOPs, e.g. 0.5")
-    g.add_argument("--target-params", type=float, default=None, help="kept share of encoder parameters")
-    g.add_argument("--target-latency", type=float, default=None, help="kept share of the PyTorch batch-1 "
-                   "latency measured in this process (--threads)")
-    g.add_argument("--drop-layers", type=int, default=0, help="whole layers to remove first (default 0)")
-    g.add_argument("--importance", choices=["fisher", "taylor"], default="fisher",
-                   help="unit scores (default fisher)")
-    g.add_argument("--importance-n", type=pos_int, default=2000, help="sentences scored (default 2000)")
-    g.add_argument("--length", type=pos_int, default=None, help="tokens per example for FLOPs and latency "
-                   "(default: the data's mean length)")
-    _recover_args(p, pos_int)
-    data_args(p)
+    if wants("prune"):
+        p.add_argument("model", help="model folder or alias")
+        p.add_argument("--out", required=True, help="output model folder (written atomically)")
+        add_flags(p, PruneOptions, ("method",), required=("method",))
+        p.add_argument("--data", default=None, help="training data (structured, vocab, recovery)")
+        g = p.add_argument_group("magnitude")
+        add_flags(g, PruneOptions, ("sparsity", "scope"))
+        g.add_argument("--dense-storage", action="store_true", help="store zeros densely (a Hugging Face folder)")
+        g = p.add_argument_group("structured (one target)")
+        add_flags(g, PruneOptions, ("target_flops", "target_params", "target_latency", "drop_layers", "importance",
+                                    "importance_n", "length"))
+        _recover_args(p, pos_int)
+        data_args(p)
 
     p = sub.add_parser("factorize", help="low-rank (truncated SVD) factorization of Linear layers and embedding",
                        description=FACTORIZE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="model folder or alias")
-    p.add_argument("--out", required=True, help="output model folder (written atomically)")
-    g = p.add_argument_group("ranks (one of)")
-    g.add_argument("--energy", type=float, default=None, help="keep this share of each matrix's ΣS², e.g. 0.9")
-    g.add_argument("--ratio", type=float, default=None, help="kept share of the factorized Linears' parameters")
-    g.add_argument("--rank", type=int, default=None, help="one rank for every factorized Linear")
-    p.add_argument("--targets", default="attn,ffn", help="which Linears: attn, ffn or both (default attn,ffn)")
-    p.add_argument("--embedding-rank", type=int, default=None, help="factorize the word embedding to this rank")
-    p.add_argument("--data", default=None, help="training data for recovery")
-    _recover_args(p, pos_int)
-    data_args(p)
+    if wants("factorize"):
+        from liteformer.compress.factorize import LowRankConfig
+        p.add_argument("model", help="model folder or alias")
+        p.add_argument("--out", required=True, help="output model folder (written atomically)")
+        add_flags(p.add_argument_group("ranks (one of)"), LowRankConfig, ("energy", "ratio", "rank"))
+        add_flags(p, LowRankConfig, ("targets", "embedding_rank"))
+        p.add_argument("--data", default=None, help="training data for recovery")
+        _recover_args(p, pos_int)
+        data_args(p)
 
 
 def _recover_args(p, pos_int) -> None:
+    from liteformer.compress.distill import DistillConfig
+    from liteformer.options import add_flags
+    from liteformer.train.config import TrainConfig
     g = p.add_argument_group("recovery (distillation from the unpruned model)")
     g.add_argument("--recover-epochs", type=float, default=0.0, help="epochs of recovery on --data (default 0)")
     g.add_argument("--dev", default=None, help="dev data: the best recovery checkpoint is kept")
-    g.add_argument("--lr", type=float, default=5e-5, help="recovery learning rate (default 5e-5)")
-    g.add_argument("--batch-size", type=pos_int, default=32, help="recovery batch size (default 32)")
-    g.add_argument("--alpha", type=float, default=0.5, help="hard-label weight of the recovery loss (default 0.5)")
-    g.add_argument("--temperature", type=float, default=2.0, help="distillation temperature (default 2)")
-    g.add_argument("--hidden-weight", type=float, default=0.0, help="hidden-state MSE weight (default 0)")
-    g.add_argument("--max-length", type=pos_int, default=None, help="tokens per example (default 128)")
-    g.add_argument("--eval-every", type=pos_int, default=None, help="steps between dev evaluations")
+    add_flags(g, TrainConfig, ("lr", "batch_size", "max_length", "eval_every", "seed"))
+    add_flags(g, DistillConfig, ("alpha", "temperature", "hidden_weight"))
     g.add_argument("--threads", type=pos_int, default=2, help="CPU threads (default 2)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-
-
-def _task_data(a, loaded, need_labels: bool):
-    from liteformer.compress.prune import TaskData
-    from liteformer.data.text import encode_labels, read_classification
-    from liteformer.data.tokenizer import default_max_length
-    if not a.data:
-        raise LiteformerError(f"--method {a.method} needs --data (the task's training data)")
-    ds = read_classification(a.data, a.text_column, a.label_column if need_labels else None)
-    if not ds.texts:
-        raise LiteformerError(f"{a.data}: no examples")
-    labels = encode_labels(ds, loaded.label2id) if need_labels else None
-    return TaskData(loaded.tokenizer, ds.texts, labels, max_length=a.max_length or
-                    default_max_length(loaded.model.config.max_positions),
-                    importance_examples=a.importance_n, importance=a.importance, progress=sys.stderr.isatty())
-
-
-def _prune_config(a, loaded, data):
-    from liteformer.verbs import prune_config
-    return prune_config(a.method, data, sparsity=a.sparsity, scope=a.scope, target_flops=a.target_flops,
-                        target_params=a.target_params, target_latency=a.target_latency, length=a.length,
-                        drop_layers=a.drop_layers, threads=a.threads)
 
 
 def cmd_prune(a: argparse.Namespace) -> int:
@@ -114,9 +80,19 @@ def cmd_prune(a: argparse.Namespace) -> int:
     from liteformer.models.checkpoint import load_model
     torch.set_num_threads(a.threads)
     _check_recovery(a)
+    from liteformer.options import from_values
+    from liteformer.verbs import PruneOptions, prune_config, prune_data
+    options = from_values(PruneOptions, vars(a))
+    options.validate()
     loaded = load_model(a.model)
-    data = _task_data(a, loaded, need_labels=a.method == "structured") if (a.data or a.method != "magnitude") else None
-    config = _prune_config(a, loaded, data)
+    data = None
+    if a.data or a.method != "magnitude":
+        if not a.data:
+            raise LiteformerError(f"--method {a.method} needs --data (the task's training data)")
+        from liteformer.data.text import read_classification
+        ds = read_classification(a.data, a.text_column, a.label_column if a.method == "structured" else None)
+        data = prune_data(loaded, ds, options, progress=sys.stderr.isatty(), max_length=a.max_length)
+    config = prune_config(options, data, a.threads)
     result = prune_(loaded.model, config, data)
     tok = result.tokenizer or loaded.tokenizer
     sparse = a.method == "magnitude" and not a.dense_storage and config.sparsity > 0
@@ -132,8 +108,8 @@ def cmd_factorize(a: argparse.Namespace) -> int:
     from liteformer.models.checkpoint import load_model
     torch.set_num_threads(a.threads)
     _check_recovery(a)
-    targets = tuple(t.strip() for t in a.targets.split(",") if t.strip())
-    cfg = LowRankConfig(a.energy, a.ratio, a.rank, targets, a.embedding_rank)
+    from liteformer.options import from_values
+    cfg = from_values(LowRankConfig, vars(a))
     cfg.validate()
     loaded = load_model(a.model)
     report = {"method": "low-rank", "source": str(loaded.path), **factorize_(loaded.model, cfg).to_dict()}
@@ -146,10 +122,6 @@ def _check_recovery(a) -> None:
         raise LiteformerError(f"--recover-epochs must be >= 0, got {a.recover_epochs}")
     if a.recover_epochs and not a.data:
         raise LiteformerError("--recover-epochs needs --data (the task's training data)")
-    if not 0 <= a.alpha <= 1:
-        raise LiteformerError(f"--alpha must be in [0, 1], got {a.alpha}")
-    if a.temperature <= 0:
-        raise LiteformerError(f"--temperature must be > 0, got {a.temperature}")
 
 
 def _finish(a, loaded, tok, report: dict, sparse: bool, keep_sparsity: float = 0.0) -> None:

@@ -10,20 +10,13 @@ from pathlib import Path
 from liteformer.errors import LiteformerError
 
 
-def _int_tuple(flag: str, value: str | None) -> tuple[int, ...] | None:
-    try:
-        return tuple(int(x) for x in value.split(",")) if value else None
-    except ValueError:
-        raise LiteformerError(f"{flag} {value!r}: expected comma-separated integers") from None
-
-
 def _options(a: argparse.Namespace, loaded, quantize: str | None, keep_float: tuple[str, ...]):
     """ExportOptions from the shared flags: --max-length, --buckets, --calibration-data/-n."""
     from liteformer.verbs import export_options
-    return export_options(loaded, max_length=a.max_length, buckets=_int_tuple("--buckets", a.buckets),
+    return export_options(loaded, max_length=a.max_length, buckets=a.buckets,
                           quantize=quantize, keep_float=keep_float, calibration_data=a.calibration_data,
                           calibration_n=a.calibration_n, text_column=a.text_column, label_column=a.label_column,
-                          fuse=not a.no_fuse)
+                          fuse=a.fuse)
 
 
 def cmd_export(a: argparse.Namespace) -> int:
@@ -131,7 +124,7 @@ def _run_recipe(a: argparse.Namespace, path: Path) -> int:
     res = run_recipe(recipe, a.work, progress=sys.stderr.isatty())
     print_result(res)
     if not res.chosen:
-        closest = json.loads(res.report.get("closest", "[]"))
-        near = f"; closest: {closest[0]['name']} (misses by {100 * closest[0]['worst_miss']:.0f}%)" if closest else ""
+        from liteformer.bench.select import miss_text
+        near = f"; closest: {res.closest[0][0].name} (misses by {miss_text(res.closest[0][1])})" if res.closest else ""
         raise LiteformerError(f"{path}: nothing fits the budget: {res.reason}{near}")
     return 0

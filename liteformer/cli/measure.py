@@ -66,17 +66,17 @@ def cmd_bench(a: argparse.Namespace) -> int:
     paths = write_reports(result, a.out)
     print(format_table(result))
     print(f"report: {paths['md']}  {paths['html']}  {paths['json']}  {paths['png']}  ({result.seconds:.0f} s)")
-    failed = [c for c in result.candidates if not c["ok"]]
+    failed = [c for c in result.candidates if not c.ok]
     for c in failed:
-        print(f"liteformer bench: error: candidate {c['name']} ({c['path']}): {c['error']}", file=sys.stderr)
+        print(f"liteformer bench: error: candidate {c.name} ({c.path}): {c.error}", file=sys.stderr)
     return 2 if failed else 0
 
 
 def cmd_select(a: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from liteformer.bench.harness import BenchResult
-    from liteformer.bench.select import Budget, describe_candidate, profile, select
+    from liteformer.bench.result import BenchResult
+    from liteformer.bench.select import Budget, describe_candidate, miss_text, profile, select
     path = Path(a.report)
     result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
     budget = profile(a.profile)["budget"] if a.profile else Budget()
@@ -85,14 +85,14 @@ def cmd_select(a: argparse.Namespace) -> int:
     budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
     sel = select(result, budget)
     if a.json:
-        print(json.dumps({"chosen": sel.chosen, "reason": sel.reason,
-                          "closest": [{"name": c["name"], "worst_miss": v} for c, v in sel.closest]}, indent=2))
+        print(json.dumps({"chosen": sel.chosen.to_dict() if sel.chosen else None, "reason": sel.reason,
+                          "closest": [{"name": c.name, "worst_miss": v} for c, v in sel.closest]}, indent=2))
     elif sel.chosen:
         print(f"chosen: {describe_candidate(sel.chosen)}")
-        print(f"        {sel.chosen['path']}")
+        print(f"        {sel.chosen.path}")
         print(f"{len(sel.feasible)} of {len(result.ok())} candidates fit the budget")
     else:
         print(f"nothing fits: {sel.reason}")
         for c, v in sel.closest:
-            print(f"  closest: {describe_candidate(c)}  (misses by {100 * v:.0f}%)")
+            print(f"  closest: {describe_candidate(c)}  (misses by {miss_text(v)})")
     return 0 if sel.chosen else 1

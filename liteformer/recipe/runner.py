@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from liteformer.bench.result import CandidateResult
+from liteformer.bench.select import miss_text
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
 from liteformer.recipe.schema import Recipe
@@ -30,13 +32,14 @@ from liteformer.recipe.steps import Context, run_step
 class RecipeResult:
     work: Path
     candidates: list[tuple[str, str]]  # (bench name, path)
-    chosen: dict | None
+    chosen: CandidateResult | None  # its path is the copy in WORK/best
     reason: str
     report: dict = field(default_factory=dict)  # paths of the bench reports
     steps_run: int = 0
     steps_cached: int = 0
     table: str = ""  # the bench table
     left_out: list[dict] = field(default_factory=list)  # bundles whose export or verification failed
+    closest: list[tuple[CandidateResult, float]] = field(default_factory=list)  # when nothing fits
 
 
 def _digest(*parts) -> str:
@@ -138,21 +141,21 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     res.table = format_table(result)
     budget = dict(recipe.budget)
     base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
-    built = replace(result, candidates=[c for c in result.candidates if c["name"] != "teacher"])  # the reference
+    built = replace(result, candidates=[c for c in result.candidates if c.name != "teacher"])  # the reference
     sel = select(built, replace(base, **budget))
     chosen = sel.chosen
     res.reason = sel.reason
     if chosen:
         best = work / "best"
         shutil.rmtree(best, ignore_errors=True)
-        shutil.copytree(chosen["path"], best)
-        res.chosen = {**{k: chosen.get(k) for k in ("name", "runtime", "accuracy", "latency_p50_ms", "size_bytes",
-                                                      "x_smaller", "x_faster", "pct_accuracy")},
-                      "path": str(best)}
+        shutil.copytree(chosen.path, best)
+        res.chosen = replace(chosen, path=str(best))
     else:
         res.chosen = None
-        res.report["closest"] = json.dumps([{"name": c["name"], "worst_miss": round(v, 3)} for c, v in sel.closest])
-    write_json(work / "recipe-result.json", {"recipe": str(recipe.path), "chosen": res.chosen, "reason": res.reason,
+        res.closest = sel.closest
+    closest = [{"name": c.name, "worst_miss": round(v, 3)} for c, v in res.closest]
+    write_json(work / "recipe-result.json", {"recipe": str(recipe.path), "reason": res.reason, "closest": closest,
+                                            "chosen": res.chosen.to_dict() if res.chosen else None,
                                             "candidates": res.candidates, "report": res.report,
                                             "steps_run": res.steps_run, "steps_cached": res.steps_cached,
                                             "left_out": res.left_out})
@@ -167,12 +170,12 @@ def print_result(res: RecipeResult, out=sys.stdout) -> None:
     print(f"report: {res.report.get('md')}  {res.report.get('html')}  {res.report.get('png')}", file=out)
     if res.chosen:
         c = res.chosen
-        print(f"best under the budget: {c['name']} ({c['runtime']}): accuracy {c['accuracy']:.4f}, "
-              f"p50 {c['latency_p50_ms']:.2f} ms, {c['size_bytes'] / 1e6:.1f} MB"
-              + (f", {c['x_smaller']:.1f}x smaller, {c['x_faster']:.1f}x faster than the teacher"
-                 if c.get("x_smaller") else ""), file=out)
-        print(f"bundle: {c['path']}", file=out)
+        print(f"best under the budget: {c.name} ({c.runtime}): accuracy {c.accuracy:.4f}, "
+              f"p50 {c.latency_p50_ms:.2f} ms, {c.size_mb:.1f} MB"
+              + (f", {c.x_smaller:.1f}x smaller, {c.x_faster:.1f}x faster than the teacher"
+                 if c.x_smaller else ""), file=out)
+        print(f"bundle: {c.path}", file=out)
     else:
         print(f"nothing fits the budget: {res.reason}", file=out)
-        for c in json.loads(res.report.get("closest", "[]")):
-            print(f"  closest: {c['name']} (misses by {100 * c['worst_miss']:.0f}%)", file=out)
+        for c, v in res.closest:
+            print(f"  closest: {c.name} (misses by {miss_text(v)})", file=out)

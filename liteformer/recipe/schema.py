@@ -20,6 +20,7 @@ an error names the file, the line and the field at fault.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,23 +28,18 @@ from pathlib import Path
 import yaml
 
 from liteformer.errors import LiteformerError
-from liteformer.runtimes.table import EXPORT_TARGETS, QUANTIZATION_METHODS
+from liteformer.options import NUM, OptionError, option_types
 
-NUM = (int, float)
-STEPS: dict[str, dict[str, type | tuple]] = {  # step -> option -> accepted type(s)
-    "finetune": {"base": str, "epochs": NUM, "lr": NUM, "batch_size": int, "max_steps": int, "eval_every": int,
-                 "label_names": list},
-    "student": {"layers": list, "config": str, "vocab_size": int, "init_embeddings": bool,
-                "init_from_teacher": bool},
-    "prune": {"method": str, "sparsity": NUM, "target_flops": NUM, "target_params": NUM, "drop_layers": int,
-              "importance_n": int, "length": int},
-    "factorize": {"ratio": NUM, "energy": NUM, "rank": int, "embedding_rank": int, "targets": list},
-    "distill": {"epochs": NUM, "lr": NUM, "alpha": NUM, "temperature": NUM, "hidden_weight": NUM,
-                "attention_weight": NUM, "batch_size": int, "max_steps": int, "augment": int, "eval_every": int,
-                "cache_gb": NUM},
-    "export": {"to": list, "quantize": str, "max_length": int, "buckets": list, "fuse": bool,
-               "max_accuracy_drop": NUM},
-}
+STEP_NAMES = ("finetune", "student", "prune", "factorize", "distill", "export")
+
+
+@functools.cache
+def step_options(name: str) -> dict[str, type | tuple]:
+    """Option -> accepted YAML type(s) of step ``name``, from the fields of the configs it builds."""
+    from liteformer.verbs import step_configs
+    return {k: v for cls in step_configs(name) for k, v in option_types(cls).items()}
+
+
 SECTIONS: dict[str, dict[str, type | tuple]] = {
     "data": {"train": str, "dev": str, "test": str, "text_column": str, "label_column": str},
     "budget": {"profile": str, "max_latency_ms": NUM, "max_size_mb": NUM, "max_memory_mb": NUM, "min_accuracy": NUM,
@@ -51,9 +47,6 @@ SECTIONS: dict[str, dict[str, type | tuple]] = {
     "bench": {"reps": int, "timed_examples": int, "threads": int, "length": int},
 }
 TOP = {"name": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list, "search": dict}
-RUNTIMES = EXPORT_TARGETS  # from the runtimes table
-PRUNE_METHODS = ("structured", "vocab", "magnitude")
-QUANT = ("none", *QUANTIZATION_METHODS)
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
 
 
@@ -160,12 +153,12 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
         if not isinstance(item, dict) or len(item) != 1:
             fail(doc, "steps", f"steps[{i}] must be one 'name: {{options}}' entry")
         (name, opts), = item.items()
-        if name not in STEPS:
-            fail(item, name, f"unknown step {name!r} (steps: {', '.join(STEPS)})")
+        if name not in STEP_NAMES:
+            fail(item, name, f"unknown step {name!r} (steps: {', '.join(STEP_NAMES)})")
         opts = {} if opts is None else opts
         if not isinstance(opts, dict):
             fail(item, name, f"steps[{i}].{name} options must be a mapping")
-        check(opts, STEPS[name], f"{name}.")
+        check(opts, step_options(name), f"{name}.")
         _check_step(name, opts, lambda k, msg, o=opts: fail(o, k, msg))
         steps.append((name, opts))
     names = [n for n, _ in steps]
@@ -176,15 +169,13 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     search = doc.get("search") or {}
     for key, values in search.items():
         name, _, opt = str(key).partition(".")
-        if name not in names or opt not in STEPS.get(name, {}):
+        if name not in names or opt not in step_options(name):
             fail(search, key, f"search key {key!r} must be STEP.OPTION of a step in this recipe")
         if not isinstance(values, list) or not values:
             fail(search, key, f"search {key} must be a non-empty list of values")
         for v in values:
             opts = {**target_step(steps, name, opt), opt: v}
-            if opt == "quantize" and v == "none":
-                continue
-            check({opt: v}, STEPS[name], f"{name}.")
+            check({opt: v}, step_options(name), f"{name}.")
             _check_step(name, opts, lambda k, msg, s=search, kk=key: fail(s, kk, msg))
     from liteformer.bench.select import PROFILES, UPPER_BOUNDS
     budget = doc.get("budget") or {}
@@ -206,45 +197,11 @@ def _type_name(t) -> str:
     return "a number" if t == NUM else names[t]
 
 
-def _check_step(name: str, o: dict, fail) -> None:
-    """Values that types alone do not catch: ranges, choices, exactly-one-of."""
-    def frac(k, lo_open=True, hi_closed=True):
-        v = o.get(k)
-        if v is not None and not ((0 < v if lo_open else 0 <= v) and (v <= 1 if hi_closed else v < 1)):
-            fail(k, f"{name}.{k} must be in {'(' if lo_open else '['}0, 1{']' if hi_closed else ')'}, got {v}")
-
-    for k in ("epochs", "lr", "batch_size", "max_steps", "temperature", "rank", "embedding_rank", "vocab_size",
-              "importance_n", "length", "max_length", "eval_every"):
-        if k in o and o[k] <= 0:
-            fail(k, f"{name}.{k} must be > 0, got {o[k]}")
-    if name == "student" and sum(k in o for k in ("layers", "config")) != 1:
-        fail(next(iter(o), None), "student needs exactly one of layers (teacher layers to keep) or config")
-    if name == "prune":
-        method = o.get("method", "structured")
-        if method not in PRUNE_METHODS:
-            fail("method", f"prune.method must be one of {', '.join(PRUNE_METHODS)}, got {method!r}")
-        frac("target_flops")
-        frac("target_params")
-        frac("sparsity", lo_open=False, hi_closed=False)
-        if method == "structured" and sum(k in o for k in ("target_flops", "target_params")) != 1:
-            fail("method", "prune (structured) needs exactly one of target_flops, target_params")
-        if method == "magnitude" and "sparsity" not in o:
-            fail("method", "prune (magnitude) needs sparsity")
-    if name == "factorize":
-        frac("ratio", hi_closed=False)
-        frac("energy", hi_closed=False)
-        given = sum(k in o for k in ("ratio", "energy", "rank"))
-        if given > 1 or (given == 0 and "embedding_rank" not in o):
-            fail(next(iter(o), None), "factorize needs exactly one of ratio, energy, rank "
-                 "(or only embedding_rank, to factorize the word embedding alone)")
-    if name == "distill":
-        if "alpha" in o and not 0 <= o["alpha"] <= 1:
-            fail("alpha", f"distill.alpha must be in [0, 1], got {o['alpha']}")
-    if name == "export":
-        bad = [r for r in o.get("to", []) if r not in RUNTIMES]
-        if bad or not o.get("to", ["x"]):
-            fail("to", f"export.to must list runtimes among {', '.join(RUNTIMES)}, got {o.get('to')}")
-        if o.get("quantize", "none") not in QUANT:
-            fail("quantize", f"export.quantize must be one of {', '.join(QUANT)}, got {o['quantize']!r}")
-        if "max_accuracy_drop" in o and not 0 <= o["max_accuracy_drop"] < 1:
-            fail("max_accuracy_drop", f"export.max_accuracy_drop must be in [0, 1), got {o['max_accuracy_drop']}")
+def _check_step(name: str, opts: dict, fail) -> None:
+    """Values that types alone do not catch (ranges, choices, exactly-one-of), checked by the configs
+    the step builds."""
+    from liteformer.verbs import check_step
+    try:
+        check_step(name, opts)
+    except OptionError as e:
+        fail(e.name if e.name in opts else next(iter(opts), None), f"{name}.{e}" if e.name else f"{name}: {e}")

@@ -10,9 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liteformer.data.text import encode_labels, read_classification
+from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
-from liteformer.verbs import TARGET_STEPS, auto_epochs, export_bundle, export_options, prune_config, train_config
+from liteformer.options import from_values
+from liteformer.verbs import (
+    TARGET_STEPS,
+    ExportStep,
+    PruneOptions,
+    auto_epochs,
+    export_bundle,
+    export_options,
+    prune_config,
+    prune_data,
+    train_config,
+)
 
 __all__ = ["TARGET_STEPS", "Context", "auto_epochs", "run_step"]
 
@@ -56,12 +67,10 @@ def student(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.models.checkpoint import load_model, save_model
     loaded = load_model(ctx.current)
     notes = {}
-    if "layers" in opts:
-        model, tok = student_from_teacher(loaded.model, [int(i) for i in opts["layers"]]), loaded.tokenizer
+    spec = from_values(StudentSpec, opts)
+    if spec.layers is not None:
+        model, tok = student_from_teacher(loaded.model, [int(i) for i in spec.layers]), loaded.tokenizer
     else:
-        spec = StudentSpec(config=opts["config"], vocab_size=opts.get("vocab_size"),
-                           init_embeddings=opts.get("init_embeddings", False),
-                           init_from_teacher=opts.get("init_from_teacher", False))
         model, tok, notes = build_student(spec, loaded.model, loaded.tokenizer, _train(ctx).texts)
     kept = notes.pop(TEACHER_CHANNELS, None)  # the distill step reads them back from the folder
     save_model(model, tok, out, extra={TEACHER_CHANNELS: kept} if kept else None)
@@ -69,20 +78,14 @@ def student(ctx: Context, opts: dict, out: Path) -> dict:
 
 
 def prune(ctx: Context, opts: dict, out: Path) -> dict:
-    from liteformer.compress.prune import TaskData, prune_
-    from liteformer.data.tokenizer import default_max_length
+    from liteformer.compress.prune import prune_
     from liteformer.models.checkpoint import load_model, save_model
     loaded = load_model(ctx.current)
-    method = opts.get("method", "structured")
-    ds = _train(ctx)
-    labels = encode_labels(ds, loaded.label2id) if method == "structured" else None
-    data = TaskData(loaded.tokenizer, ds.texts, labels, default_max_length(loaded.model.config.max_positions),
-                    importance_examples=opts.get("importance_n", 2000), progress=ctx.progress)
-    keys = ("sparsity", "target_flops", "target_params", "length", "drop_layers")
-    config = prune_config(method, data, **{k: opts[k] for k in keys if k in opts})
-    result = prune_(loaded.model, config, data)
-    save_model(loaded.model, result.tokenizer or loaded.tokenizer, out, extra={"prune": method},
-               sparse_storage=method == "magnitude")
+    o = from_values(PruneOptions, opts)
+    data = prune_data(loaded, _train(ctx), o, progress=ctx.progress)
+    result = prune_(loaded.model, prune_config(o, data, ctx.threads), data)
+    save_model(loaded.model, result.tokenizer or loaded.tokenizer, out, extra={"prune": o.method},
+               sparse_storage=o.method == "magnitude")
     return {k: v for k, v in result.report.items() if k not in ("per_weight",)}
 
 
@@ -90,9 +93,7 @@ def factorize(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.compress.factorize import LowRankConfig, factorize_
     from liteformer.models.checkpoint import load_model, save_model
     loaded = load_model(ctx.current)
-    cfg = LowRankConfig(opts.get("energy"), opts.get("ratio"), opts.get("rank"),
-                        tuple(opts.get("targets", ("attn", "ffn"))), opts.get("embedding_rank"))
-    report = factorize_(loaded.model, cfg)
+    report = factorize_(loaded.model, from_values(LowRankConfig, opts))
     save_model(loaded.model, loaded.tokenizer, out)
     return {"params_before": report.params_before, "params_after": report.params_after}
 
@@ -102,10 +103,7 @@ def distill(ctx: Context, opts: dict, out: Path) -> dict:
     from liteformer.train.distill import distill as run
     n = len(_train(ctx).texts)
     tcfg = train_config(opts, n, 1e-4)
-    dcfg = DistillConfig(alpha=opts.get("alpha", 0.5), temperature=opts.get("temperature", 2.0),
-                         hidden_weight=opts.get("hidden_weight", 0.0),
-                         attention_weight=opts.get("attention_weight", 0.0), augment=opts.get("augment", 0),
-                         cache_gb=opts.get("cache_gb", 4.0))
+    dcfg = from_values(DistillConfig, opts)
     dev = ctx.split("dev") if ctx.data.get("dev") else None
     result = run(ctx.teacher, StudentSpec(checkpoint=ctx.current), ctx.split("train"), out, dcfg, tcfg, dev,
                  ctx.data.get("text_column"), ctx.data.get("label_column", "label"),
@@ -118,9 +116,9 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     """One bundle per runtime under ``out/<runtime>``; quantized ones carry the method."""
     from liteformer.models.checkpoint import load_model
     loaded = load_model(ctx.current)
-    q = opts.get("quantize", "none")
-    q = None if q == "none" else q
-    drop = opts.get("max_accuracy_drop") if q else None
+    o = from_values(ExportStep, opts)
+    q = None if o.quantize == "none" else o.quantize
+    drop = o.max_accuracy_drop if q else None
     # the dev split checks each export; with an accuracy budget its labels also drive the search
     verify = ctx.split("dev" if ctx.data.get("dev") else "train")
     tune = None
@@ -128,12 +126,11 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
         from liteformer.data.text import TextDataset
         tune = TextDataset(verify.texts[:1000], verify.labels[:1000], verify.path)
     static = bool(q) and q.endswith("static")
-    eo = export_options(loaded, max_length=opts.get("max_length"), buckets=opts.get("buckets"), quantize=q,
-                        calibration_data=ctx.data["train"] if static else None,
-                        text_column=ctx.data.get("text_column"), label_column=None, fuse=opts.get("fuse", True))
+    eo = export_options(loaded, max_length=o.max_length, buckets=o.buckets, quantize=q,
+                        calibration_data=ctx.split("train") if static else None, fuse=o.fuse)
     out.mkdir(parents=True, exist_ok=True)
     done = {}
-    for rt in opts.get("to", ["onnx"]):
+    for rt in o.to:
         try:  # mixed precision is not searched for LiteRT (its dynamic-range int8 keeps accuracy without it)
             meta = export_bundle(loaded, rt, out / rt, eo, verify.texts[:200 if q else 32], ctx.threads,
                                  drop if rt != "litert" else None, tune, ctx.progress)

@@ -29,43 +29,8 @@ from liteformer.fileio import atomic_path
 from liteformer.models.checkpoint import save_model
 from liteformer.models.transformer import TransformerForSequenceClassification
 from liteformer.tasks.classification import EvalReport, cross_entropy, evaluate
+from liteformer.train.config import TrainConfig
 from liteformer.train.dist import DistInfo, barrier, init_from_env
-
-
-@dataclass
-class TrainConfig:
-    epochs: float = 3.0
-    max_steps: int | None = None  # overrides epochs when set
-    lr: float = 5e-5
-    batch_size: int = 32  # global batch (split across DDP ranks)
-    weight_decay: float = 0.01
-    warmup: float = 0.06  # fraction of steps
-    max_length: int | None = None  # None: min(128, the model's positions)
-    grad_clip: float = 1.0
-    seed: int = 0
-    eval_every: int | None = None  # steps between dev evaluations; None: once an epoch
-    qat: bool = False  # fake-quantize Linear layers (int8) while training: see compress/qat.py
-    checkpoint_every: int | None = None  # steps between resumable checkpoints; None: at each evaluation
-    prune_sparsity: float = 0.0  # > 0: gradual magnitude pruning to this sparsity (compress/magnitude.py)
-
-    def validate(self) -> None:
-        checks = [
-            (self.epochs > 0, f"epochs must be > 0, got {self.epochs}"),
-            (self.max_steps is None or self.max_steps > 0, f"max_steps must be > 0, got {self.max_steps}"),
-            (0 < self.lr < 1, f"lr must be in (0, 1), got {self.lr}"),
-            (self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size}"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (0 <= self.warmup < 1, f"warmup must be in [0, 1), got {self.warmup}"),
-            (self.max_length is None or self.max_length >= 2, f"max_length must be >= 2, got {self.max_length}"),
-            (self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}"),
-            (self.eval_every is None or self.eval_every > 0, f"eval_every must be > 0, got {self.eval_every}"),
-            (self.checkpoint_every is None or self.checkpoint_every > 0,
-             f"checkpoint_every must be > 0, got {self.checkpoint_every}"),
-            (0 <= self.prune_sparsity < 1, f"sparsity must be in [0, 1), got {self.prune_sparsity}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise LiteformerError(msg)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import torch
 
 from liteformer.bench.harness import BenchResult, BenchSettings, Candidate, parse_candidate, run_bench
 from liteformer.bench.report import pareto_front, write_reports
+from liteformer.bench.result import CandidateResult
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model
@@ -38,30 +39,30 @@ def test_accuracy_is_the_runtime_run(result, tiny_folder, small_data):
     lm = load_model(tiny_folder)
     expected = evaluate(lm.model, lm.tokenizer, read_classification(small_data), progress=False)
     fp32 = result.candidates[0]
-    assert fp32["ok"] and fp32["total"] == 40
-    assert fp32["correct"] == expected.correct
+    assert fp32.ok and fp32.total == 40
+    assert fp32.correct == expected.correct
 
 
 def test_latency_size_memory_macs(result, tiny_folder):
     fp32, int8 = result.candidates
     for c in (fp32, int8):
-        assert 0 < c["latency_p50_ms"] <= c["latency_p90_ms"]
-        lo, hi = c["latency_p50_spread_ms"]
-        assert lo <= c["latency_p50_ms"] <= hi
-        assert c["fixed_ms"] > 0 and c["reps"] == 2 and c["timed_per_rep"] == 15
-        assert c["peak_rss_mb"] > c["rss_increase_mb"] > 0
+        assert 0 < c.latency_p50_ms <= c.latency_p90_ms
+        lo, hi = c.latency_p50_spread_ms
+        assert lo <= c.latency_p50_ms <= hi
+        assert c.fixed_ms > 0 and c.reps == 2 and c.timed_per_rep == 15
+        assert c.peak_rss_mb > c.rss_increase_mb > 0
     files = [f for f in tiny_folder.iterdir() if f.is_file()]
-    assert fp32["size_bytes"] == sum(f.stat().st_size for f in files)
-    assert int8["size_bytes"] != fp32["size_bytes"]  # its own serialized int8 weights
-    assert fp32["parameters"] == sum(p.numel() for p in load_model(tiny_folder).model.parameters())
+    assert fp32.size_bytes == sum(f.stat().st_size for f in files)
+    assert int8.size_bytes != fp32.size_bytes  # its own serialized int8 weights
+    assert fp32.parameters == sum(p.numel() for p in load_model(tiny_folder).model.parameters())
     cfg = load_model(tiny_folder).model.config
-    assert fp32["macs_fixed_length"] == macs_per_example(cfg, 32)
-    assert fp32["x_smaller"] == 1.0 and fp32["x_faster"] == 1.0 and fp32["pct_accuracy"] == 100.0
-    assert int8["x_faster"] == pytest.approx(fp32["latency_p50_ms"] / int8["latency_p50_ms"])
+    assert fp32.macs_fixed_length == macs_per_example(cfg, 32)
+    assert fp32.x_smaller == 1.0 and fp32.x_faster == 1.0 and fp32.pct_accuracy == 100.0
+    assert int8.x_faster == pytest.approx(fp32.latency_p50_ms / int8.latency_p50_ms)
     peak = result.machine["gemm_peak_gflops"]
     assert peak > 0.5  # any CPU this decade does more than 0.5 GFLOP/s in fp32 GEMM
-    assert fp32["roofline_ms"] == pytest.approx(2 * fp32["macs_mean_length"] / (peak * 1e6))
-    assert fp32["x_roofline"] == pytest.approx(fp32["latency_p50_ms"] / fp32["roofline_ms"])
+    assert fp32.roofline_ms == pytest.approx(2 * fp32.macs_mean_length / (peak * 1e6))
+    assert fp32.x_roofline == pytest.approx(fp32.latency_p50_ms / fp32.roofline_ms)
 
 
 def test_macs_of_low_rank_layers():
@@ -85,13 +86,15 @@ def test_reports_written(result, tmp_path):
     md = paths["md"].read_text()
     assert "| fp32 |" in md and "Pareto front" in md and "threads" in md
     again = BenchResult.load(paths["json"])
-    assert again.candidates == json.loads(json.dumps(result.candidates))
+    assert again.candidates == result.candidates
+    assert json.loads(paths["json"].read_text())["candidates"] == [c.to_dict() for c in result.candidates]
     assert again.machine["cores"] >= 1
 
 
 def test_pareto_front():
-    c = lambda n, a, ms: {"name": n, "ok": True, "accuracy": a, "latency_p50_ms": ms}  # noqa: E731
-    cands = [c("a", 0.9, 10), c("b", 0.85, 5), c("c", 0.84, 6), c("d", 0.9, 12), {"name": "x", "ok": False}]
+    c = lambda n, a, ms: CandidateResult(n, "p", "torch", accuracy=a, latency_p50_ms=ms)  # noqa: E731
+    cands = [c("a", 0.9, 10), c("b", 0.85, 5), c("c", 0.84, 6), c("d", 0.9, 12),
+             CandidateResult("x", "p", "torch", ok=False)]
     assert pareto_front(cands) == ["a", "b"]
 
 
@@ -115,7 +118,7 @@ def test_labels_not_matching_the_model(tiny_folder, tmp_path):
     (tmp_path / "d.tsv").write_text("sentence\tlabel\ngood\tpositive\nbad\tnegative\n")
     res = run_bench([Candidate("m", str(tiny_folder), "torch")],
                     BenchSettings(data=str(tmp_path / "d.tsv"), reps=1, fixed_reps=1, warmup=0), progress=False)
-    assert not res.candidates[0]["ok"] and "labels" in res.candidates[0]["error"]
+    assert not res.candidates[0].ok and "labels" in res.candidates[0].error
 
 
 def test_candidate_specs(tiny_folder, tmp_path):

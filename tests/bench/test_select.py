@@ -26,17 +26,17 @@ def report(tmp_path):
 
 def test_most_accurate_under_budget(report):
     r, _ = report
-    assert select(r, Budget()).chosen["name"] == "big"
-    assert select(r, Budget(max_latency_ms=7)).chosen["name"] == "int8"
-    assert select(r, Budget(max_size_mb=10)).chosen["name"] == "small"
-    assert select(r, Budget(max_memory_mb=420, min_accuracy=0.87)).chosen["name"] == "big"
+    assert select(r, Budget()).chosen.name == "big"
+    assert select(r, Budget(max_latency_ms=7)).chosen.name == "int8"
+    assert select(r, Budget(max_size_mb=10)).chosen.name == "small"
+    assert select(r, Budget(max_memory_mb=420, min_accuracy=0.87)).chosen.name == "big"
 
 
 def test_nothing_fits_names_the_constraint(report):
     r, _ = report
     sel = select(r, Budget(max_latency_ms=1))
     assert sel.chosen is None and sel.reason == "no candidate meets --max-latency-ms"
-    assert sel.closest[0][0]["name"] == "small" and sel.closest[0][1] == pytest.approx(1.0)
+    assert sel.closest[0][0].name == "small" and sel.closest[0][1] == pytest.approx(1.0)
     sel = select(r, Budget(max_size_mb=10, min_accuracy=0.88))
     assert sel.chosen is None and "none meets --max-size-mb and --min-accuracy" in sel.reason
 
@@ -47,11 +47,11 @@ def test_relative_budget_against_the_baseline(report):
     with pytest.raises(LiteformerError, match="need the baseline 'big' measured in the same report"):
         select(r, Budget(min_x_faster=2))  # no ratios: the baseline was not measured with them
     _ratios(r)  # as a bench run adds them: big 12 ms / 90 MB / 0.89 is the reference
-    assert select(r, Budget(min_x_faster=2)).chosen["name"] == "int8"  # 12 / 6 = 2.0x
-    assert select(r, Budget(min_x_smaller=10, min_pct_accuracy=96)).chosen["name"] == "small"  # 18x, 96.6 %
+    assert select(r, Budget(min_x_faster=2)).chosen.name == "int8"  # 12 / 6 = 2.0x
+    assert select(r, Budget(min_x_smaller=10, min_pct_accuracy=96)).chosen.name == "small"  # 18x, 96.6 %
     sel = select(r, Budget(min_x_smaller=10, min_pct_accuracy=98))
     assert sel.chosen is None and "none meets --min-x-smaller and --min-pct-accuracy" in sel.reason
-    assert sel.closest[0][0]["name"] == "small"  # 96.6 % of 98 % misses by 1.4 %
+    assert sel.closest[0][0].name == "small"  # 96.6 % of 98 % misses by 1.4 %
     assert sel.closest[0][1] == pytest.approx((98 - 100 * 0.86 / 0.89) / 98)
 
 

@@ -23,29 +23,26 @@ from liteformer.compress.distill.teacher_cache import InnerCache
 from liteformer.data.batching import pad_batch
 from liteformer.errors import LiteformerError
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.options import NON_NEGATIVE, POSITIVE, UNIT, check_fields, opt
 
 
 @dataclass
 class DistillConfig:
-    alpha: float = 0.5  # weight of the hard-label cross-entropy; 1 − alpha on the soft targets
-    temperature: float = 2.0
-    hidden_weight: float = 0.0  # hidden-state MSE (learned projection when widths differ)
-    attention_weight: float = 0.0  # attention-distribution KL (head-averaged when head counts differ)
-    layer_map: list[int] | None = None  # student layer i learns from teacher layer layer_map[i]
-    augment: int = 0  # TinyBERT-style augmented copies per training sentence (0 = off)
-    cache_gb: float = 4.0  # memory for cached teacher hidden states/attentions (0 = run the teacher)
+    alpha: float = opt(0.5, "weight of the hard-label cross-entropy; 1 - alpha on the soft targets", check=UNIT)
+    temperature: float = opt(2.0, "softmax temperature T", check=POSITIVE)
+    hidden_weight: float = opt(0.0, "hidden-state MSE weight (a learned projection when widths differ)",
+                               check=NON_NEGATIVE)
+    attention_weight: float = opt(0.0, "attention KL weight (head-averaged when head counts differ)",
+                                  check=NON_NEGATIVE)
+    layer_map: list[int] | None = opt(None, "teacher layer per student layer, e.g. 1,3,5 (default uniform)",
+                                      check=NON_NEGATIVE)
+    augment: int = opt(0, "augmented copies per sentence, TinyBERT-style: 40% of the words swapped for their "
+                       "nearest neighbours in the teacher's embeddings (0: off)", check=NON_NEGATIVE)
+    cache_gb: float = opt(4.0, "memory for the teacher's cached hidden states/attentions (beyond it, or with 0, "
+                          "the teacher runs alongside the student)", check=NON_NEGATIVE)
 
     def validate(self, student_layers: int, teacher_layers: int) -> list[int]:
-        if not 0 <= self.alpha <= 1:
-            raise LiteformerError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.temperature <= 0:
-            raise LiteformerError(f"temperature must be > 0, got {self.temperature}")
-        if self.hidden_weight < 0 or self.attention_weight < 0:
-            raise LiteformerError("hidden/attention loss weights must be >= 0")
-        if self.augment < 0:
-            raise LiteformerError(f"augment must be >= 0, got {self.augment}")
-        if self.cache_gb < 0:
-            raise LiteformerError(f"cache size must be >= 0 GB, got {self.cache_gb}")
+        check_fields(self)
         layer_map = self.layer_map or uniform_layer_map(student_layers, teacher_layers)
         if len(layer_map) != student_layers:
             raise LiteformerError(f"layer map has {len(layer_map)} entries for {student_layers} student layers")

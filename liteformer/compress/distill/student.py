@@ -14,6 +14,7 @@ from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model, read_config
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.options import NON_NEGATIVE, POSITIVE, check_fields, opt
 from liteformer.tasks.classification import replace_head
 
 INIT_TEXTS = 512  # training texts the teacher's channels, heads and neurons are scored on
@@ -24,15 +25,22 @@ TEACHER_CHANNELS = "teacher_channels"
 
 @dataclass
 class StudentSpec:
-    layers: list[int] | None = None  # (a) teacher layers to keep
-    config: str | None = None  # (b) JSON of TransformerConfig fields
-    tokenizer: str | None = None  #     with (b): a tokenizer folder, or
-    vocab_size: int | None = None  #     with (b): train a new vocabulary of this size
-    checkpoint: str | None = None  # (c) a model folder
-    init_embeddings: bool = False  # with (b): embedding tables from the teacher's (PCA-projected)
-    init_from_teacher: bool = False  # with (b): every weight a slice of the teacher's (see teacher_init)
+    layers: list[int] | None = opt(None, "keep these teacher layers, e.g. 0,2,4 (DistilBERT-style)",
+                                   check=NON_NEGATIVE)  # (a)
+    config: str | None = opt(None, "JSON of TransformerConfig fields: a new model of any size")  # (b)
+    tokenizer: str | None = opt(None, "with a config: a tokenizer folder")
+    vocab_size: int | None = opt(None, "with a config: a new WordPiece vocabulary of this size trained on the task "
+                                 "text (data re-tokenized for the student)", check=POSITIVE)
+    checkpoint: str | None = opt(None, "any model folder as the student", cli=False)  # (c)
+    init_embeddings: bool = opt(False, "with a config: start from the teacher's embedding tables projected to the "
+                                "student's width (PCA) instead of random")
+    init_from_teacher: bool = opt(False, "with a config: every weight cut from the teacher's (Minitron-style): "
+                                  "layers spread over the teacher's, its most important residual channels, heads "
+                                  "and FFN neurons on the training texts; the config needs the teacher's head_dim "
+                                  "and no dimension above the teacher's")
 
     def validate(self) -> None:
+        check_fields(self)
         given = [x is not None for x in (self.layers, self.config, self.checkpoint)]
         if sum(given) != 1:
             raise LiteformerError("give exactly one student: --student-layers, --student-config or --student")

@@ -19,6 +19,7 @@ from torch import nn
 from liteformer.compress.api import CompressConfig, register
 from liteformer.errors import LiteformerError
 from liteformer.models.transformer import LowRankEmbedding, LowRankLinear
+from liteformer.options import OPEN_UNIT, POSITIVE, OptionError, check_fields, opt
 
 TARGETS = ("attn", "ffn")  # which Linears of each encoder layer may be factorized
 
@@ -30,28 +31,20 @@ class LowRankConfig(CompressConfig):
 
     verb = "factorize"
     method = "low-rank"
-    energy: float | None = None
-    ratio: float | None = None
-    rank: int | None = None
-    targets: tuple[str, ...] = TARGETS
-    embedding_rank: int | None = None  # factorize the word embedding to this rank too
+    energy: float | None = opt(None, "keep this share of each matrix's sum of squared singular values, e.g. 0.9",
+                               check=OPEN_UNIT)
+    ratio: float | None = opt(None, "kept share of the factorized Linears' parameters", check=OPEN_UNIT)
+    rank: int | None = opt(None, "one rank for every factorized Linear", check=POSITIVE)
+    targets: tuple[str, ...] = opt(TARGETS, "which Linears of each layer: attn, ffn or both", choices=TARGETS)
+    embedding_rank: int | None = opt(None, "factorize the word embedding to this rank too", check=POSITIVE)
 
     def validate(self, model_config=None) -> None:
         super().validate()
+        check_fields(self)
         given = [x is not None for x in (self.energy, self.ratio, self.rank)]
         if sum(given) != 1 and not (sum(given) == 0 and self.embedding_rank):
-            raise LiteformerError("give exactly one of energy, ratio or rank")
-        if self.energy is not None and not 0 < self.energy < 1:
-            raise LiteformerError(f"energy must be in (0, 1), got {self.energy}")
-        if self.ratio is not None and not 0 < self.ratio < 1:
-            raise LiteformerError(f"ratio must be in (0, 1), got {self.ratio}")
-        if self.rank is not None and self.rank <= 0:
-            raise LiteformerError(f"rank must be > 0, got {self.rank}")
-        if self.embedding_rank is not None and self.embedding_rank <= 0:
-            raise LiteformerError(f"embedding rank must be > 0, got {self.embedding_rank}")
-        bad = [t for t in self.targets if t not in TARGETS]
-        if bad or not self.targets:
-            raise LiteformerError(f"targets must be a non-empty subset of {TARGETS}, got {list(self.targets)}")
+            raise OptionError("give exactly one of energy, ratio or rank (or only embedding_rank, to factorize "
+                              "the word embedding alone)", None, ("energy", "ratio", "rank", "embedding_rank"))
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""Bench results, typed: one ``CandidateResult`` per candidate (what was measured, medians over the
+repetitions, ratios against the baseline) in a ``BenchResult`` that report, select and the recipe
+runner read; written to and read from ``bench.json`` with the same keys as the fields."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from liteformer.errors import LiteformerError
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    path: str
+    runtime: str
+    variant: str | None = None
+    ok: bool = True
+    error: str | None = None  # why it failed (ok is False)
+    # quality on the bench split (first repetition)
+    accuracy: float | None = None
+    correct: int | None = None
+    total: int | None = None
+    # latency at real length, batch 1, ms: medians over repetitions
+    latency_mean_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p50_spread_ms: list[float] | None = None  # [min, max] of the repetitions' p50
+    fixed_ms: float | None = None  # at fixed_length tokens
+    fixed_length: int | None = None
+    timed_per_rep: int | None = None
+    reps: int | None = None
+    # size and memory
+    size_bytes: int | None = None  # everything the artifact needs on disk
+    parameters: int | None = None
+    peak_rss_mb: float | None = None  # VmHWM of the runtime process, MiB
+    rss_increase_mb: float | None = None  # over the process after imports
+    load_s: float | None = None
+    mean_tokens: float | None = None
+    truncated: int | None = None
+    # cost and the machine's roofline
+    macs_mean_length: int | None = None
+    macs_fixed_length: int | None = None
+    roofline_ms: float | None = None
+    x_roofline: float | None = None
+    # against the baseline measured in the same run
+    x_smaller: float | None = None
+    x_faster: float | None = None
+    x_faster_fixed: float | None = None
+    pct_accuracy: float | None = None
+
+    @property
+    def size_mb(self) -> float:
+        return self.size_bytes / 1e6
+
+    @property
+    def label(self) -> str:
+        """The runtime with its variant, e.g. torch+int8-dynamic."""
+        return f"{self.runtime}+{self.variant}" if self.variant else self.runtime
+
+    def to_dict(self) -> dict:
+        """The measured fields (None ones left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None or k == "variant"}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CandidateResult:
+        return cls(**d)
+
+
+@dataclass
+class BenchResult:
+    settings: dict
+    machine: dict
+    candidates: list[CandidateResult] = field(default_factory=list)
+    baseline: str | None = None
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.candidates = [c if isinstance(c, CandidateResult) else CandidateResult.from_dict(c)
+                           for c in self.candidates]
+
+    def to_dict(self) -> dict:
+        return {"settings": self.settings, "machine": self.machine,
+                "candidates": [c.to_dict() for c in self.candidates], "baseline": self.baseline,
+                "seconds": self.seconds}
+
+    @classmethod
+    def load(cls, path: str | Path) -> BenchResult:
+        try:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(**d)
+        except FileNotFoundError:
+            raise LiteformerError(f"{path}: no such file") from None
+        except (ValueError, TypeError, UnicodeDecodeError):
+            raise LiteformerError(f"{path}: not a liteformer bench JSON report") from None
+
+    def ok(self) -> list[CandidateResult]:
+        return [c for c in self.candidates if c.ok]
+
+    def get(self, name: str) -> CandidateResult | None:
+        return next((c for c in self.candidates if c.name == name), None)

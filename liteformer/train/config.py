@@ -1,0 +1,32 @@
+"""The training run's options (finetune, distill, recovery after pruning); torch-free, so the CLI
+derives its flags from them without importing torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from liteformer.options import HALF_OPEN, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Range, check_fields, opt
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = opt(3.0, "epochs", check=POSITIVE)
+    max_steps: int | None = opt(None, "stop after this many steps (overrides --epochs)", check=POSITIVE)
+    lr: float = opt(5e-5, "peak learning rate", check=OPEN_UNIT)
+    batch_size: int = opt(32, "global batch size (split across DDP ranks)", check=POSITIVE)
+    weight_decay: float = opt(0.01, "AdamW weight decay", check=NON_NEGATIVE)
+    warmup: float = opt(0.06, "warm-up fraction of steps", check=HALF_OPEN)
+    max_length: int | None = opt(None, "tokens per example (default: 128 or the model's positions if fewer)",
+                                 check=Range(2))
+    grad_clip: float = opt(1.0, "gradient norm clipping (0 = off)", check=NON_NEGATIVE)
+    seed: int = opt(0, "random seed")
+    eval_every: int | None = opt(None, "steps between dev evaluations (default: once an epoch)", check=POSITIVE)
+    qat: bool = opt(False, "quantization-aware training: Linear layers see int8 weights and activations (fake "
+                    "quantization); export afterwards with --quantize int8-dynamic")
+    checkpoint_every: int | None = opt(None, "steps between resumable checkpoints (default: at each evaluation)",
+                                       check=POSITIVE)
+    prune_sparsity: float = opt(0.0, "gradual magnitude pruning to this sparsity (cubic schedule; the kept "
+                                "checkpoint has it; stored compressed)", check=HALF_OPEN)
+
+    def validate(self) -> None:
+        check_fields(self)
