@@ -115,6 +115,13 @@ def check_value(cls, name: str, value) -> str | None:
     if value is None:
         return None
     md = f.metadata
+    base, elem = _kind(cls, f)
+    if isinstance(value, list | tuple) and elem in (int, float, str):
+        ok = (lambda x: isinstance(x, int) and not isinstance(x, bool)) if elem is int else (
+            (lambda x: isinstance(x, int | float) and not isinstance(x, bool)) if elem is float else
+            (lambda x: isinstance(x, str)))
+        if not all(ok(x) for x in value):
+            return f"{name} must be a list of {_noun(elem)[3:] if elem is int else _noun(elem)[2:]}s, got {list(value)}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{name} must be a finite number, got {value}"
     if md.get("check") is not None and isinstance(value, NUM) and not md["check"].holds(value):

@@ -31,6 +31,20 @@ class Candidate:
     path: str
     runtime: str
     variant: str | None = None
+    error: str | None = None  # why it cannot run (e.g. no such file): reported as failed, not run
+
+
+def parse_candidates(specs: list[str]) -> list[Candidate]:
+    """Every spec parsed; one that does not parse becomes a failed candidate, so the rest still run."""
+    out = []
+    for spec in specs:
+        try:
+            out.append(parse_candidate(spec))
+        except LiteformerError as e:
+            name, eq, rest = spec.partition("=")
+            label = name if eq and "/" not in name and ":" not in name else Path(spec).name or spec
+            out.append(Candidate(label, spec, "?", error=str(e)))
+    return out
 
 
 def parse_candidate(spec: str) -> Candidate:
@@ -78,7 +92,7 @@ class BenchSettings:
 
 
 def _worker(spec: dict) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "TQDM_DISABLE": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "TQDM_DISABLE": "1", runtimes.ISOLATED: "1"}
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     try:
@@ -110,10 +124,12 @@ def run_bench(cands: list[Candidate], s: BenchSettings, progress: bool = True) -
     for rep in range(s.reps):
         order = cands[rep % len(cands):] + cands[: rep % len(cands)]  # rotate: no fixed position
         for c in order:
-            if runs[c.name] and not runs[c.name][0]["ok"]:
+            if c.error or (runs[c.name] and not runs[c.name][0]["ok"]):
+                runs[c.name] = runs[c.name] or [{"ok": False, "error": c.error}]
                 bar.update(1)
                 continue  # a failed candidate is not retried
-            spec = {**asdict(s), **asdict(c), "timed": timed, "accuracy": rep == 0}
+            spec = {**asdict(s), **{k: v for k, v in asdict(c).items() if k != "error"}, "timed": timed,
+                    "accuracy": rep == 0}
             bar.set_postfix_str(c.name)
             runs[c.name].append(_worker(spec))
             bar.update(1)

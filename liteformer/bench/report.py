@@ -20,6 +20,7 @@ COLUMNS = [  # (header, key, format)
     ("× faster", "x_faster", "{:.2f}"), ("% acc", "pct_accuracy", "{:.1f}"),
     ("× roofline", "x_roofline", "{:.1f}"),
 ]
+RUNTIME_COLOURS = {"torch": "tab:gray", "onnx": "tab:blue", "litert": "tab:green", "executorch": "tab:orange"}
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 
 
@@ -84,7 +85,8 @@ def pareto_front(cands: list[CandidateResult]) -> list[str]:
     return front
 
 
-def plot_pareto(result: BenchResult, path: str | Path) -> None:
+def plot_pareto(result: BenchResult, path: str | Path) -> str:
+    """Write the accuracy-vs-latency plot; returns the latency axis's scale ("linear" or "log")."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -97,9 +99,10 @@ def plot_pareto(result: BenchResult, path: str | Path) -> None:
         for n, c in enumerate(ok, 1):  # numbered markers; the legend names them (labels never overlap)
             on = c.name in front
             area = 60 + 1400 * c.size_bytes / biggest
-            ax.scatter(c.latency_p50_ms, c.accuracy, s=area, alpha=0.5,
-                       color="tab:red" if on else "tab:blue", edgecolors="black" if on else "none",
-                       label=f"{n}  {c.name}  ({c.size_mb:.1f} MB)")
+            ax.scatter(c.latency_p50_ms, c.accuracy, s=area, alpha=0.55,
+                       color=RUNTIME_COLOURS.get(c.runtime, "tab:gray"), edgecolors="black" if on else "none",
+                       linewidths=1.5,
+                       label=f"{n}  {c.name}  [{c.label}, {c.size_mb:.1f} MB]")
             ax.annotate(str(n), (c.latency_p50_ms, c.accuracy), fontsize=8, ha="center", va="center",
                         weight="bold")
         pts = sorted((c.latency_p50_ms, c.accuracy) for c in ok if c.name in front)
@@ -110,14 +113,21 @@ def plot_pareto(result: BenchResult, path: str | Path) -> None:
             if hasattr(h, "set_sizes"):
                 h.set_sizes([30])
         ax.margins(0.15)
-    ax.set_xlabel(f"latency p50, batch 1, real length, {result.settings['threads']} threads (ms)")
+        ms = [c.latency_p50_ms for c in ok]
+        if max(ms) > 5 * min(ms):  # latencies spanning 5x and more: a linear axis piles the fast ones up
+            ax.set_xscale("log")
+    ax.set_xlabel(f"latency p50, batch 1, real length, {result.settings['threads']} threads (ms"
+                  + (", log scale)" if ax.get_xscale() == "log" else ")"))
     ax.set_ylabel("accuracy")
-    ax.set_title("accuracy vs latency (marker area = file size)", fontsize=10)
+    ax.set_title("accuracy vs latency (colour = runtime, area = file size, black edge = Pareto front)",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
+    scale = ax.get_xscale()
     plt.close(fig)
+    return scale
 
 
 def to_markdown(result: BenchResult, png_name: str | None = "pareto.png") -> str:

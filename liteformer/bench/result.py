@@ -67,7 +67,18 @@ class CandidateResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> CandidateResult:
-        return cls(**d)
+        """From a report's JSON; ValueError/TypeError when it lacks what a measured candidate has."""
+        c = cls(**d)
+        if not isinstance(c.name, str) or not isinstance(c.ok, bool):
+            raise ValueError("a candidate needs a name and ok")
+        if c.ok:
+            bad = [k for k in MEASURED if not isinstance(getattr(c, k), int | float) or isinstance(getattr(c, k), bool)]
+            if bad:
+                raise ValueError(f"candidate {c.name!r} lacks {bad}")
+        return c
+
+
+MEASURED = ("accuracy", "latency_p50_ms", "fixed_ms", "size_bytes", "peak_rss_mb")  # what select and report read
 
 
 @dataclass
@@ -91,11 +102,15 @@ class BenchResult:
     def load(cls, path: str | Path) -> BenchResult:
         try:
             d = json.loads(Path(path).read_text(encoding="utf-8"))
+            if not isinstance(d, dict) or not isinstance(d.get("candidates"), list):
+                raise ValueError("no candidates")
             return cls(**d)
         except FileNotFoundError:
             raise LiteformerError(f"{path}: no such file") from None
-        except (ValueError, TypeError, UnicodeDecodeError):
-            raise LiteformerError(f"{path}: not a liteformer bench JSON report") from None
+        except IsADirectoryError:
+            raise LiteformerError(f"{path}: a folder, not a bench.json file") from None
+        except (ValueError, TypeError, UnicodeDecodeError) as e:
+            raise LiteformerError(f"{path}: not a liteformer bench JSON report ({e})") from None
 
     def ok(self) -> list[CandidateResult]:
         return [c for c in self.candidates if c.ok]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from liteformer.bench.result import BenchResult, CandidateResult
@@ -24,6 +25,8 @@ class Budget:
 
     def validate(self) -> None:
         for k, v in asdict(self).items():
+            if v is not None and not math.isfinite(v):
+                raise LiteformerError(f"--{k.replace('_', '-')} must be a finite number, got {v}")
             if v is not None and v <= 0:
                 raise LiteformerError(f"--{k.replace('_', '-')} must be > 0, got {v}")
         for k, (top, what) in UPPER_BOUNDS.items():

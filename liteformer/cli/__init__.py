@@ -223,6 +223,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a smoke run of the whole pipeline: 2 training steps on "
                    "300 sentences, fp32 export, 1 bench repetition (checks the machinery, not the accuracy)")
     p.add_argument("--threads", type=_pos_int, default=2, help="CPU threads (default 2)")
+    for sp in sub.choices.values():  # every command that writes gets the same output policy
+        sp.add_argument("--verbose", action="store_true", help="also show the output of third-party converters "
+                        "and libraries' warnings (hidden by default)")
+        if any(o in ("--out", "--work") for act in sp._actions for o in act.option_strings):
+            sp.add_argument("--overwrite", action="store_true", help="replace an existing output that liteformer "
+                            "did not write (by default only its own outputs are replaced)")
     return ap
 
 
@@ -376,6 +382,16 @@ def cmd_distill(a: argparse.Namespace) -> int:
     return 0
 
 
+def _check_outputs(a: argparse.Namespace) -> None:
+    """The output-path policy (fileio.check_output) for every command, before any work."""
+    from liteformer.fileio import check_output
+    overwrite = getattr(a, "overwrite", False)
+    if getattr(a, "out", None):
+        check_output(a.out, overwrite)
+    if getattr(a, "work", None):
+        check_output(a.work, overwrite, "--work")
+
+
 COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
             "export": cmd_export, "quantize": cmd_quantize, "run": cmd_run,
             "prune": cmd_prune, "factorize": cmd_factorize, "bench": cmd_bench,
@@ -385,7 +401,14 @@ COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "disti
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
+    if args.verbose:
+        os.environ["LITEFORMER_VERBOSE"] = "1"  # read by liteformer.quiet, in this process and its children
+    else:
+        import warnings
+        warnings.filterwarnings("ignore")  # libraries' warnings; liteformer's own notes are printed lines
+        os.environ.setdefault("PYTHONWARNINGS", "ignore")  # and in the processes it starts
     try:
+        _check_outputs(args)
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # inside the try: a reader that went away is answered below, not at exit
         return code
@@ -396,8 +419,16 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.as_flags() if isinstance(e, OptionError) else str(e)
         print(f"liteformer {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except OSError as e:  # a write that failed part-way (full disk, permissions): nothing was put in place
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"liteformer {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print(f"liteformer {args.command}: interrupted", file=sys.stderr)
+        hint = (f"; run the same command with --resume to continue from {args.out}.ckpt"
+                if args.command in ("finetune", "distill") else "")
+        if args.command in ("run", "demo"):
+            hint = "; run it again to continue (finished steps are cached)"
+        print(f"liteformer {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 

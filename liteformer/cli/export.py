@@ -115,6 +115,7 @@ def _run_recipe(a: argparse.Namespace, path: Path) -> int:
     from liteformer.recipe.runner import print_result, run_recipe
     from liteformer.recipe.schema import load_recipe
     recipe = load_recipe(path)
+    recipe.check_inputs()
     if a.check:
         variants = recipe.variants()
         print(f"{path}: valid; {len(recipe.steps)} steps, {len(variants)} variant(s)")

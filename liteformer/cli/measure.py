@@ -50,7 +50,7 @@ def _print_report(a: argparse.Namespace, title: str, source: str, data, report) 
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
+    from liteformer.bench.harness import BenchSettings, parse_candidates, run_bench
     from liteformer.bench.report import format_table, write_reports
     from liteformer.bench.select import profile
     prof = profile(a.profile) if a.profile else {}
@@ -61,7 +61,9 @@ def cmd_bench(a: argparse.Namespace) -> int:
     s.validate()
     from liteformer.data.text import read_classification
     read_classification(s.data, s.text_column, s.label_column)  # bad data: fail before any work
-    cands = [parse_candidate(c) for c in a.candidates]
+    cands = parse_candidates(a.candidates)
+    if all(c.error for c in cands):  # nothing could run: no report, the first reason
+        raise LiteformerError(cands[0].error)
     result = run_bench(cands, s, progress=sys.stderr.isatty())
     paths = write_reports(result, a.out)
     print(format_table(result))
@@ -77,12 +79,13 @@ def cmd_select(a: argparse.Namespace) -> int:
 
     from liteformer.bench.result import BenchResult
     from liteformer.bench.select import Budget, describe_candidate, miss_text, profile, select
-    path = Path(a.report)
-    result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
     budget = profile(a.profile)["budget"] if a.profile else Budget()
     flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy",
                                         "min_x_faster", "min_x_smaller", "min_pct_accuracy")}
     budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
+    budget.validate()  # the flags before the report
+    path = Path(a.report)
+    result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
     sel = select(result, budget)
     if a.json:
         print(json.dumps({"chosen": sel.chosen.to_dict() if sel.chosen else None, "reason": sel.reason,

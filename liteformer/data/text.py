@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from liteformer.errors import LiteformerError
 
 BUNDLED = Path(__file__).parent / "bundled"
 TEXT_COLUMNS = ("sentence", "text", "content", "review", "document")
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long document is data, not an error (default: 131,072)
 
 
 @dataclass
@@ -40,7 +43,8 @@ def resolve(path: str | Path) -> Path:
     return Path(s)
 
 
-def _rows(p: Path) -> tuple[list[str], list[dict]]:
+def _rows(p: Path) -> tuple[list[str], list[dict], list[int]]:
+    """(columns, rows, the file line each row starts on)."""
     try:
         raw = p.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -55,8 +59,8 @@ def _rows(p: Path) -> tuple[list[str], list[dict]]:
         raise LiteformerError(f"{p}: empty file")
     suffix = p.suffix.lower()
     if suffix in (".jsonl", ".json"):
-        rows = []
-        for n, line in enumerate(raw.splitlines(), 1):
+        rows, lines = [], []
+        for n, line in enumerate(raw.split("\n"), 1):  # "\n" only: str.splitlines also splits at U+2028
             if line.strip():
                 try:
                     row = json.loads(line)
@@ -65,16 +69,28 @@ def _rows(p: Path) -> tuple[list[str], list[dict]]:
                 if not isinstance(row, dict):
                     raise LiteformerError(f"{p}: line {n} is not a JSON object")
                 rows.append(row)
+                lines.append(n)
         columns = list(rows[0]) if rows else []
-        return columns, rows
+        return columns, rows, lines
     if suffix not in (".tsv", ".csv", ".txt"):
         raise LiteformerError(f"{p}: unknown data format {suffix!r} (use .tsv, .csv or .jsonl)")
     delim = "," if suffix == ".csv" else "\t"
     quoting = csv.QUOTE_MINIMAL if suffix == ".csv" else csv.QUOTE_NONE
-    reader = csv.reader(raw.splitlines(), delimiter=delim, quoting=quoting)
-    header = next(reader)
-    rows = [dict(zip(header, r, strict=False)) for r in reader if any(c.strip() for c in r)]
-    return header, rows
+    reader = csv.reader(io.StringIO(raw, newline=""), delimiter=delim, quoting=quoting)
+    rows, lines = [], []
+    try:
+        header = next(reader)
+        for r in reader:
+            if not any(c.strip() for c in r):
+                continue
+            if len(r) > len(header):
+                raise LiteformerError(f"{p}: line {reader.line_num} has {len(r)} fields, the header {len(header)} "
+                                      f"(a {'comma' if delim == ',' else 'tab'} inside a field?)")
+            rows.append(dict(zip(header, r, strict=False)))
+            lines.append(reader.line_num)
+    except csv.Error as e:
+        raise LiteformerError(f"{p}: line {reader.line_num}: not valid {suffix[1:].upper()} ({e})") from None
+    return header, rows, lines
 
 
 def read_classification(path: str | Path | TextDataset, text_column: str | None = None,
@@ -84,7 +100,7 @@ def read_classification(path: str | Path | TextDataset, text_column: str | None 
     if isinstance(path, TextDataset):
         return path
     p = resolve(path)
-    columns, rows = _rows(p)
+    columns, rows, lines = _rows(p)
     if not rows:
         raise LiteformerError(f"{p}: no data rows")
     if text_column is None:
@@ -95,10 +111,12 @@ def read_classification(path: str | Path | TextDataset, text_column: str | None 
         if col is not None and col not in columns:
             raise LiteformerError(f"{p}: {role} column {col!r} not found (columns: {columns})")
     texts, labels = [], []
-    for n, row in enumerate(rows, 2):
+    for n, row in zip(lines, rows, strict=True):
         text, label = row.get(text_column), row.get(label_column, "") if label_column else ""
         if text is None or label is None or (label_column and str(label).strip() == ""):
             raise LiteformerError(f"{p}: row {n} lacks a {text_column!r} or {label_column!r} value")
+        if isinstance(text, dict | list) or isinstance(label, dict | list):
+            raise LiteformerError(f"{p}: line {n}: {text_column!r} and {label_column!r} must be text or numbers")
         texts.append(str(text).strip())
         labels.append(str(label).strip())
     return TextDataset(texts, labels, str(p))

@@ -15,6 +15,7 @@ from liteformer.export.options import ExportOptions
 from liteformer.fileio import atomic_dir
 from liteformer.models.checkpoint import LoadedModel, file_sha256
 from liteformer.models.transformer import count_parameters
+from liteformer.quiet import quiet
 from liteformer.runtimes.bundle import SIDECAR
 
 TASK = "text-classification"  # the task of every model liteformer exports today
@@ -33,7 +34,8 @@ def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: Expor
     task = tasks.get(TASK)
     t0 = time.time()
     with atomic_dir(out) as tmp:
-        meta = be.convert(model, tmp, opts)
+        with quiet():  # the converters' own progress output (see liteformer.quiet)
+            meta = be.convert(model, tmp, opts)
         loaded.tokenizer.save(tmp)
         src = loaded.path / "model.safetensors"
         sidecar = {
@@ -49,7 +51,7 @@ def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: Expor
         }
         _write(tmp, sidecar)
         if verify_texts:
-            runner = runtimes.load(runtime, tmp, None, threads)
+            runner = runtimes.load(runtime, tmp, None, threads, trusted=True)
             sidecar["verify"] = task.verify(runner, model, loaded.tokenizer, verify_texts, opts.max_length,
                                             quantized=opts.quantize is not None)
             del runner

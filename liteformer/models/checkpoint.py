@@ -85,25 +85,36 @@ def load_model(path: str | Path, id2label: dict[int, str] | None = None) -> Load
     """Load a model folder (or an alias, see ``resolve_model``). ``id2label`` sets a new head's labels
     (a bare base model)."""
     folder = resolve_model(path)
+    try:
+        return _load(folder, id2label)
+    except LiteformerError as e:  # every error names the folder
+        if str(folder) in str(e):
+            raise
+        raise LiteformerError(f"{folder}: {e}") from None
+
+
+def _load(folder: Path, id2label: dict[int, str] | None) -> LoadedModel:
     d = read_config(folder)
     sd = read_weights(folder)
     try:
         sd = sparse.unpack(sd)
     except (KeyError, ValueError, RuntimeError) as e:
         raise LiteformerError(f"{folder}: corrupt sparse weights ({e})") from None
-    if d.get("model_type") == OWN:
-        try:
-            cfg = TransformerConfig.from_dict(d["liteformer"])
-        except KeyError:
-            raise LiteformerError(f"{folder / 'config.json'}: lacks the 'liteformer' section") from None
-        except (ValueError, TypeError) as e:
-            raise LiteformerError(f"{folder / 'config.json'}: {e}") from None
-        model = TransformerForSequenceClassification(cfg)
+    try:
+        if d.get("model_type") == OWN:
+            if not isinstance(d.get("liteformer"), dict):
+                raise LiteformerError(f"{folder / 'config.json'}: lacks the 'liteformer' section (a mapping)")
+            cfg, family = TransformerConfig.from_dict(d["liteformer"]), OWN
+        else:
+            cfg, family = hf.config_from_hf(d, id2label=id2label)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise LiteformerError(f"{folder / 'config.json'}: {e}") from None
+    _check_size(cfg, sd, folder)  # before allocating: a config may describe a model far larger than its weights
+    model = TransformerForSequenceClassification(cfg)
+    if family == OWN:
         _load_strict(model, sd, folder)
-        family, fresh = OWN, []
+        fresh = []
     else:
-        cfg, family = hf.config_from_hf(d, id2label=id2label)
-        model = TransformerForSequenceClassification(cfg)
         own_sd, fresh = hf.state_dict_from_hf(sd, cfg, family, model.state_dict())
         model.load_state_dict(own_sd, strict=False)
     tok = load_tokenizer(folder)
@@ -112,6 +123,15 @@ def load_model(path: str | Path, id2label: dict[int, str] | None = None) -> Load
                               f"embedding only {model.config.vocab_size}")
     model.eval()
     return LoadedModel(model, tok, folder, family, fresh)
+
+
+def _check_size(cfg: TransformerConfig, sd: dict, folder: Path) -> None:
+    with torch.device("meta"):
+        n = sum(p.numel() for p in TransformerForSequenceClassification(cfg).parameters())
+    held = sum(t.numel() for t in sd.values() if isinstance(t, torch.Tensor))
+    if n > 2 * held + 10_000_000:
+        raise LiteformerError(f"{folder / 'config.json'}: describes a model of {n:,} parameters, but the weights "
+                              f"hold {held:,}: config and weights do not match")
 
 
 def _load_strict(model: torch.nn.Module, sd: dict, folder: Path) -> None:
@@ -148,10 +168,12 @@ def save_model(model: TransformerForSequenceClassification, tokenizer: TextToken
             config = {"model_type": OWN, "architectures": [type(model).__name__],
                       "id2label": {str(k): v for k, v in cfg.id2label.items()},
                       "liteformer": cfg.to_dict()}
-        if extra:
-            config["liteformer_info"] = extra
+        config["liteformer_info"] = extra or {}  # also marks the folder as liteformer's (fileio.is_ours)
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        try:
+            save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        except SafetensorError as e:  # e.g. a full disk: safetensors raises its own error type
+            raise LiteformerError(f"{path}: cannot write the weights ({str(e).splitlines()[0]})") from None
         tokenizer.save(tmp)
     return family
 

@@ -64,7 +64,10 @@ def config_from_hf(hf: dict, num_labels: int | None = None,
     if family not in FAMILIES:
         raise LiteformerError(f"model_type {family!r} is not supported (supported: {sorted(FAMILIES)})")
     if id2label is None and "id2label" in hf:
-        id2label = {int(k): v for k, v in hf["id2label"].items()}
+        try:
+            id2label = {int(k): v for k, v in hf["id2label"].items()}
+        except (ValueError, TypeError, AttributeError):
+            raise LiteformerError(f"config.json: id2label keys must be integers, got {hf['id2label']!r:.80}") from None
     if id2label:
         num_labels = len(id2label)
     num_labels = num_labels or 2

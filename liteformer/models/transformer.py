@@ -58,6 +58,10 @@ class TransformerConfig:
     low_rank: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in ("hidden_size", "num_layers", "num_decoder_layers", "vocab_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"{name} must be an integer, got {v!r}")
         self.num_heads = _per_layer(self.num_heads, self.num_layers, "num_heads")
         self.ffn_dim = _per_layer(self.ffn_dim, self.num_layers, "ffn_dim")
         if self.head_dim is None:
@@ -72,13 +76,29 @@ class TransformerConfig:
             df = self.ffn_dim[0] if self.decoder_ffn_dim is None else self.decoder_ffn_dim
             self.decoder_num_heads = _per_layer(dh, self.num_decoder_layers, "decoder_num_heads")
             self.decoder_ffn_dim = _per_layer(df, self.num_decoder_layers, "decoder_ffn_dim")
-        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        if not isinstance(self.id2label, dict) or not isinstance(self.low_rank, dict):
+            raise ValueError("id2label and low_rank must be mappings")
+        try:
+            self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        except ValueError:
+            raise ValueError(f"id2label keys must be integers, got {sorted(map(str, self.id2label))[:4]}") from None
         self.low_rank = {str(k): int(v) for k, v in self.low_rank.items()}
         if not self.id2label:
             self.id2label = {i: str(i) for i in range(self.num_labels)}
         self.validate()
 
     def validate(self) -> None:
+        for name in ("vocab_size", "hidden_size", "num_layers", "head_dim", "max_positions", "type_vocab_size",
+                     "pad_token_id", "num_labels", "num_decoder_layers"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"{name} must be an integer, got {v!r}")
+        for name in ("dropout", "attention_dropout"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or not 0 <= v < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
+        if not isinstance(self.norm_eps, int | float) or not 0 < self.norm_eps < 1:
+            raise ValueError(f"norm_eps must be a number in (0, 1), got {self.norm_eps!r}")
         positive = ("vocab_size", "hidden_size", "head_dim", "max_positions", "num_labels")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -130,7 +150,12 @@ class TransformerConfig:
 
 
 def _per_layer(value: int | list[int], n: int, name: str) -> list[int]:
-    values = [int(value)] * n if isinstance(value, int) else [int(v) for v in value]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"layer count must be an integer >= 0, got {n!r}")
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value))):
+        raise ValueError(f"{name} must be an integer or a list of integers, got {value!r}")
+    values = [value] * n if isinstance(value, int) else list(value)
     if len(values) != n:
         raise ValueError(f"{name} has {len(values)} entries for {n} layers")
     if any(v <= 0 for v in values):

@@ -78,15 +78,25 @@ def _run_cached(name: str, opts: dict, ctx: Context, key: str, cache: Path, log)
 
 def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = False,
                log=lambda s: print(s, flush=True)) -> RecipeResult:
-    from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
-    from liteformer.bench.report import write_reports
-    from liteformer.bench.select import Budget, profile, select
     work = Path(work or Path("runs") / recipe.name)
     cache = work / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
     data = {"label_column": "label", **recipe.data}
     files = {k: _content_key(data[k]) for k in ("train", "dev", "test") if k in data}  # missing: fail now
     data_key = _digest({k: files.get(k, v) for k, v in data.items() if k != "test"})
+    made = [d for d in (work, cache) if not d.exists()]
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(recipe, work, cache, data, data_key, progress, log)
+    finally:  # a run that failed before any step finished leaves no empty folders
+        for d in reversed(made):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+
+
+def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, progress: bool, log) -> RecipeResult:
+    from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
+    from liteformer.bench.report import write_reports
+    from liteformer.bench.select import Budget, profile, select
     res = RecipeResult(work, [], None, "")
     teacher, teacher_key = recipe.teacher, None
     if teacher:
@@ -99,9 +109,12 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
         key = teacher_key or data_key
         ctx = Context(teacher or "", teacher or "", data, progress, teacher_store=str(cache / "teacher-outputs"),
                       splits=splits)
-        for name, opts in steps:
+        for j, (name, opts) in enumerate(steps):
             key = _digest(name, opts, key, data_key)
-            out, report, cached = _run_cached(name, opts, ctx, key, cache, log)
+            try:
+                out, report, cached = _run_cached(name, opts, ctx, key, cache, log)
+            except LiteformerError as e:
+                raise LiteformerError(f"{recipe.where(j)}: step {name}: {e}") from None
             res.steps_cached += cached
             res.steps_run += not cached
             if name == "finetune":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,35 @@ class Recipe:
     bench: dict
     steps: list[tuple[str, dict]]  # (step name, options)
     search: dict[str, list] = field(default_factory=dict)
+    step_lines: list[int] = field(default_factory=list)  # the recipe line of each step, for run-time errors
+    input_lines: dict = field(default_factory=dict)  # the line of teacher and of each data entry
+
+    def check_inputs(self) -> None:
+        """The teacher and the data files exist (paths relative to where liteformer runs): checked by
+        ``run`` and ``run --check`` before any work, not by loading (a recipe may name files of
+        another machine)."""
+        from liteformer.data.text import resolve
+        from liteformer.models.checkpoint import ALIASES
+
+        def fail(key, msg):
+            line = self.input_lines.get(key)
+            raise LiteformerError(f"{self.path}{f':{line}' if line else ''}: {msg}")
+
+        for split in ("train", "dev", "test"):
+            if split in self.data:
+                try:
+                    path = resolve(self.data[split])
+                except LiteformerError as e:
+                    fail(split, f"data.{split}: {e}")
+                if not path.is_file():
+                    fail(split, f"data.{split}: {self.data[split]}: no such file")
+        if self.teacher is not None and self.teacher not in ALIASES and not Path(self.teacher).is_dir():
+            fail("teacher", f"teacher {self.teacher}: no such model folder")
+
+    def where(self, i: int) -> str:
+        """``FILE:LINE`` of step ``i``."""
+        line = self.step_lines[i] if i < len(self.step_lines) else None
+        return f"{self.path}:{line}" if line else str(self.path)
 
     def variants(self) -> list[tuple[str, list[tuple[str, dict]]]]:
         """Every combination of the search grid: (label, steps with those values set)."""
@@ -95,6 +125,9 @@ def _construct_mapping(loader, node, deep=False):
     mapping = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
+                                                    key_node.start_mark)
         mapping[key] = loader.construct_object(value_node, deep=True)
         loader.lines[id(mapping), key] = key_node.start_mark.line + 1
     loader.lines[id(mapping), None] = node.start_mark.line + 1
@@ -148,7 +181,7 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     steps_raw = doc.get("steps") or []
     if not steps_raw:
         fail(doc, "steps", "steps is required: a list such as [- student: {layers: [0, 2, 4]}, - distill: {}]")
-    steps = []
+    steps, step_lines = [], []
     for i, item in enumerate(steps_raw):
         if not isinstance(item, dict) or len(item) != 1:
             fail(doc, "steps", f"steps[{i}] must be one 'name: {{options}}' entry")
@@ -161,6 +194,7 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
         check(opts, step_options(name), f"{name}.")
         _check_step(name, opts, lambda k, msg, o=opts: fail(o, k, msg))
         steps.append((name, opts))
+        step_lines.append(lines.get((id(item), name)))
     names = [n for n, _ in steps]
     if doc.get("teacher") is None and names[0] != "finetune":
         fail(doc, "steps", "give a teacher (a model folder), or make the first step `finetune: {base: ...}`")
@@ -183,13 +217,15 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
         if budget["profile"] not in PROFILES:
             fail(budget, "profile", f"unknown profile {budget['profile']!r} (profiles: {', '.join(PROFILES)})")
     for k, v in budget.items():
-        if k != "profile" and v <= 0:
+        if k != "profile" and not (math.isfinite(v) and v > 0):
             fail(budget, k, f"budget.{k} must be > 0, got {v}")
     for k, (top, _) in UPPER_BOUNDS.items():
         if budget.get(k, 0) > top:
             fail(budget, k, f"budget.{k} must be at most {top}, got {budget[k]}")
+    input_lines = {k: lines.get((id(data), k)) for k in data}
+    input_lines["teacher"] = lines.get((id(doc), "teacher"))
     return Recipe(p, str(doc.get("name") or p.stem), doc.get("teacher"), data, budget, doc.get("bench") or {},
-                  steps, search)
+                  steps, search, step_lines, input_lines)
 
 
 def _type_name(t) -> str:

@@ -30,10 +30,18 @@ def read_sidecar(path: str | Path, runtime: str | None = None) -> dict:
     for key in ("runtime", "artifact", "id2label", "max_length"):
         if key not in meta:
             raise LiteformerError(f"{side}: lacks {key!r}")
-    if meta["runtime"] not in RUNTIMES:
+    if not isinstance(meta["runtime"], str) or meta["runtime"] not in RUNTIMES:
         raise LiteformerError(f"{side}: unknown runtime {meta['runtime']!r}")
     if runtime is not None and meta["runtime"] != runtime:
         raise LiteformerError(f"{side}: a {meta['runtime']} bundle, not {runtime}")
+    if not isinstance(meta["artifact"], str) or Path(meta["artifact"]).name != meta["artifact"]:
+        raise LiteformerError(f"{side}: 'artifact' must be a file name in the bundle, got {meta['artifact']!r}")
+    suffix = RUNTIMES[meta["runtime"]].suffix
+    if suffix and not meta["artifact"].endswith(suffix):
+        raise LiteformerError(f"{side}: names runtime {meta['runtime']} but artifact {meta['artifact']!r} "
+                              f"(a {meta['runtime']} artifact ends in {suffix})")
+    if not isinstance(meta["id2label"], dict) or not isinstance(meta["max_length"], int):
+        raise LiteformerError(f"{side}: 'id2label' must be a mapping and 'max_length' an integer")
     if not (side.parent / meta["artifact"]).exists():
         raise LiteformerError(f"{side.parent / meta['artifact']}: artifact missing from the bundle")
     return meta

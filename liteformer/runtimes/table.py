@@ -15,16 +15,20 @@ class Runtime:
     suffix: str | None = None  # artifact file suffix
     quantization: tuple[str, ...] = ()  # methods realized in its own file (export --quantize)
     variants: tuple[str | None, ...] = (None,)  # load-time variants (bench: RUNTIME+VARIANT:PATH)
+    magic: tuple[int, bytes] | None = None  # (offset, bytes) every artifact file of this runtime has
+    isolate: bool = False  # a corrupt file can abort the process inside the runtime: load it in a child first
 
 
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("torch", None, ("torch",), "liteformer.runtimes.torch_rt", variants=(None, "int8-dynamic")),
     Runtime("onnx", "onnx", ("onnx", "onnxruntime"), "liteformer.runtimes.onnx_rt", "liteformer.export.onnx",
-            ".onnx", ("int8-dynamic", "int8-static")),
+            ".onnx", ("int8-dynamic", "int8-static"), magic=(0, b"\x08")),  # ModelProto.ir_version first
     Runtime("litert", "litert", ("litert_torch", "ai_edge_litert"), "liteformer.runtimes.litert_rt",
-            "liteformer.export.litert", ".tflite", ("int8-dynamic", "int8-static", "int4-dynamic")),
+            "liteformer.export.litert", ".tflite", ("int8-dynamic", "int8-static", "int4-dynamic"),
+            magic=(4, b"TFL3")),  # the flatbuffer file identifier
     Runtime("executorch", "executorch", ("executorch",), "liteformer.runtimes.executorch_rt",
-            "liteformer.export.executorch", ".pte", ("int8-dynamic", "int8-static")),
+            "liteformer.export.executorch", ".pte", ("int8-dynamic", "int8-static"), magic=(4, b"ET"),
+            isolate=True),  # ET12...: the program flatbuffer's identifier
 )}
 EXPORT_TARGETS = tuple(n for n, r in RUNTIMES.items() if r.exporter)
 QUANTIZATION_METHODS = tuple(dict.fromkeys(m for r in RUNTIMES.values() for m in r.quantization))

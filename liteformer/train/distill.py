@@ -25,10 +25,9 @@ from liteformer.compress.distill import (
 from liteformer.data.text import TextDataset, encode_labels, read_classification, read_texts
 from liteformer.data.tokenizer import default_max_length
 from liteformer.errors import LiteformerError
-from liteformer.fileio import write_json
 from liteformer.models.checkpoint import load_model
 from liteformer.train.dist import barrier, init_from_env
-from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
+from liteformer.train.loop import TrainConfig, TrainResult, publish, train_classifier
 
 
 def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out: str | Path, dcfg: DistillConfig,
@@ -98,13 +97,13 @@ def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out:
         if tcfg.qat:
             from liteformer.compress.quantize.qat import qat_convert_
             qat_convert_(student)
+    publish(out, {
+        "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
+        "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),
+        "train": train_ds.path, "augmented": len(texts) - len(y) - len(extra),
+        "unlabelled": {"path": str(unlabelled), "texts": len(extra)} if unlabelled else None,
+        "teacher_seconds": round(teacher_seconds, 2), **notes}, info)
     if info.main:
-        write_json(Path(out) / "training.json", {
-            "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
-            "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),
-            "train": train_ds.path, "augmented": len(texts) - len(y) - len(extra),
-            "unlabelled": {"path": str(unlabelled), "texts": len(extra)} if unlabelled else None,
-            "teacher_seconds": round(teacher_seconds, 2), **notes})
         if dev_ds is None:
             print("note: no --dev split: the last weights were kept", file=sys.stderr)
     return result

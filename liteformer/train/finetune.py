@@ -12,12 +12,11 @@ import torch
 from liteformer.data.text import TextDataset, encode_labels, label_map_from_data, read_classification
 from liteformer.data.tokenizer import TextTokenizer, default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
-from liteformer.fileio import write_json
 from liteformer.models.checkpoint import load_model
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 from liteformer.tasks.classification import replace_head
 from liteformer.train.dist import init_from_env
-from liteformer.train.loop import TrainConfig, TrainResult, train_classifier
+from liteformer.train.loop import TrainConfig, TrainResult, publish, train_classifier
 
 
 @dataclass
@@ -114,7 +113,6 @@ def finetune(prep: Prepared, out: str | Path, cfg: TrainConfig, progress: bool =
         if cfg.qat:
             from liteformer.compress.quantize.qat import qat_convert_
             qat_convert_(prep.model)
-    if info.main:
-        write_json(Path(out) / "training.json", {"config": cfg.__dict__, **result.to_dict(),
-                                                   "train": prep.train.path, "truncated": enc.truncated})
+    publish(out, {"config": cfg.__dict__, **result.to_dict(), "train": prep.train.path,
+                  "truncated": enc.truncated}, info)
     return result

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from liteformer.data.batching import pad_batch
 from liteformer.data.tokenizer import TextTokenizer
 from liteformer.errors import LiteformerError
-from liteformer.fileio import atomic_path
+from liteformer.fileio import atomic_path, clean_stale, replace_dir, write_json
 from liteformer.models.checkpoint import save_model
 from liteformer.models.transformer import TransformerForSequenceClassification
 from liteformer.tasks.classification import EvalReport, cross_entropy, evaluate
@@ -68,7 +68,8 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     ``extra``: trainable modules of the loss (e.g. distillation projections), optimized and
     checkpointed with the model. Checkpoints (``<out_dir>.ckpt/last.pt``, atomic) hold model,
     optimizer, scheduler, RNG and step; ``resume=True`` continues from one to the same final weights
-    as an uninterrupted run."""
+    as an uninterrupted run. The best weights so far are kept in ``<out_dir>.ckpt/best``; the caller
+    ``publish``es them to ``out_dir`` when the run is complete."""
     cfg.validate()
     if not train_ids:
         raise LiteformerError("the training set is empty")
@@ -94,6 +95,9 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     amp = info.device.type == "cuda"
     best, history, step, t0, seen = None, [], 0, time.time(), 0
     ckpt = Path(f"{out_dir}.ckpt") / "last.pt" if out_dir else None
+    if ckpt is not None and info.main:
+        clean_stale(ckpt.parent, "last.pt")  # a write killed mid-way
+        clean_stale(ckpt.parent, "best")
     ckpt_every = cfg.checkpoint_every or eval_every
     if resume and ckpt is not None and ckpt.exists():
         step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched)
@@ -137,19 +141,38 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
             if step % eval_every == 0 or step == total:
                 # while gradual pruning is still raising the sparsity, a checkpoint is not a result
                 final = pruner is None or pruner.reached(step)
-                best = _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history, final)
+                best = _evaluate_and_keep(model, tokenizer, dev, cfg, staged(out_dir), info, step, best, history,
+                                          final)
                 model.train()
             if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total):
                 _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history)
     bar.close()
     barrier(info)
-    if ckpt is not None and info.main:  # finished: the checkpoint is no longer needed
-        shutil.rmtree(ckpt.parent, ignore_errors=True)
     sparsity = None
     if pruner is not None:
         from liteformer.models.sparse import prunable, sparsity_of
         sparsity = round(sparsity_of(prunable(model)), 4)
     return TrainResult(step, time.time() - t0, best, history, sparsity)
+
+
+def staged(out_dir: str | Path | None) -> Path | None:
+    """Where a run keeps its best weights until it is complete (``OUT.ckpt/best``): the final name
+    ``OUT`` appears only when ``publish`` puts the finished model there."""
+    return Path(f"{out_dir}.ckpt") / "best" if out_dir else None
+
+
+def publish(out_dir: str | Path, record: dict, info: DistInfo | None = None) -> None:
+    """A finished run: write ``record`` as training.json into the kept model, move it to ``out_dir``
+    (replacing what is there) and remove the run's checkpoint folder."""
+    info = info or init_from_env()
+    if info.main:
+        src = staged(out_dir)
+        if not (src / "config.json").is_file():
+            raise LiteformerError(f"{out_dir}: the run kept no model (no evaluation happened)")
+        write_json(src / "training.json", record)
+        replace_dir(src, out_dir)
+        shutil.rmtree(src.parent, ignore_errors=True)
+    barrier(info)
 
 
 def _save_checkpoint(path: Path, cfg, model, extra, opt, sched, step, seen, best, history) -> None:
@@ -166,18 +189,25 @@ def _load_checkpoint(path: Path, cfg, model, extra, opt, sched):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise LiteformerError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0]})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
+        raise LiteformerError(f"{path}: not a liteformer training checkpoint")
     if state["config"] != asdict(cfg):
         changed = sorted(k for k in state["config"] if state["config"][k] != asdict(cfg).get(k))
         raise LiteformerError(f"{path}: checkpoint was written with other settings ({', '.join(changed)}); "
                               "start a new output folder or use the same settings")
-    model.load_state_dict(state["model"])
-    if extra is not None:
-        extra.load_state_dict(state["extra"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"])
-    best = EvalReport(**state["best"]) if state["best"] else None
-    return state["step"], state["seen"], best, state["history"]
+    try:
+        model.load_state_dict(state["model"])
+        if extra is not None:
+            extra.load_state_dict(state["extra"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        best = EvalReport(**state["best"]) if state["best"] else None
+        return state["step"], state["seen"], best, state["history"]
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise LiteformerError(f"{path}: checkpoint does not fit this model ({first}); start a new output "
+                              "folder or remove it") from None
 
 
 def _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history, eligible=True):

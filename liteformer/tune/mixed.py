@@ -92,7 +92,7 @@ def tune_keep_float(loaded: LoadedModel, runtime: str, opts: ExportOptions, data
             out = work / f"trial{len(cache)}"
             export_model(loaded, runtime, out, replace(opts, quantize=replace(opts.quantize, keep_float=key)),
                          None, threads)
-            runner = runtimes.load(runtime, out, None, threads)
+            runner = runtimes.load(runtime, out, None, threads, trusted=True)
             encoded = encoded or task.encode(runner, data, opts.max_length, what="bundle")
             y, enc = encoded
             cache[key] = task.report([task.predict(runner, ids) for ids in enc.ids], y, runner).accuracy

@@ -156,3 +156,22 @@ def test_int8_variant_really_quantizes(tiny_folder):
     assert any("quantized" in type(m).__module__ for m in runner.model.modules())
     x = torch.ones(1, 5, dtype=torch.long).numpy()
     assert runner(x, x).shape == (1, 2)
+
+
+def test_a_missing_candidate_is_reported_and_the_others_still_run(tiny_folder, small_data, tmp_path):
+    out = tmp_path / "rep"
+    r = run_cli("bench", str(tiny_folder), f"gone={tmp_path / 'nowhere'}", "--data", small_data, "--reps", "1",
+                "--timed-examples", "5", "--length", "16", "--out", str(out))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "nowhere" in r.stderr
+    rep = json.loads((out / "bench.json").read_text())
+    assert [(c["name"], c["ok"]) for c in rep["candidates"]] == [("tiny", True), ("gone", False)]
+
+
+def test_pareto_plot_uses_a_log_axis_when_latencies_span_widely(tmp_path):
+    from liteformer.bench.report import plot_pareto
+    c = lambda n, rt, ms: CandidateResult(n, "p", rt, accuracy=0.9 - ms / 1000, latency_p50_ms=ms,  # noqa: E731
+                                          size_bytes=10**6)
+    wide = BenchResult(settings={"threads": 2}, machine={}, candidates=[c("t", "torch", 20), c("s", "onnx", 1)])
+    assert plot_pareto(wide, tmp_path / "a.png") == "log"
+    narrow = BenchResult(settings={"threads": 2}, machine={}, candidates=[c("t", "torch", 2), c("s", "litert", 1)])
+    assert plot_pareto(narrow, tmp_path / "b.png") == "linear"

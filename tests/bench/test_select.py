@@ -75,3 +75,8 @@ def test_select_cli(report, tmp_path):
     (tmp_path / "junk.json").write_text("[1, 2")
     r = run_cli("select", str(tmp_path / "junk.json"))
     assert r.returncode == 2 and "not a liteformer bench JSON report" in r.stderr
+
+
+def test_a_miss_is_never_printed_as_zero():
+    from liteformer.bench.select import miss_text
+    assert miss_text(0.004) == "0.4%" and miss_text(0.00001) == "<0.1%" and miss_text(0.5) == "50%"

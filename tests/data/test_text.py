@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from liteformer.data.text import encode_labels, label_map_from_data, read_classification
 from liteformer.errors import LiteformerError
@@ -57,3 +59,32 @@ def test_bad_names(tmp_path):
     (tmp_path / "x.parquet").write_text("a")
     with pytest.raises(LiteformerError, match="unknown data format"):
         read_classification(tmp_path / "x.parquet")
+
+
+# property-based: any bytes under any data suffix give a dataset or one LiteformerError, nothing else
+
+_CELLS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=300),
+                      st.lists(st.lists(_CELLS, min_size=0, max_size=4), max_size=6).map(
+                          lambda rows: "\n".join("\t".join(r) for r in [["sentence", "label"], *rows]).encode())),
+       suffix=st.sampled_from([".tsv", ".csv", ".jsonl", ".txt"]))
+def test_readers_never_fail_other_than_cleanly(tmp_path, data, suffix):
+    from liteformer.data.text import read_classification, read_texts
+    p = tmp_path / f"d{suffix}"
+    p.write_bytes(data)
+    for read in (read_classification, read_texts):
+        try:
+            out = read(p)
+        except LiteformerError as e:
+            assert str(p) in str(e) and "\n" not in str(e).strip()
+        else:
+            assert out is not None
+
+
+def test_a_long_line_is_data(tmp_path):
+    p = tmp_path / "long.tsv"
+    p.write_text("sentence\tlabel\n" + "word " * 40000 + "\t1\n")
+    assert len(read_classification(p).texts[0]) > 131072

@@ -5,6 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from liteformer.errors import LiteformerError
 from liteformer.recipe.runner import run_recipe
@@ -188,3 +191,31 @@ def test_student_step_cut_from_the_teacher_keeps_its_channel_note(trained, tmp_p
     teacher = load_model(path)
     _, _, notes = build_student(StudentSpec(checkpoint=str(tmp_path / "s")), teacher.model, teacher.tokenizer, [])
     assert notes == {"teacher_channels": kept}
+
+
+# property-based: any YAML-ish text is a Recipe or one LiteformerError naming the file
+
+_VALUES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-3, 10**6),
+                                 st.floats(allow_nan=True, allow_subnormal=False), st.text(max_size=8)),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                               st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+                       max_leaves=8)
+_STEP = st.fixed_dictionaries({}, optional={k: _VALUES for k in (
+    "layers", "config", "method", "target_flops", "sparsity", "rank", "ratio", "epochs", "lr", "alpha", "to",
+    "quantize", "buckets", "fuse", "max_accuracy_drop")})
+_DOC = st.fixed_dictionaries({"teacher": st.just("t"), "data": st.just({"train": "sst2:train"})}, optional={
+    "steps": st.lists(st.dictionaries(st.sampled_from(["student", "prune", "factorize", "distill", "export", "x"]),
+                                      _STEP, min_size=1, max_size=1), max_size=3),
+    "budget": st.dictionaries(st.sampled_from(["max_size_mb", "min_accuracy", "profile", "y"]), _VALUES, max_size=2),
+    "search": st.dictionaries(st.sampled_from(["prune.target_flops", "export.quantize", "z"]), _VALUES, max_size=1)})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.one_of(_DOC, _VALUES))
+def test_recipe_checker_never_fails_other_than_cleanly(tmp_path, doc):
+    p = tmp_path / "r.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    try:
+        load_recipe(p)
+    except LiteformerError as e:
+        assert str(e).startswith(str(p)) and "\n" not in str(e)

@@ -123,6 +123,8 @@ def test_kill_9_and_resume_gives_the_uninterrupted_weights(tmp_path, toy):
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     step = torch.load(ckpt, weights_only=True)["step"]
     assert 150 <= step < 400
+    assert not out.exists()  # the final name appears only when the run is complete
+    (ckpt.parent / ".last.pt.killed.tmp").write_bytes(b"half a checkpoint")  # a write killed mid-way
     resumed = run_cli(*common, "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = load_file(str(tmp_path / "ref" / "model.safetensors"))
@@ -146,3 +148,46 @@ def test_resume_refuses_other_settings(tmp_path, toy):
     with pytest.raises(LiteformerError, match="other settings.*lr"):
         train_classifier(prep.model, prep.tokenizer, enc.ids, [0] * len(enc.ids), None,
                          TC(max_steps=2, batch_size=8, lr=1e-3), tmp_path / "o", progress=False, resume=True)
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(tmp_path, toy):
+    train, _, cfg = toy
+    from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+    from liteformer.train.loop import TrainConfig as TC
+    from liteformer.train.loop import _save_checkpoint, train_classifier
+    prep = prepare(train, model_config=cfg, vocab_size=120)
+    other = TransformerForSequenceClassification(TransformerConfig(**{**TINY, "hidden_size": 16, "num_heads": 2,
+                                                                       "vocab_size": 120}))
+    c = TC(max_steps=2, batch_size=8)
+    opt = torch.optim.AdamW(other.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    _save_checkpoint(tmp_path / "o.ckpt" / "last.pt", c, other, None, opt, sched, 1, 8, None, [])
+    enc = prep.tokenizer.encode(prep.train.texts, 64)
+    with pytest.raises(LiteformerError, match="checkpoint does not fit this model"):
+        train_classifier(prep.model, prep.tokenizer, enc.ids, [0] * len(enc.ids), None, c, tmp_path / "o",
+                         progress=False, resume=True)
+
+
+def test_ctrl_c_names_resume_and_leaves_no_output(tmp_path, toy):
+    import os
+    import signal
+    import time
+
+    train, dev, _ = toy
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(TINY))
+    out = tmp_path / "o"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "liteformer", "finetune", "--model-config", str(cfg),
+                             "--vocab-size", "120", "--train", train, "--dev", dev, "--max-steps", "100000",
+                             "--batch-size", "8", "--threads", "1", "--eval-every", "5", "--out", str(out)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (tmp_path / "o.ckpt" / "best").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1].endswith(f"interrupted; run the same command with --resume to continue "
+                                                 f"from {out}.ckpt")
+    assert not out.exists() and (tmp_path / "o.ckpt" / "best" / "config.json").exists()

@@ -1,0 +1,51 @@
+"""Third-party converters (litert-torch, the ExecuTorch and ONNX quantizers) print pages of their own
+progress, and torch warns; by default liteformer's output is liteformer's. ``quiet()`` sends what
+the block writes to stdout/stderr — at the file-descriptor level, so native code is caught too — to
+a temp file, and shows its tail only if the block fails; ``LITEFORMER_VERBOSE=1`` (the CLI's
+``--verbose``) lets everything through."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+
+VERBOSE = "LITEFORMER_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    if verbose():
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        text = open(log.fileno(), "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        ok = False
+        try:
+            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):  # Python-level writers too
+                yield
+            ok = True
+        finally:
+            text.flush()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            if not ok and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                log.seek(0)
+                tail = log.read().decode("utf-8", "replace").strip().splitlines()[-20:]
+                if tail:
+                    print("\n".join(["(output of the failed step, last lines:)", *tail]), file=sys.stderr)

@@ -1,0 +1,320 @@
+"""Bad input, table-driven, across every command: each case must end with exit code 2, one line on
+stderr that names the input, no traceback, and no new file anywhere (the inputs untouched too).
+
+The cases run in this process through ``liteformer.cli.main`` (a traceback would fail the test as an
+uncaught exception); ``test_every_command_is_covered`` makes sure a new command cannot skip the table.
+Inputs are made once per module in ``fx``: corrupt model folders, corrupt bundles per runtime, bad
+data files, bad recipes, bad bench reports, and paths where no output can go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from liteformer.cli import COMMANDS, main
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+# ----------------------------------------------------------------------------------------------
+# the inputs
+
+
+def _model(fx: Path, tiny: Path, name: str, config=None, drop=(), edit=None) -> str:
+    """A copy of the tiny model with its config replaced/edited or files dropped."""
+    p = fx / name
+    shutil.copytree(tiny, p)
+    for f in drop:
+        (p / f).unlink()
+    if edit is not None:
+        cfg = json.loads((p / "config.json").read_text())
+        edit(cfg)
+        config = json.dumps(cfg)
+    if config is not None:
+        (p / "config.json").write_text(config)
+    return str(p)
+
+
+def _bundle(fx: Path, tiny: Path, name: str, artifact: str, data: bytes, sidecar=None) -> str:
+    p = fx / name
+    p.mkdir()
+    for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(tiny / f, p / f)
+    (p / artifact).write_bytes(data)
+    runtime = {".onnx": "onnx", ".tflite": "litert", ".pte": "executorch"}.get(Path(artifact).suffix, "onnx")
+    meta = {"runtime": runtime, "artifact": artifact, "id2label": {"0": "0", "1": "1"}, "max_length": 64}
+    side = sidecar(meta) if callable(sidecar) else (meta if sidecar is None else sidecar)
+    (p / "liteformer.json").write_text(side if isinstance(side, str) else json.dumps(side))
+    return str(p)
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad-inputs")
+    t = tiny_folder
+    w: dict[str, str] = {"root": str(root), "tiny": str(t)}
+    # models
+    w["m_missing"] = str(root / "no-such-model")
+    (root / "a-file").write_text("x")
+    w["m_file"] = str(root / "a-file")
+    w["m_noconfig"] = _model(root, t, "m-noconfig", drop=["config.json"])
+    w["m_notjson"] = _model(root, t, "m-notjson", config="{not json")
+    w["m_list"] = _model(root, t, "m-list", config="[1, 2]")
+    w["m_floatwidth"] = _model(root, t, "m-floatwidth", edit=lambda c: c.update(hidden_size=32.5))
+    w["m_dropout"] = _model(root, t, "m-dropout", edit=lambda c: c.update(hidden_dropout_prob=2.0))
+    w["m_labels"] = _model(root, t, "m-labels", edit=lambda c: c.update(id2label={"a": "x", "b": "y"}))
+    w["m_vocab"] = _model(root, t, "m-vocab", edit=lambda c: c.update(vocab_size=10**13))
+    w["m_layers"] = _model(root, t, "m-layers", edit=lambda c: c.update(num_hidden_layers="two"))
+    w["m_type"] = _model(root, t, "m-type", edit=lambda c: c.update(model_type="gpt2"))
+    w["m_own"] = _model(root, t, "m-own", config=json.dumps({"model_type": "liteformer", "liteformer": 5}))
+    w["m_cfgdir"] = _model(root, t, "m-cfgdir", drop=["config.json"])
+    (Path(w["m_cfgdir"]) / "config.json").mkdir()
+    w["m_trunc"] = _model(root, t, "m-trunc")
+    st = Path(w["m_trunc"]) / "model.safetensors"
+    st.write_bytes(st.read_bytes()[: st.stat().st_size // 3])
+    w["m_noweights"] = _model(root, t, "m-noweights", drop=["model.safetensors"])
+    w["m_pickle"] = _model(root, t, "m-pickle", drop=["model.safetensors"])
+    (Path(w["m_pickle"]) / "pytorch_model.bin").write_bytes(
+        b"\x80\x04\x95\x1e\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94.")
+    w["m_shape"] = _model(root, t, "m-shape")
+    save_file({"bert.embeddings.word_embeddings.weight": torch.zeros(300, 16)},
+              str(Path(w["m_shape"]) / "model.safetensors"))
+    w["m_notok"] = _model(root, t, "m-notok", drop=["tokenizer.json", "vocab.txt"])
+    # bundles
+    w["a_onnx_trunc"] = _bundle(root, t, "a-onnx-trunc", "model.onnx", b"\x08\x08\x12\x18onnxrun")
+    w["a_tflite_junk"] = _bundle(root, t, "a-tflite-junk", "model.tflite", b"\x00" * 64)
+    w["a_tflite_magic"] = _bundle(root, t, "a-tflite-magic", "model.tflite", b"\x1c\x00\x00\x00TFL3" + b"\xff" * 200)
+    w["a_pte_junk"] = _bundle(root, t, "a-pte-junk", "model.pte", b"garbage, not a program" * 10)
+    w["a_pte_magic"] = _bundle(root, t, "a-pte-magic", "model.pte", b"<\x00\x00\x00ET12eh00" + os.urandom(400))
+    w["a_side_num"] = _bundle(root, t, "a-side-num", "model.onnx", b"\x08\x08", sidecar="42")
+    w["a_side_json"] = _bundle(root, t, "a-side-json", "model.onnx", b"\x08\x08", sidecar="{oops")
+    w["a_side_wrong"] = _bundle(root, t, "a-side-wrong", "model.onnx", b"\x08\x08",
+                                sidecar=lambda m: {**m, "runtime": "litert"})
+    w["a_side_keys"] = _bundle(root, t, "a-side-keys", "model.onnx", b"\x08\x08", sidecar={"runtime": "onnx"})
+    w["a_side_rt"] = _bundle(root, t, "a-side-rt", "model.onnx", b"\x08\x08",
+                             sidecar=lambda m: {**m, "runtime": "coreml"})
+    w["a_side_labels"] = _bundle(root, t, "a-side-labels", "model.onnx", b"\x08\x08",
+                                 sidecar=lambda m: {**m, "id2label": ["a", "b"]})
+    w["a_side_path"] = _bundle(root, t, "a-side-path", "model.onnx", b"\x08\x08",
+                               sidecar=lambda m: {**m, "artifact": "../a-file"})
+    w["a_missing"] = _bundle(root, t, "a-missing", "model.onnx", b"\x08\x08")
+    (Path(w["a_missing"]) / "model.onnx").unlink()
+    (root / "lone.onnx").write_bytes(b"\x08\x08")
+    w["a_lone"] = str(root / "lone.onnx")
+    (root / "model.bin").write_bytes(b"\x00")
+    w["a_suffix"] = str(root / "model.bin")
+    # data
+    d = root / "data"
+    d.mkdir()
+    files = {
+        "empty.tsv": b"", "latin1.tsv": "sentence\tlabel\ncaf\xe9\t1\n".encode("latin-1"),
+        "extra.csv": b"sentence,label\ngood,1,oops\n", "badline.jsonl": b'{"text": "a", "label": 1}\n\n{oops\n',
+        "nonobj.jsonl": b'{"text": "a", "label": 1}\n[1]\n', "data.xlsx": b"x", "notext.tsv": b"words\tlabel\na\t1\n",
+        "nolabel.tsv": b"sentence\tstars\na\t1\n", "labels.tsv": b"sentence\tlabel\ngood\tpositive\n",
+        "header.tsv": b"sentence\tlabel\n", "dict.jsonl": b'{"text": {"a": 1}, "label": 1}\n',
+        "blank.tsv": b"sentence\tlabel\nsome text\t\n",
+    }
+    for name, data in files.items():
+        (d / name).write_bytes(data)
+        w["d_" + name.replace(".", "_")] = str(d / name)
+    (d / "folder.tsv").mkdir()
+    w["d_folder"] = str(d / "folder.tsv")
+    w["d_missing"] = str(d / "missing.tsv")
+    # recipes
+    r = root / "recipes"
+    r.mkdir()
+    head = "teacher: {tiny}\ndata: {{train: sst2:train}}\n"
+    recipes = {
+        "teacher.yaml": "teacher: /no/such/teacher\ndata: {{train: sst2:train}}\nsteps:\n  - distill: {{}}\n",
+        "nodata.yaml": "teacher: {tiny}\ndata: {{train: /no/such.tsv}}\nsteps:\n  - distill: {{}}\n",
+        "layers.yaml": head + "steps:\n  - student: {{layers: [zero]}}\n",
+        "buckets.yaml": head + "steps:\n  - export: {{to: [litert], buckets: [big]}}\n",
+        "unhashable.yaml": head + "steps:\n  - distill: {{[a, b]: 1}}\n",
+        "notyaml.yaml": head + "steps: [\n", "tag.yaml": "!!python/object/apply:os.system [id]\n",
+        "list.yaml": "- a\n- b\n", "empty.yaml": "", "epochs.yaml": head + "steps:\n  - distill: {{epochs: .inf}}\n",
+        "step.yaml": head + "steps:\n  - distil: {{}}\n",
+        "corrupt.yaml": "teacher: {trunc}\ndata: {{train: sst2:dev}}\nsteps:\n  - student: {{layers: [0]}}\n",
+        "budget.yaml": head + "budget: {{max_size_mb: 0}}\nsteps:\n  - distill: {{}}\n",
+    }
+    for name, text in recipes.items():
+        (r / name).write_text(text.format(tiny=t, trunc=w["m_trunc"]))
+        w["r_" + name.replace(".", "_")] = str(r / name)
+    w["r_missing"] = str(r / "missing.yaml")
+    # bench reports
+    b = root / "reports"
+    b.mkdir()
+    good = {"name": "a", "path": "p", "runtime": "torch", "ok": True}
+    reports = {"keys.json": {"settings": {}, "machine": {}, "candidates": [good]}, "list.json": [1],
+               "nocands.json": {"settings": {}, "machine": {}}, "notjson.json": "{"}
+    for name, rep in reports.items():
+        (b / name).write_text(rep if isinstance(rep, str) else json.dumps(rep))
+        w["b_" + name.replace(".", "_")] = str(b / name)
+    (b / "empty-folder").mkdir()
+    w["b_folder"] = str(b / "empty-folder")
+    # outputs that must be refused
+    user = root / "user-folder"
+    user.mkdir()
+    (user / "thesis.txt").write_text("years of work")
+    w["o_user"] = str(user)
+    w["o_userfile"] = str(root / "a-file")
+    w["o_underfile"] = str(root / "a-file" / "out")
+    w["o_proc"] = "/proc/liteformer-out"
+    return w
+
+
+# ----------------------------------------------------------------------------------------------
+# the table: (command line, text the error line must contain); {key} is an input of `fx`
+
+T = "{tiny}"
+MODELS = {  # a bad model folder -> what the error says
+    "m_missing": "no-such-model", "m_file": "a-file", "m_noconfig": "no config.json", "m_notjson": "not valid JSON",
+    "m_list": "m-list", "m_floatwidth": "hidden_size must be an integer", "m_dropout": "dropout must be",
+    "m_labels": "id2label keys must be integers", "m_vocab": "do not match", "m_layers": "m-layers",
+    "m_type": "m-type", "m_own": "liteformer", "m_cfgdir": "config.json", "m_trunc": "corrupt safetensors",
+    "m_noweights": "no weights", "m_pickle": "cannot be loaded safely", "m_shape": "m-shape",
+    "m_notok": "m-notok",
+}
+ARTIFACTS = {  # a bad bundle -> what the error says
+    "a_onnx_trunc": "a-onnx-trunc", "a_tflite_junk": "not a litert file", "a_tflite_magic": "a-tflite-magic",
+    "a_pte_junk": "not a executorch file", "a_pte_magic": "a-pte-magic", "a_side_num": "liteformer.json",
+    "a_side_json": "not valid JSON", "a_side_wrong": "a litert artifact ends in .tflite",
+    "a_side_keys": "lacks 'artifact'", "a_side_rt": "unknown runtime 'coreml'", "a_side_labels": "id2label",
+    "a_side_path": "must be a file name", "a_missing": "artifact missing", "a_lone": "no liteformer.json",
+    "a_suffix": "unknown artifact type",
+}
+DATA = {  # a bad data file -> what the error says
+    "d_empty_tsv": "empty file", "d_latin1_tsv": "not UTF-8", "d_extra_csv": "line 2 has 3 fields",
+    "d_badline_jsonl": "line 3 is not JSON", "d_nonobj_jsonl": "line 2 is not a JSON object",
+    "d_data_xlsx": "unknown data format", "d_notext_tsv": "no text column", "d_nolabel_tsv": "label column 'label'",
+    "d_header_tsv": "no data rows", "d_dict_jsonl": "must be text or numbers", "d_blank_tsv": "row 2 lacks",
+    "d_folder": "is a folder", "d_missing": "missing.tsv: no such file",
+}
+
+CASES: list[tuple[str, list[str], str]] = []
+for key, msg in MODELS.items():
+    CASES.append((f"info-{key}", ["info", f"{{{key}}}"], msg))
+    CASES.append((f"eval-{key}", ["eval", "--model", f"{{{key}}}", "--data", "sst2:dev"], msg))
+for key in ("m_trunc", "m_vocab", "m_labels", "m_missing"):
+    CASES.append((f"export-{key}", ["export", f"{{{key}}}", "--to", "onnx", "--out", "{root}/x"], MODELS[key]))
+    CASES.append((f"run-{key}", ["run", f"{{{key}}}", "--text", "hello"], MODELS[key]))
+    CASES.append((f"finetune-{key}", ["finetune", "--base", f"{{{key}}}", "--train", "sst2:dev", "--out",
+                                      "{root}/x", "--max-steps", "1"], MODELS[key]))
+for key, msg in ARTIFACTS.items():
+    CASES.append((f"run-{key}", ["run", f"{{{key}}}", "--text", "hello"], msg))
+    CASES.append((f"eval-{key}", ["eval", "--model", f"{{{key}}}", "--data", "sst2:dev"], msg))
+for key, msg in DATA.items():
+    CASES.append((f"eval-{key}", ["eval", "--model", T, "--data", f"{{{key}}}"], msg))
+    CASES.append((f"finetune-{key}", ["finetune", "--base", T, "--train", f"{{{key}}}", "--out", "{root}/x",
+                                      "--max-steps", "1"], msg))
+CASES += [("eval-labels", ["eval", "--model", T, "--data", "{d_labels_tsv}"], "not in the model's label map"),
+          ("distill-data", ["distill", "--teacher", T, "--student-layers", "0", "--train", "{d_extra_csv}",
+                            "--out", "{root}/x"], "line 2 has 3 fields"),
+          ("export-verify-data", ["export", T, "--to", "onnx", "--out", "{root}/x", "--verify-data",
+                                  "{d_latin1_tsv}"], "not UTF-8"),
+          ("bench-data", ["bench", T, "--data", "{d_missing}", "--out", "{root}/x"], "missing.tsv"),
+          ("prune-data", ["prune", T, "--method", "vocab", "--data", "{d_header_tsv}", "--out", "{root}/x"],
+           "no data rows")]
+FT = ["finetune", "--base", T, "--train", "sst2:dev", "--out", "{root}/x"]
+DI = ["distill", "--teacher", T, "--train", "sst2:dev", "--out", "{root}/x"]
+FLAGS = [  # (command line, error text)
+    (FT + ["--epochs", "inf"], "epochs must be a finite"),
+    (FT + ["--lr", "nan"], "lr must be a finite"),
+    (FT + ["--lr", "-1"], "lr must be in (0, 1)"),
+    (FT + ["--batch-size", "0"], "batch_size must"),
+    (FT + ["--warmup", "1"], "warmup must be"),
+    (FT + ["--max-steps", "x"], "max_steps must be"),
+    (["finetune", "--train", "sst2:dev", "--out", "{root}/x"], "exactly one of --base"),
+    (DI + ["--student-layers", "0", "--cache-gb", "nan"], "cache_gb must be a finite"),
+    (DI + ["--student-layers", "0", "--alpha", "2"], "alpha must be in [0, 1]"),
+    (DI + ["--student-layers", "x"], "expected comma-separated integers"),
+    (DI + ["--student-layers", "7"], "must be teacher layers"),
+    (["distill", "--teacher", "{m_missing}", "--student-layers", "0", "--train", "sst2:dev", "--out", "{root}/x"],
+     "no-such-model"),
+    (["prune", T, "--method", "magnitude", "--sparsity", "1.5", "--out", "{root}/x"], "sparsity must be in [0, 1)"),
+    (["prune", T, "--method", "structured", "--target-flops", "0", "--data", "sst2:dev", "--out", "{root}/x"],
+     "target_flops must be in (0, 1]"),
+    (["prune", T, "--method", "structured", "--data", "sst2:dev", "--out", "{root}/x"], "exactly one of --target"),
+    (["prune", T, "--method", "cut", "--out", "{root}/x"], "method must be one of"),
+    (["factorize", T, "--rank", "0", "--out", "{root}/x"], "rank must be > 0"),
+    (["factorize", T, "--energy", "1", "--out", "{root}/x"], "energy must be in (0, 1)"),
+    (["factorize", T, "--out", "{root}/x"], "exactly one of --energy"),
+    (["export", T, "--to", "onnx", "--out", "{root}/x", "--max-length", "0"], "max_length must be > 0"),
+    (["export", T, "--to", "onnx", "--out", "{root}/x", "--buckets", "8,x"], "expected comma-separated integers"),
+    (["export", T, "--to", "coreml", "--out", "{root}/x"], "unknown export target"),
+    (["export", T, "--to", "onnx", "--out", "{root}/x", "--quantize", "int3"], "int3"),
+    (["quantize", T, "--to", "onnx", "--out", "{root}/x", "--max-accuracy-drop", "0.01"], "--eval-data"),
+    (["bench", T, "--reps", "0", "--out", "{root}/x"], "must be > 0"),
+    (["select", "{b_keys_json}", "--max-latency-ms", "-1"], "must be > 0"),
+    (["run", T], "give --text"),
+]
+CASES += [(f"flag-{i}-{argv[0]}", argv, msg) for i, (argv, msg) in enumerate(FLAGS)]
+CASES += [
+    ("recipe-teacher", ["run", "{r_teacher_yaml}", "--check"], "no such model folder"),
+    ("recipe-data", ["run", "{r_nodata_yaml}", "--check"], "/no/such.tsv: no such file"),
+    ("recipe-layers", ["run", "{r_layers_yaml}", "--check"], "student.layers must be a list of integers"),
+    ("recipe-buckets", ["run", "{r_buckets_yaml}", "--check"], "export.buckets must be a list of integers"),
+    ("recipe-unhashable", ["run", "{r_unhashable_yaml}", "--check"], "unhashable.yaml:4"),
+    ("recipe-notyaml", ["run", "{r_notyaml_yaml}", "--check"], "not valid YAML"),
+    ("recipe-tag", ["run", "{r_tag_yaml}", "--check"], "tag.yaml"),
+    ("recipe-list", ["run", "{r_list_yaml}", "--check"], "a recipe is a YAML mapping"),
+    ("recipe-empty", ["run", "{r_empty_yaml}", "--check"], "a recipe is a YAML mapping"),
+    ("recipe-epochs", ["run", "{r_epochs_yaml}", "--check"], "distill.epochs must be a finite"),
+    ("recipe-step", ["run", "{r_step_yaml}", "--check"], "unknown step 'distil'"),
+    ("recipe-budget", ["run", "{r_budget_yaml}", "--check"], "budget.max_size_mb must be > 0"),
+    ("recipe-missing", ["run", "{r_missing}", "--check"], "no such recipe file"),
+    ("recipe-runtime", ["run", "{r_corrupt_yaml}", "--work", "{root}/work"], "corrupt.yaml:4: step student"),
+    ("select-keys", ["select", "{b_keys_json}"], "lacks"),
+    ("select-list", ["select", "{b_list_json}"], "not a liteformer bench JSON report"),
+    ("select-nocands", ["select", "{b_nocands_json}"], "not a liteformer bench JSON report"),
+    ("select-notjson", ["select", "{b_notjson_json}"], "not a liteformer bench JSON report"),
+    ("select-folder", ["select", "{b_folder}"], "no such file"),
+    ("out-underfile", ["finetune", "--base", T, "--train", "sst2:dev", "--out", "{o_underfile}"], "is a file"),
+    ("out-user", ["finetune", "--base", T, "--train", "sst2:dev", "--out", "{o_user}"], "--overwrite"),
+    ("out-userfile-prune", ["prune", T, "--method", "magnitude", "--sparsity", "0.5", "--out", "{o_userfile}"],
+     "--overwrite"),
+    ("out-proc", ["export", T, "--to", "onnx", "--out", "{o_proc}"], "cannot write"),
+    ("out-eval-user", ["eval", "--model", T, "--data", "sst2:dev", "--out", "{o_userfile}"], "--overwrite"),
+    ("out-bench-user", ["bench", T, "--out", "{o_user}"], "--overwrite"),
+    ("out-work-user", ["run", "{r_step_yaml}", "--work", "{o_user}"], "--overwrite"),
+    ("out-distill-underfile", ["distill", "--teacher", T, "--student-layers", "0", "--train", "sst2:dev",
+                               "--out", "{o_underfile}"], "is a file"),
+    ("out-factorize-user", ["factorize", T, "--rank", "4", "--out", "{o_user}"], "--overwrite"),
+    ("out-quantize-proc", ["quantize", T, "--to", "onnx", "--out", "{o_proc}"], "cannot write"),
+    ("out-demo-user", ["demo", "--out", "{o_user}"], "--overwrite"),
+]
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("argv,expect", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(argv, expect, fx, tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(tmp_path)  # anything written relative to the working folder lands here
+    monkeypatch.setenv("PYTHONWARNINGS", "ignore")
+    args = [a.format(**fx) for a in argv]
+    before = _snapshot(Path(fx["root"]))
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's usage errors
+        code = e.code
+    out, err = capfd.readouterr()
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert code == 2, (code, out[-500:], err[-2000:])
+    assert len(lines) == 1, err[-2000:]
+    assert "Traceback" not in err and expect in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == []
+    assert _snapshot(Path(fx["root"])) == before  # nothing new beside the inputs, the inputs untouched
+
+
+def test_the_table_is_large_and_covers_every_command():
+    assert len(CASES) >= 100
+    covered = {argv[0] for _, argv, _ in CASES}
+    assert covered == set(COMMANDS), set(COMMANDS) - covered
