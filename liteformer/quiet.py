@@ -2,7 +2,8 @@
 progress, and torch warns; by default liteformer's output is liteformer's. ``quiet()`` sends what
 the block writes to stdout/stderr — at the file-descriptor level, so native code is caught too — to
 a temp file, and shows its tail only if the block fails; ``LITEFORMER_VERBOSE=1`` (the CLI's
-``--verbose``) lets everything through."""
+``--verbose``) lets everything through. ``hush_libraries()`` lowers the native and Python loggers of
+the runtimes and torch for a whole command."""
 
 from __future__ import annotations
 
@@ -30,14 +31,11 @@ def quiet() -> Iterator[None]:
     with tempfile.TemporaryFile(mode="w+b") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-        text = open(log.fileno(), "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         ok = False
-        try:
-            with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):  # Python-level writers too
-                yield
+        try:  # file descriptors only: a logging handler made inside the block keeps writing to fd 2 afterwards
+            yield
             ok = True
         finally:
-            text.flush()
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)
@@ -49,3 +47,15 @@ def quiet() -> Iterator[None]:
                 tail = log.read().decode("utf-8", "replace").strip().splitlines()[-20:]
                 if tail:
                     print("\n".join(["(output of the failed step, last lines:)", *tail]), file=sys.stderr)
+
+
+def hush_libraries() -> None:
+    """Unless verbose: TensorFlow Lite / absl / glog C++ logs (read from the environment when those
+    libraries load, in this process and its children) and torch's Python loggers at ERROR."""
+    if verbose():
+        return
+    import logging
+    for var, value in (("TF_CPP_MIN_LOG_LEVEL", "3"), ("GLOG_minloglevel", "2"), ("ABSL_MIN_LOG_LEVEL", "3")):
+        os.environ.setdefault(var, value)
+    for name in ("torch", "torchao", "executorch", "absl", "onnxscript", "litert_torch"):
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -11,7 +11,7 @@ def test_quiet_hides_fd_level_output_and_shows_it_on_failure(capfd, monkeypatch)
     monkeypatch.delenv("LITEFORMER_VERBOSE", raising=False)
     with quiet():
         os.write(1, b"converter progress 1/100\n")
-        print("python print")
+        os.write(2, b"W1202 a library's warning\n")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
     with pytest.raises(RuntimeError), quiet():

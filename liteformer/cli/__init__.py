@@ -315,7 +315,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     torch.manual_seed(a.seed)
     names = [x.strip() for x in a.label_names.split(",")] if a.label_names else None
     prep = prepare(a.train, a.base, a.model_config, a.tokenizer, a.vocab_size, a.dev,
-                   a.text_column, a.label_column, names)
+                   a.text_column, a.label_column, names, seed=a.seed)
     result = finetune(prep, a.out, cfg, resume=a.resume)
     if int(os.environ.get("RANK", "0")) == 0:
         best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
@@ -405,8 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["LITEFORMER_VERBOSE"] = "1"  # read by liteformer.quiet, in this process and its children
     else:
         import warnings
+
+        from liteformer.quiet import hush_libraries
         warnings.filterwarnings("ignore")  # libraries' warnings; liteformer's own notes are printed lines
         os.environ.setdefault("PYTHONWARNINGS", "ignore")  # and in the processes it starts
+        hush_libraries()
     try:
         _check_outputs(args)
         code = COMMANDS[args.command](args)

@@ -52,8 +52,9 @@ def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: Expor
         _write(tmp, sidecar)
         if verify_texts:
             runner = runtimes.load(runtime, tmp, None, threads, trusted=True)
-            sidecar["verify"] = task.verify(runner, model, loaded.tokenizer, verify_texts, opts.max_length,
-                                            quantized=opts.quantize is not None)
+            with quiet():  # a runtime's first run prints its own lines (LiteRT's XNNPACK delegate)
+                sidecar["verify"] = task.verify(runner, model, loaded.tokenizer, verify_texts, opts.max_length,
+                                                quantized=opts.quantize is not None)
             del runner
         sidecar["export"]["seconds"] = round(time.time() - t0, 1)
         _write(tmp, sidecar)

@@ -56,7 +56,7 @@ def finetune(ctx: Context, opts: dict, out: Path) -> dict:
     prep = prepare(ctx.split("train"), base=opts.get("base", "minilm-l6"),
                    dev=ctx.split("dev") if ctx.data.get("dev") else None,
                    text_column=ctx.data.get("text_column"), label_column=ctx.data.get("label_column", "label"),
-                   label_names=opts.get("label_names"))
+                   label_names=opts.get("label_names"), seed=opts.get("seed", 0))
     cfg = train_config(opts, len(prep.train.texts), 5e-5)
     result = run(prep, out, cfg, progress=ctx.progress, resume=True)
     return {"steps": result.steps, "dev_accuracy": result.best.accuracy if result.best else None}

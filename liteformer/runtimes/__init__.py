@@ -70,15 +70,18 @@ def load(runtime: str, path: Path, variant: str | None, threads: int, trusted: b
     r = RUNTIMES[runtime]
     path = Path(path)
     check_artifact(runtime, path)
+    from liteformer.quiet import quiet
     try:
-        mod = importlib.import_module(r.runner)
+        with quiet():  # runtimes print their own start-up lines (absl, XNNPACK delegate)
+            mod = importlib.import_module(r.runner)
     except ImportError as e:
         hint = f"; install it with pip install 'liteformer[{r.extra}]'" if r.extra else ""
         raise LiteformerError(f"runtime {runtime!r} is not installed ({e.name}){hint}") from None
     if r.isolate and not trusted and not os.environ.get(ISOLATED):
         _probe(runtime, path)
     try:
-        return mod.load(path, variant, threads)
+        with quiet():
+            return mod.load(path, variant, threads)
     except LiteformerError:
         raise
     except Exception as e:  # the runtime's own parse errors: protobuf, flatbuffer, safetensors, ...
@@ -138,12 +141,15 @@ def exporter(runtime: str) -> ModuleType:
     r = RUNTIMES.get(runtime)
     if r is None or r.exporter is None:
         raise LiteformerError(f"unknown export target {runtime!r} (targets: {', '.join(EXPORT_TARGETS)})")
+    from liteformer.quiet import quiet
     for name in r.needs:
         try:
-            importlib.import_module(name)
+            with quiet():  # importing a converter prints its libraries' start-up lines
+                importlib.import_module(name)
         except ImportError:
             raise LiteformerError(f"export to {runtime} needs {name}: pip install 'liteformer[{r.extra}]'") from None
-    return importlib.import_module(r.exporter)
+    with quiet():
+        return importlib.import_module(r.exporter)
 
 
 def check_quantization(runtime: str, method: str) -> None:

@@ -41,6 +41,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out:
     in memory, or go to ``OUT.ckpt/teacher`` when a resumed run or the DDP ranks need to share them)."""
     tcfg.validate()
     spec.validate()
+    torch.manual_seed(tcfg.seed)  # a new student, the loss's projections: the same whatever ran before
     train_ds = read_classification(train, text_column, label_column)
     dev_ds = read_classification(dev, text_column, label_column) if dev else None
     extra = read_texts(unlabelled, text_column) if unlabelled else []
@@ -49,7 +50,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out:
     y = encode_labels(train_ds, teacher_lm.label2id)
     if dev_ds is not None:
         encode_labels(dev_ds, teacher_lm.label2id)
-    student, stok, notes = build_student(spec, teacher, ttok, train_ds.texts)
+    student, stok, notes = build_student(spec, teacher, ttok, train_ds.texts, seed=tcfg.seed)
     layer_map = dcfg.validate(student.config.num_layers, teacher.config.num_layers)
     same_tok = stok.tok.get_vocab() == ttok.tok.get_vocab()
     max_pos = min(student.config.max_positions, teacher.config.max_positions)

@@ -31,9 +31,12 @@ class Prepared:
 def prepare(train: str | TextDataset, base: str | None = None, model_config: str | None = None,
             tokenizer: str | None = None, vocab_size: int | None = None, dev: str | TextDataset | None = None,
             text_column: str | None = None, label_column: str = "label",
-            label_names: list[str] | None = None) -> Prepared:
+            label_names: list[str] | None = None, seed: int = 0) -> Prepared:
     """Read the data and build the model to train: from a base folder or from a JSON config.
-    ``label_names`` names integer labels 0..n-1 (e.g. negative,positive) in a new head."""
+    ``label_names`` names integer labels 0..n-1 (e.g. negative,positive) in a new head. A new head or
+    model is initialized from ``seed``, so the same command or recipe step gives the same model
+    whatever ran before it in the process."""
+    torch.manual_seed(seed)
     train_ds = read_classification(train, text_column, label_column)
     dev_ds = read_classification(dev, text_column, label_column) if dev else None
     labels = label_map_from_data(train_ds)

@@ -53,9 +53,11 @@ class StudentSpec:
                                   "--student-init-embeddings (it copies the embeddings too)")
 
 
-def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str]):
-    """(student model, its tokenizer, notes on how it was built)."""
+def build_student(spec: StudentSpec, teacher, teacher_tok, texts: list[str], seed: int = 0):
+    """(student model, its tokenizer, notes on how it was built); a new model is initialized from ``seed``."""
+    import torch
     spec.validate()
+    torch.manual_seed(seed)
     labels = dict(teacher.config.id2label)
     if spec.layers is not None:
         return student_from_teacher(teacher, spec.layers), teacher_tok, {}
