@@ -316,7 +316,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     names = [x.strip() for x in a.label_names.split(",")] if a.label_names else None
     prep = prepare(a.train, a.base, a.model_config, a.tokenizer, a.vocab_size, a.dev,
                    a.text_column, a.label_column, names, seed=a.seed)
-    result = finetune(prep, a.out, cfg, resume=a.resume)
+    result = finetune(prep, a.out, cfg, resume=a.resume, progress=sys.stderr.isatty())
     if int(os.environ.get("RANK", "0")) == 0:
         best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
         print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
