@@ -1,4 +1,5 @@
-"""liteformer's own Transformer: encoder, decoder and encoder-decoder in one readable file.
+"""liteformer's own Transformer: the building blocks, the encoder and the classifier (the decoder,
+the encoder-decoder with its key/value cache and the causal LM are in ``seq2seq.py``).
 
 Shapes in comments: B = batch, T = sequence length (S for the encoder side in cross-attention),
 H = hidden size, E = embedding size, n = heads of this layer, d = head_dim, F = FFN width of this
@@ -26,6 +27,7 @@ from torch import nn
 
 ACTIVATIONS = {"gelu": nn.GELU, "gelu_new": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU}
 POOLERS = ("tanh", "relu", "none")
+POSITIONS = ("learned", "sinusoidal")
 
 
 @dataclass
@@ -37,6 +39,7 @@ class TransformerConfig:
     head_dim: int | None = None  # default: hidden_size // num_heads (of a uniform model)
     ffn_dim: int | list[int] = 1536  # one int for all layers, or one per layer
     max_positions: int = 512
+    positions: str = "learned"  # "learned" (BERT) or "sinusoidal" (fixed, Vaswani et al.)
     type_vocab_size: int = 2  # 0: no token-type embedding (DistilBERT)
     embedding_dim: int | None = None  # < hidden_size: factorized embedding (ALBERT-style)
     activation: str = "gelu"
@@ -107,6 +110,8 @@ class TransformerConfig:
             raise ValueError("layer counts must be >= 0")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation {self.activation!r} not in {sorted(ACTIVATIONS)}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions {self.positions!r} not in {POSITIONS}")
         if self.pooler not in POOLERS:
             raise ValueError(f"pooler {self.pooler!r} not in {POOLERS}")
         if self.embedding_dim is not None and self.embedding_dim <= 0:
@@ -222,23 +227,41 @@ class Embeddings(nn.Module):
         super().__init__()
         e = cfg.embedding_dim or cfg.hidden_size
         self.word = nn.Embedding(cfg.vocab_size, e, padding_idx=cfg.pad_token_id)
-        self.position = nn.Embedding(cfg.max_positions, e)
+        if cfg.positions == "learned":
+            self.position = nn.Embedding(cfg.max_positions, e)
+        else:  # fixed sinusoids (not a parameter, not saved): sin on even channels, cos on odd
+            self.position = None
+            self.register_buffer("sinusoids", sinusoids(cfg.max_positions, e), persistent=False)
         self.token_type = nn.Embedding(cfg.type_vocab_size, e) if cfg.type_vocab_size else None
         self.norm = nn.LayerNorm(e, eps=cfg.norm_eps)
         self.dropout = nn.Dropout(cfg.dropout)
         # factorized embedding: V x E table, then E -> H projection (ALBERT)
         self.project = nn.Linear(e, cfg.hidden_size) if e != cfg.hidden_size else None
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        """``positions`` (T,): where these tokens stand (default 0..T-1; one decoding step passes its own)."""
         T = input_ids.shape[1]
-        positions = torch.arange(T, device=input_ids.device)  # (T,)
-        x = self.word(input_ids) + self.position(positions)[None]  # (B, T, E)
+        if positions is None:
+            positions = torch.arange(T, device=input_ids.device)  # (T,)
+        pos = self.position(positions) if self.position is not None else self.sinusoids[positions]  # (T, E)
+        x = self.word(input_ids) + pos[None]  # (B, T, E)
         if self.token_type is not None:
             # no segment ids: every token is segment 0, one (E,) row broadcast (an exported graph then
             # holds that row, not a (1, T, E) constant per static length)
             x = x + (self.token_type.weight[0] if token_type_ids is None else self.token_type(token_type_ids))
         x = self.dropout(self.norm(x))
         return self.project(x) if self.project is not None else x  # (B, T, H)
+
+
+def sinusoids(n: int, dim: int) -> torch.Tensor:
+    """(n, dim) fixed position encodings: sin(p / 10000^(2i/dim)) at 2i, cos at 2i+1."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]  # (n, 1)
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))  # (dim/2,)
+    out = torch.zeros(n, dim)
+    out[:, 0::2] = torch.sin(pos * freq)
+    out[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return out
 
 
 class Attention(nn.Module):
@@ -267,8 +290,17 @@ class Attention(nn.Module):
         memory: torch.Tensor | None = None,  # (B, S, H) keys/values for cross-attention
         need_weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        kv = x if memory is None else memory
-        q, k, v = self._split(self.q(x)), self._split(self.k(kv)), self._split(self.v(kv))
+        k, v = self.kv(x if memory is None else memory)
+        return self.attend(x, k, v, mask, need_weights)
+
+    def kv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of ``x`` (B, S, H): each (B, n, S, d). A decoder caches them."""
+        return self._split(self.k(x)), self._split(self.v(x))
+
+    def attend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+               need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Queries of ``x`` (B, T, H) against given keys/values (B, n, S, d) → (B, T, H), probs."""
+        q = self._split(self.q(x))  # (B, n, T, d)
         if need_weights or self.additive_mask:  # explicit: distillation needs the distribution
             scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, n, T, S)
             if mask is not None and self.additive_mask:
@@ -332,13 +364,6 @@ def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return attention_mask.bool()[:, None, None, :]
 
 
-def causal_mask(attention_mask: torch.Tensor) -> torch.Tensor:
-    """(B, T) of 1/0 → (B, 1, T, T) bool: query t may attend to real keys at positions ≤ t."""
-    T = attention_mask.shape[1]
-    tri = torch.ones(T, T, dtype=torch.bool, device=attention_mask.device).tril()  # (T, T)
-    return padding_mask(attention_mask) & tri
-
-
 # ----------------------------------------------------------------------------------------------
 # stacks and heads
 
@@ -388,7 +413,7 @@ class TransformerForSequenceClassification(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(H, cfg.num_labels)
         apply_low_rank(self, cfg.low_rank)
-        self.apply(_init_weights)
+        self.apply(init_weights)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_hidden_states: bool = False,
@@ -405,72 +430,7 @@ class TransformerForSequenceClassification(nn.Module):
         return self.classifier(self.dropout(x))  # (B, num_labels)
 
 
-class TransformerDecoder(nn.Module):
-    """Causal stack; with ``cross=True`` each block also attends to an encoder's output."""
-
-    def __init__(self, cfg: TransformerConfig, heads: list[int], ffns: list[int], cross: bool) -> None:
-        super().__init__()
-        self.embeddings = Embeddings(cfg)
-        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross) for n, f in zip(heads, ffns, strict=False))
-        self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
-
-    def forward(self, input_ids, attention_mask=None, memory=None, memory_attention_mask=None):
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        mask = causal_mask(attention_mask)  # (B, 1, T, T)
-        mem_mask = None
-        if memory is not None:
-            if memory_attention_mask is None:
-                memory_attention_mask = torch.ones(memory.shape[:2], dtype=torch.long, device=memory.device)
-            mem_mask = padding_mask(memory_attention_mask)  # (B, 1, 1, S)
-        x = self.embeddings(input_ids)
-        for layer in self.layers:
-            x, _ = layer(x, mask, memory, mem_mask)
-        return self.final_norm(x) if self.final_norm is not None else x  # (B, T, H)
-
-
-class TransformerForCausalLM(nn.Module):
-    """Decoder-only language model (GPT-style); the LM head is tied to the word embedding."""
-
-    def __init__(self, cfg: TransformerConfig) -> None:
-        super().__init__()
-        self.config = cfg
-        self.decoder = TransformerDecoder(cfg, cfg.num_heads, cfg.ffn_dim, cross=False)
-        apply_low_rank(self, cfg.low_rank)
-        self.apply(_init_weights)
-
-    def forward(self, input_ids, attention_mask=None) -> torch.Tensor:
-        x = self.decoder(input_ids, attention_mask)
-        return _tied_logits(x, self.decoder.embeddings)  # (B, T, V)
-
-
-class TransformerForSeq2SeqLM(nn.Module):
-    """Encoder-decoder (translation, summarization): ``num_decoder_layers`` cross-attending blocks."""
-
-    def __init__(self, cfg: TransformerConfig) -> None:
-        super().__init__()
-        if not cfg.num_decoder_layers:
-            raise ValueError("an encoder-decoder needs num_decoder_layers > 0")
-        self.config = cfg
-        self.encoder = Encoder(cfg)
-        self.decoder = TransformerDecoder(cfg, cfg.decoder_num_heads, cfg.decoder_ffn_dim, cross=True)
-        self.decoder.embeddings.word = self.encoder.embeddings.word  # shared vocabulary table
-        apply_low_rank(self, cfg.low_rank)
-        self.apply(_init_weights)
-
-    def forward(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask=None):
-        memory = self.encoder(input_ids, attention_mask).last_hidden  # (B, S, H)
-        x = self.decoder(decoder_input_ids, decoder_attention_mask, memory, attention_mask)
-        return _tied_logits(x, self.decoder.embeddings)  # (B, T, V)
-
-
-def _tied_logits(x: torch.Tensor, emb: Embeddings) -> torch.Tensor:
-    if emb.project is not None:  # factorized: H -> E by the projection's transpose
-        x = (x - emb.project.bias) @ emb.project.weight
-    return x @ emb.word.weight.T  # (B, T, V)
-
-
-def _init_weights(m: nn.Module) -> None:
+def init_weights(m: nn.Module) -> None:
     if isinstance(m, nn.Linear):
         nn.init.normal_(m.weight, std=0.02)
         if m.bias is not None:

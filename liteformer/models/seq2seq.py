@@ -1,0 +1,169 @@
+"""liteformer's own decoders: the causal stack, the encoder-decoder for translation and summarization
+(with an incremental decoder and its key/value cache) and a decoder-only language model.
+
+Shapes as in ``transformer.py``: B batch, S source length, T target length, H hidden, n heads of the
+layer, d head_dim, V vocabulary; L = ``max_target`` (the cache's fixed length).
+
+Incremental decoding (``encode`` once, then ``decode_step`` per output token):
+- the cross-attention keys/values of every decoder layer are computed once per sentence by
+  ``encode`` — (B, n, S, d) each;
+- the self-attention cache is a fixed-size (B, n, L, d) tensor per layer, written at the step's
+  position with ``index_copy`` and read through a mask of the positions written so far — no growing
+  tensors, no data-dependent slicing, no branches, so the same step exports with static shapes;
+- a step gives exactly the logits of the full (teacher-forced) decoder at that position.
+Source, target and output embeddings are one tied matrix (a joint vocabulary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from liteformer.models.transformer import (
+    Block,
+    Embeddings,
+    Encoder,
+    TransformerConfig,
+    apply_low_rank,
+    init_weights,
+    padding_mask,
+)
+
+
+def causal_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) of 1/0 → (B, 1, T, T) bool: query t may attend to real keys at positions ≤ t."""
+    T = attention_mask.shape[1]
+    tri = torch.ones(T, T, dtype=torch.bool, device=attention_mask.device).tril()  # (T, T)
+    return padding_mask(attention_mask) & tri
+
+
+@dataclass
+class DecoderState:
+    """What one sentence batch carries between decoding steps."""
+
+    self_k: list[torch.Tensor]  # per layer (B, n, L, d): keys of the target positions written so far
+    self_v: list[torch.Tensor]  # per layer (B, n, L, d)
+    cross_k: list[torch.Tensor]  # per layer (B, n, S, d): the source's keys, computed once
+    cross_v: list[torch.Tensor]  # per layer (B, n, S, d)
+    source_mask: torch.Tensor  # (B, 1, 1, S) bool: real source tokens
+
+    def select(self, index: torch.Tensor) -> DecoderState:
+        """The rows ``index`` (beam search: reorder and repeat hypotheses)."""
+        pick = lambda xs: [x.index_select(0, index) for x in xs]  # noqa: E731
+        return DecoderState(pick(self.self_k), pick(self.self_v), pick(self.cross_k), pick(self.cross_v),
+                            self.source_mask.index_select(0, index))
+
+
+class TransformerDecoder(nn.Module):
+    """Causal stack; with ``cross=True`` each block also attends to an encoder's output."""
+
+    def __init__(self, cfg: TransformerConfig, heads: list[int], ffns: list[int], cross: bool) -> None:
+        super().__init__()
+        self.embeddings = Embeddings(cfg)
+        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross) for n, f in zip(heads, ffns, strict=False))
+        self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
+
+    def forward(self, input_ids, attention_mask=None, memory=None, memory_attention_mask=None):
+        """All target positions at once (training, teacher forcing) → (B, T, H)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        mask = causal_mask(attention_mask)  # (B, 1, T, T)
+        mem_mask = None
+        if memory is not None:
+            if memory_attention_mask is None:
+                memory_attention_mask = torch.ones(memory.shape[:2], dtype=torch.long, device=memory.device)
+            mem_mask = padding_mask(memory_attention_mask)  # (B, 1, 1, S)
+        x = self.embeddings(input_ids)
+        for layer in self.layers:
+            x, _ = layer(x, mask, memory, mem_mask)
+        return self.final_norm(x) if self.final_norm is not None else x  # (B, T, H)
+
+    def step(self, token: torch.Tensor, position: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor,
+                                                                                                DecoderState]:
+        """One target position for every row: ``token`` (B, 1) at ``position`` (1,) → (B, 1, H) and the
+        state with this position's keys/values written into the cache."""
+        x = self.embeddings(token, positions=position)  # (B, 1, H)
+        L = state.self_k[0].shape[2]
+        seen = (torch.arange(L, device=token.device) <= position)[None, None, None, :]  # (1, 1, 1, L)
+        new_k, new_v = [], []
+        for i, block in enumerate(self.layers):
+            h = block.attn_norm(x) if block.norm_first else x
+            k, v = block.attn.kv(h)  # (B, n, 1, d)
+            k = state.self_k[i].index_copy(2, position, k)  # (B, n, L, d), written at `position`
+            v = state.self_v[i].index_copy(2, position, v)
+            y, _ = block.attn.attend(h, k, v, seen)
+            x = x + block.dropout(y) if block.norm_first else block.attn_norm(x + block.dropout(y))
+            h = block.cross_norm(x) if block.norm_first else x
+            y, _ = block.cross.attend(h, state.cross_k[i], state.cross_v[i], state.source_mask)
+            x = x + block.dropout(y) if block.norm_first else block.cross_norm(x + block.dropout(y))
+            h = block.ffn_norm(x) if block.norm_first else x
+            y = block.ffn(h)
+            x = x + block.dropout(y) if block.norm_first else block.ffn_norm(x + block.dropout(y))
+            new_k.append(k)
+            new_v.append(v)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return x, DecoderState(new_k, new_v, state.cross_k, state.cross_v, state.source_mask)
+
+
+class TransformerForSeq2SeqLM(nn.Module):
+    """Encoder-decoder (translation, summarization): ``num_decoder_layers`` cross-attending blocks;
+    one embedding matrix for source, target and output (a joint vocabulary)."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        if not cfg.num_decoder_layers:
+            raise ValueError("an encoder-decoder needs num_decoder_layers > 0")
+        self.config = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = TransformerDecoder(cfg, cfg.decoder_num_heads, cfg.decoder_ffn_dim, cross=True)
+        self.decoder.embeddings.word = self.encoder.embeddings.word  # shared vocabulary table
+        apply_low_rank(self, cfg.low_rank)
+        self.apply(init_weights)
+
+    def forward(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask=None):
+        """Teacher forcing: logits (B, T, V) for every target position."""
+        memory = self.encoder(input_ids, attention_mask).last_hidden  # (B, S, H)
+        x = self.decoder(decoder_input_ids, decoder_attention_mask, memory, attention_mask)
+        return tied_logits(x, self.decoder.embeddings)  # (B, T, V)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_target: int) -> DecoderState:
+        """The source (B, S) → the decoding state: each layer's cross-attention K/V and an empty
+        self-attention cache of ``max_target`` positions."""
+        memory = self.encoder(input_ids, attention_mask).last_hidden  # (B, S, H)
+        B = input_ids.shape[0]
+        cross = [block.cross.kv(memory) for block in self.decoder.layers]  # per layer ((B, n, S, d), (B, n, S, d))
+        empty = [memory.new_zeros(B, block.attn.n_heads, max_target, block.attn.head_dim)
+                 for block in self.decoder.layers]  # per layer (B, n, L, d)
+        return DecoderState(empty, [e.clone() for e in empty], [k for k, _ in cross], [v for _, v in cross],
+                            padding_mask(attention_mask))
+
+    def decode_step(self, token: torch.Tensor, position: torch.Tensor,
+                    state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+        """``token`` (B, 1) at ``position`` (1,) → next-token logits (B, V) and the updated state."""
+        x, state = self.decoder.step(token, position, state)
+        return tied_logits(x, self.decoder.embeddings)[:, 0], state
+
+
+class TransformerForCausalLM(nn.Module):
+    """Decoder-only language model (GPT-style); the LM head is tied to the word embedding."""
+
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.decoder = TransformerDecoder(cfg, cfg.num_heads, cfg.ffn_dim, cross=False)
+        apply_low_rank(self, cfg.low_rank)
+        self.apply(init_weights)
+
+    def forward(self, input_ids, attention_mask=None) -> torch.Tensor:
+        x = self.decoder(input_ids, attention_mask)
+        return tied_logits(x, self.decoder.embeddings)  # (B, T, V)
+
+
+def tied_logits(x: torch.Tensor, emb: Embeddings) -> torch.Tensor:
+    """(B, T, H) → (B, T, V) through the word embedding's transpose."""
+    if emb.project is not None:  # factorized: H -> E by the projection's transpose
+        x = (x - emb.project.bias) @ emb.project.weight
+    return x @ emb.word.weight.T  # (B, T, V)
