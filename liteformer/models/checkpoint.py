@@ -109,15 +109,16 @@ def _load(folder: Path, id2label: dict[int, str] | None) -> LoadedModel:
             cfg, family = hf.config_from_hf(d, id2label=id2label)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise LiteformerError(f"{folder / 'config.json'}: {e}") from None
-    _check_size(cfg, sd, folder)  # before allocating: a config may describe a model far larger than its weights
-    model = TransformerForSequenceClassification(cfg)
+    arch = architecture(d)
+    _check_size(cfg, sd, folder, arch)  # before allocating: a config may describe far more than its weights
+    model = arch(cfg)
     if family == OWN:
         _load_strict(model, sd, folder)
         fresh = []
     else:
         own_sd, fresh = hf.state_dict_from_hf(sd, cfg, family, model.state_dict())
         model.load_state_dict(own_sd, strict=False)
-    tok = load_tokenizer(folder)
+    tok = load_any_tokenizer(folder)
     if tok.vocab_size > model.config.vocab_size:
         raise LiteformerError(f"{folder}: tokenizer has {tok.vocab_size} tokens, the model's "
                               f"embedding only {model.config.vocab_size}")
@@ -125,17 +126,54 @@ def _load(folder: Path, id2label: dict[int, str] | None) -> LoadedModel:
     return LoadedModel(model, tok, folder, family, fresh)
 
 
-def _check_size(cfg: TransformerConfig, sd: dict, folder: Path) -> None:
+def architecture(config: dict) -> type:
+    """The model class a config.json names (``architectures``): the classifier unless it names
+    liteformer's encoder-decoder."""
+    from liteformer.models.seq2seq import TransformerForSeq2SeqLM
+    names = config.get("architectures") or []
+    if isinstance(names, list) and "TransformerForSeq2SeqLM" in names:
+        return TransformerForSeq2SeqLM
+    return TransformerForSequenceClassification
+
+
+def load_any_tokenizer(folder: Path):
+    """The folder's tokenizer: a joint subword vocabulary (generation tasks) or WordPiece."""
+    cfg = folder / "tokenizer_config.json"
+    if cfg.is_file():
+        try:
+            subword = bool(json.loads(cfg.read_text(encoding="utf-8")).get("liteformer_subword"))
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            subword = False
+        if subword:
+            from liteformer.data.subword import load_subword
+            return load_subword(folder)
+    return load_tokenizer(folder)
+
+
+def _check_size(cfg: TransformerConfig, sd: dict, folder: Path, arch: type) -> None:
     with torch.device("meta"):
-        n = sum(p.numel() for p in TransformerForSequenceClassification(cfg).parameters())
+        n = sum(p.numel() for p in {id(p): p for p in arch(cfg).parameters()}.values())
     held = sum(t.numel() for t in sd.values() if isinstance(t, torch.Tensor))
     if n > 2 * held + 10_000_000:
         raise LiteformerError(f"{folder / 'config.json'}: describes a model of {n:,} parameters, but the weights "
                               f"hold {held:,}: config and weights do not match")
 
 
+def _aliases(model: torch.nn.Module) -> dict[str, str]:
+    """Names of tied tensors (the decoder's word embedding is the encoder's) -> the name saved."""
+    first: dict[int, str] = {}
+    out = {}
+    for name, t in model.state_dict(keep_vars=True).items():
+        if id(t) in first:
+            out[name] = first[id(t)]
+        else:
+            first[id(t)] = name
+    return out
+
+
 def _load_strict(model: torch.nn.Module, sd: dict, folder: Path) -> None:
-    own = model.state_dict()
+    aliases = _aliases(model)
+    own = {k: v for k, v in model.state_dict().items() if k not in aliases}
     missing = [k for k in own if k not in sd]
     extra = [k for k in sd if k not in own]
     if missing or extra:
@@ -145,7 +183,7 @@ def _load_strict(model: torch.nn.Module, sd: dict, folder: Path) -> None:
         if tuple(t.shape) != tuple(own[k].shape):
             raise LiteformerError(f"{folder}: tensor {k!r} has shape {tuple(t.shape)}, the config "
                                   f"implies {tuple(own[k].shape)}")
-    model.load_state_dict(sd)
+    model.load_state_dict(sd, strict=not aliases)
 
 
 def save_model(model: TransformerForSequenceClassification, tokenizer: TextTokenizer,
@@ -156,7 +194,8 @@ def save_model(model: TransformerForSequenceClassification, tokenizer: TextToken
     folder is then in our format, since transformers cannot read it."""
     cfg = model.config
     family = None if sparse_storage else hf.hf_family_for(cfg)
-    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tied = _aliases(model)  # a tied tensor is saved once (safetensors refuses shared memory)
+    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in tied}
     if sparse_storage:
         sd = sparse.pack(sd)
     with atomic_dir(path) as tmp:

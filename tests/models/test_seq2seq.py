@@ -166,3 +166,19 @@ def test_beam_search_finds_what_greedy_misses():
 def test_generation_config_rejects(bad):
     with pytest.raises(LiteformerError):
         GenerationConfig(**bad).validate()
+
+
+def test_save_and_load_an_encoder_decoder_with_its_subword_vocabulary(tmp_path):
+    from liteformer.data.parallel import read_parallel
+    from liteformer.data.subword import SubwordTokenizer, train_subword
+    from liteformer.models.checkpoint import load_model, save_model
+    pairs = read_parallel("multi30k:val")
+    tok = train_subword(pairs.sources + pairs.targets, 200)
+    model = _nmt(vocab_size=200, positions="sinusoidal", norm_first=True)
+    assert save_model(model, tok, tmp_path / "m") == "liteformer"
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded.model, TransformerForSeq2SeqLM) and isinstance(loaded.tokenizer, SubwordTokenizer)
+    assert loaded.model.decoder.embeddings.word is loaded.model.encoder.embeddings.word  # still tied
+    src, smask = _batch(T=9)
+    tgt = torch.randint(5, 100, (2, 4), generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(loaded.model(src, smask, tgt), model(src, smask, tgt))
