@@ -58,12 +58,74 @@ def linear_schedule(opt: torch.optim.Optimizer, warmup: int, total: int) -> torc
     return torch.optim.lr_scheduler.LambdaLR(opt, f)
 
 
+@dataclass
+class ExampleBatches:
+    """Global batches of ``batch_size`` examples: a fresh permutation of ``n`` per epoch."""
+
+    n: int
+    batch_size: int
+    seed: int
+
+    @property
+    def per_epoch(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def epoch(self, e: int) -> list[torch.Tensor]:
+        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + e))
+        return [perm[b * self.batch_size : (b + 1) * self.batch_size] for b in range(self.per_epoch)]
+
+
+@dataclass
+class Objective:
+    """What the loop needs from a task.
+
+    ``loss(net, rows)``: the summed loss of this rank's rows of a global batch (a tensor of example
+    indices); ``weight(global_rows)``: what the global batch's loss is averaged over (examples for a
+    classifier, target tokens for a generator); ``evaluate(model)``: a report on the dev split (None:
+    no dev split, the last weights are kept); ``score(report)``: higher is better, the best is kept;
+    ``save(model, folder)``; ``restore(dict)``: a report back from a checkpoint; ``metric``: the
+    history's column name."""
+
+    loss: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
+    weight: Callable[[torch.Tensor], float]
+    evaluate: Callable[[torch.nn.Module], object] | None
+    score: Callable[[object], float]
+    save: Callable[[torch.nn.Module, Path], None]
+    restore: Callable[[dict], object]
+    metric: str = "dev_accuracy"
+
+
 def train_classifier(model: TransformerForSequenceClassification, tokenizer: TextTokenizer,
                      train_ids: list[list[int]], train_labels: list[int], dev, cfg: TrainConfig,
                      out_dir: str | Path | None, loss_fn: LossFn = cross_entropy,
                      progress: bool = True, info: DistInfo | None = None,
                      extra: torch.nn.Module | None = None, resume: bool = False) -> TrainResult:
-    """Train on pre-tokenized ids; evaluate on ``dev`` (a TextDataset or None); keep the best.
+    """Train a classifier on pre-tokenized ids; evaluate on ``dev`` (a TextDataset or None) by accuracy.
+    ``loss_fn`` gives per-example losses (the task's cross-entropy, or distillation's)."""
+    if not train_ids:
+        raise LiteformerError("the training set is empty")
+    info = info or init_from_env()
+    labels_t = torch.tensor(train_labels)
+
+    def loss(net, idx):
+        ids, mask = pad_batch([train_ids[i] for i in idx.tolist()], tokenizer.pad_id)
+        return loss_fn(net, ids.to(info.device), mask.to(info.device), idx, labels_t[idx].to(info.device)).sum()
+
+    def evaluate_dev(m):
+        return evaluate(m, tokenizer, dev, max_length=cfg.max_length, progress=False)
+
+    objective = Objective(loss, len, evaluate_dev if dev is not None else None, lambda r: r.accuracy,
+                          lambda m, folder: save_model(m, tokenizer, folder, sparse_storage=cfg.prune_sparsity > 0),
+                          lambda d: EvalReport(**d))
+    return train_loop(model, ExampleBatches(len(train_ids), cfg.batch_size, cfg.seed), objective, cfg, out_dir,
+                      progress, info, extra, resume)
+
+
+def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: TrainConfig,
+               out_dir: str | Path | None, progress: bool = True, info: DistInfo | None = None,
+               extra: torch.nn.Module | None = None, resume: bool = False) -> TrainResult:
+    """Train ``model`` on ``batches`` (``per_epoch`` and ``epoch(e)``: the global batches of epoch
+    ``e`` as index tensors, a pure function of the seed and ``e``) for ``objective``; keep the best.
 
     ``extra``: trainable modules of the loss (e.g. distillation projections), optimized and
     checkpointed with the model. Checkpoints (``<out_dir>.ckpt/last.pt``, atomic) hold model,
@@ -71,8 +133,6 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     as an uninterrupted run. The best weights so far are kept in ``<out_dir>.ckpt/best``; the caller
     ``publish``es them to ``out_dir`` when the run is complete."""
     cfg.validate()
-    if not train_ids:
-        raise LiteformerError("the training set is empty")
     info = info or init_from_env()
     if cfg.batch_size < info.world:
         raise LiteformerError(f"batch_size {cfg.batch_size} is smaller than the {info.world} processes")
@@ -86,12 +146,10 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     no_decay = [p for n, p in params if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    n = len(train_ids)
-    per_epoch = math.ceil(n / cfg.batch_size)
+    per_epoch = batches.per_epoch
     total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
     sched = linear_schedule(opt, int(cfg.warmup * total), total)
     eval_every = cfg.eval_every or per_epoch
-    labels_t = torch.tensor(train_labels)
     amp = info.device.type == "cuda"
     best, history, step, t0, seen = None, [], 0, time.time(), 0
     ckpt = Path(f"{out_dir}.ckpt") / "last.pt" if out_dir else None
@@ -100,7 +158,7 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
         clean_stale(ckpt.parent, "best")
     ckpt_every = cfg.checkpoint_every or eval_every
     if resume and ckpt is not None and ckpt.exists():
-        step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched)
+        step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched, objective.restore)
     pruner = None
     if cfg.prune_sparsity:
         from liteformer.compress.prune.magnitude import GradualPruner
@@ -108,19 +166,16 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and info.main),
                file=sys.stderr)
     while step < total:
-        epoch = step // per_epoch
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + epoch))
+        epoch_batches = batches.epoch(step // per_epoch)
         for b in range(step % per_epoch, per_epoch):
             if step >= total:
                 break
-            global_idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            global_idx = epoch_batches[b]
             idx = global_idx[info.rank :: info.world]
-            ids, mask = pad_batch([train_ids[i] for i in idx.tolist()], tokenizer.pad_id)
-            ids, mask = ids.to(info.device), mask.to(info.device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                per_ex = loss_fn(net, ids, mask, idx, labels_t[idx].to(info.device))
+                summed = objective.loss(net, idx)
             # this rank's share of the global-batch mean; DDP averages over ranks, hence * world
-            loss = per_ex.float().sum() * info.world / len(global_idx)
+            loss = summed.float() * info.world / objective.weight(global_idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if extra is not None and info.world > 1:  # the loss's own parameters live outside DDP
@@ -141,8 +196,7 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
             if step % eval_every == 0 or step == total:
                 # while gradual pruning is still raising the sparsity, a checkpoint is not a result
                 final = pruner is None or pruner.reached(step)
-                best = _evaluate_and_keep(model, tokenizer, dev, cfg, staged(out_dir), info, step, best, history,
-                                          final)
+                best = _evaluate_and_keep(model, objective, staged(out_dir), info, step, best, history, final)
                 model.train()
             if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total):
                 _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history)
@@ -184,7 +238,7 @@ def _save_checkpoint(path: Path, cfg, model, extra, opt, sched, step, seen, best
         torch.save(state, tmp)
 
 
-def _load_checkpoint(path: Path, cfg, model, extra, opt, sched):
+def _load_checkpoint(path: Path, cfg, model, extra, opt, sched, restore):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -202,7 +256,7 @@ def _load_checkpoint(path: Path, cfg, model, extra, opt, sched):
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
-        best = EvalReport(**state["best"]) if state["best"] else None
+        best = restore(state["best"]) if state["best"] else None
         return state["step"], state["seen"], best, state["history"]
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
@@ -210,19 +264,19 @@ def _load_checkpoint(path: Path, cfg, model, extra, opt, sched):
                               "folder or remove it") from None
 
 
-def _evaluate_and_keep(model, tokenizer, dev, cfg, out_dir, info, step, best, history, eligible=True):
+def _evaluate_and_keep(model, objective: Objective, staging, info, step, best, history, eligible=True):
     if not info.main:
         return best
     model.eval()
-    if dev is None:  # no dev split: keep the last weights
-        if out_dir:
-            save_model(model, tokenizer, out_dir, sparse_storage=cfg.prune_sparsity > 0)
+    if objective.evaluate is None:  # no dev split: keep the last weights
+        if staging:
+            objective.save(model, staging)
         return best
-    report = evaluate(model, tokenizer, dev, max_length=cfg.max_length, progress=False)
-    history.append({"step": step, "dev_accuracy": report.accuracy})
-    if eligible and (best is None or report.accuracy > best.accuracy):
+    report = objective.evaluate(model)
+    score = objective.score(report)
+    history.append({"step": step, objective.metric: score})
+    if eligible and (best is None or score > objective.score(best)):
         best = report
-        if out_dir:
-            save_model(model, tokenizer, out_dir, sparse_storage=cfg.prune_sparsity > 0)
+        if staging:
+            objective.save(model, staging)
     return best
-
