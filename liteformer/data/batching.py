@@ -23,3 +23,39 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     """Indices grouped into batches of similar length (little padding); order is restored by index."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class TokenBatches:
+    """Global batches of up to ``max_tokens`` padded tokens (a batch of b examples whose longest is
+    L costs b·L), examples of similar length together; the batch order is shuffled per epoch.
+    A pure function of (lengths, max_tokens, seed, epoch), so every DDP rank and a resumed run see
+    the same batches. ``lengths``: per example, the longest side (source or target)."""
+
+    def __init__(self, lengths: Sequence[int], max_tokens: int, seed: int = 0, min_rows: int = 1) -> None:
+        if max_tokens < max(lengths, default=1):
+            raise ValueError(f"max_tokens {max_tokens} is below the longest example ({max(lengths)} tokens)")
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+        self.batches: list[list[int]] = []
+        cur: list[int] = []
+        longest = 0
+        for i in order:
+            L = max(longest, lengths[i])
+            if cur and L * (len(cur) + 1) > max_tokens:
+                self.batches.append(cur)
+                cur, L = [], lengths[i]
+            cur.append(i)
+            longest = L
+        if cur:
+            self.batches.append(cur)
+        if min_rows > 1 and any(len(b) < min_rows for b in self.batches):
+            raise ValueError(f"max_tokens {max_tokens} leaves batches of fewer than {min_rows} examples (one per "
+                             "process): raise it")
+        self.seed = seed
+
+    @property
+    def per_epoch(self) -> int:
+        return len(self.batches)
+
+    def epoch(self, e: int) -> list[torch.Tensor]:
+        perm = torch.randperm(len(self.batches), generator=torch.Generator().manual_seed(self.seed + e))
+        return [torch.tensor(self.batches[j]) for j in perm.tolist()]

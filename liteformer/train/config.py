@@ -16,6 +16,8 @@ class TrainConfig:
     batch_size: int = opt(32, "global batch size (split across DDP ranks)", check=POSITIVE)
     weight_decay: float = opt(0.01, "AdamW weight decay", check=NON_NEGATIVE)
     warmup: float = opt(0.06, "warm-up fraction of steps", check=HALF_OPEN)
+    schedule: str = opt("linear", "learning-rate decay after the warm-up: linear to 0, or inverse-sqrt (1/sqrt(step), "
+                        "the Transformer's)", choices=("linear", "inverse-sqrt"))
     max_length: int | None = opt(None, "tokens per example (default: 128 or the model's positions if fewer)",
                                  check=Range(2))
     grad_clip: float = opt(1.0, "gradient norm clipping (0 = off)", check=NON_NEGATIVE)

@@ -50,6 +50,12 @@ class TrainResult:
 LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def inverse_sqrt_schedule(opt: torch.optim.Optimizer, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to the peak, then decay ∝ 1/√step (Vaswani et al.): the peak at ``warmup``."""
+    w = max(1, warmup)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min((step + 1) / w, math.sqrt(w / (step + 1))))
+
+
 def linear_schedule(opt: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
     def f(step: int) -> float:
         if step < warmup:
@@ -148,7 +154,10 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     per_epoch = batches.per_epoch
     total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
-    sched = linear_schedule(opt, int(cfg.warmup * total), total)
+    if cfg.schedule == "inverse-sqrt":
+        sched = inverse_sqrt_schedule(opt, int(cfg.warmup * total))
+    else:
+        sched = linear_schedule(opt, int(cfg.warmup * total), total)
     eval_every = cfg.eval_every or per_epoch
     amp = info.device.type == "cuda"
     best, history, step, t0, seen = None, [], 0, time.time(), 0

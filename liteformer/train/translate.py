@@ -1,0 +1,127 @@
+"""Training a translation model from scratch: a joint subword vocabulary learned on the training
+pairs, an encoder-decoder from a JSON config, token-based batches, label-smoothed cross-entropy
+averaged over the batch's target tokens, and the best checkpoint by dev sacreBLEU (greedy, on up to
+``dev_sentences`` pairs). The shared loop (``train/loop.py``) brings AdamW, the schedule (use
+``schedule="inverse-sqrt"``), gradient clipping, exact resume, DDP under torchrun and bf16 on CUDA.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from liteformer.data.batching import TokenBatches
+from liteformer.data.parallel import ParallelDataset, read_parallel
+from liteformer.data.subword import SubwordTokenizer, load_subword, train_subword
+from liteformer.errors import LiteformerError
+from liteformer.models.checkpoint import save_model
+from liteformer.models.generation import GenerationConfig
+from liteformer.models.seq2seq import TransformerForSeq2SeqLM
+from liteformer.models.transformer import TransformerConfig
+from liteformer.options import POSITIVE, UNIT, check_fields, opt
+from liteformer.tasks.translation import BleuReport, evaluate, sequence_loss, teacher_forcing
+from liteformer.train.config import TrainConfig
+from liteformer.train.dist import init_from_env
+from liteformer.train.loop import Objective, TrainResult, publish, train_loop
+
+# an encoder-decoder's config beyond the user's JSON: no token types, no pooler, fixed positions
+SEQ2SEQ_DEFAULTS = {"type_vocab_size": 0, "pooler": "none", "num_labels": 1, "positions": "sinusoidal",
+                    "norm_first": True, "activation": "relu"}
+
+
+@dataclass
+class TranslationConfig:
+    max_tokens: int = opt(4096, "token-based batches: up to this many padded tokens (source or target side, the "
+                          "longer) per global batch", check=POSITIVE)
+    label_smoothing: float = opt(0.1, "label smoothing of the token cross-entropy", check=UNIT)
+    dev_sentences: int = opt(500, "dev pairs translated (greedy) at each evaluation", check=POSITIVE)
+
+    def validate(self) -> None:
+        check_fields(self)
+
+
+@dataclass
+class Prepared:
+    model: TransformerForSeq2SeqLM
+    tokenizer: SubwordTokenizer
+    train: ParallelDataset
+    dev: ParallelDataset | None
+
+
+def prepare(train: str | ParallelDataset, model_config: str, vocab_size: int | None = 8000,
+            tokenizer: str | None = None, dev: str | ParallelDataset | None = None, seed: int = 0,
+            subword: str = "bpe") -> Prepared:
+    """Read the pairs, learn (or load) the joint vocabulary, build the model from ``model_config``
+    (a JSON file of TransformerConfig fields; ``num_decoder_layers`` > 0)."""
+    torch.manual_seed(seed)
+    train_ds = read_parallel(train)
+    dev_ds = read_parallel(dev) if dev else None
+    if tokenizer:
+        tok = load_subword(tokenizer)
+    else:
+        tok = train_subword(train_ds.sources + train_ds.targets, vocab_size or 8000, subword)
+    try:
+        fields = json.loads(Path(model_config).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LiteformerError(f"{model_config}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LiteformerError(f"{model_config}: not valid JSON ({e})") from None
+    if not isinstance(fields, dict):
+        raise LiteformerError(f"{model_config}: a JSON object of TransformerConfig fields")
+    fields = {**SEQ2SEQ_DEFAULTS, **fields, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id}
+    if not fields.get("num_decoder_layers"):
+        raise LiteformerError(f"{model_config}: a translation model needs num_decoder_layers > 0")
+    try:
+        cfg = TransformerConfig.from_dict(fields)
+    except (ValueError, TypeError) as e:
+        raise LiteformerError(f"{model_config}: {e}") from None
+    return Prepared(TransformerForSeq2SeqLM(cfg), tok, train_ds, dev_ds)
+
+
+def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: TranslationConfig | None = None,
+                      progress: bool = True, resume: bool = False) -> TrainResult:
+    """Train ``prep.model`` on its pairs; keep the best by dev sacreBLEU (the last without a dev split)."""
+    tcfg = tcfg or TranslationConfig()
+    tcfg.validate()
+    cfg.validate()
+    info = init_from_env()
+    max_length = cfg.max_length or prep.model.config.max_positions
+    src = prep.tokenizer.encode(prep.train.sources, max_length)
+    tgt = prep.tokenizer.encode(prep.train.targets, max_length)
+    if (src.truncated or tgt.truncated) and info.main:
+        print(f"warning: {src.truncated} sources and {tgt.truncated} targets were longer than {max_length} tokens "
+              "and were truncated", file=sys.stderr)
+    lengths = [max(len(a), len(b)) for a, b in zip(src.ids, tgt.ids, strict=True)]
+    try:
+        batches = TokenBatches(lengths, tcfg.max_tokens, cfg.seed, min_rows=info.world)
+    except ValueError as e:
+        raise LiteformerError(str(e)) from None
+    pad, bos = prep.tokenizer.pad_id, prep.tokenizer.bos_id
+
+    def loss(net, idx):
+        rows = idx.tolist()
+        batch = teacher_forcing([src.ids[i] for i in rows], [tgt.ids[i] for i in rows], pad, bos)
+        return sequence_loss(net, *(t.to(info.device) for t in batch), pad_id=pad,
+                             epsilon=tcfg.label_smoothing).sum()
+
+    def weight(global_idx):  # the global batch's target tokens (</s> included)
+        return float(sum(len(tgt.ids[i]) for i in global_idx.tolist()))
+
+    dev = None
+    if prep.dev is not None:
+        dev = ParallelDataset(prep.dev.sources[: tcfg.dev_sentences], prep.dev.targets[: tcfg.dev_sentences],
+                              prep.dev.path)
+    gen = GenerationConfig(beam=1, max_target=min(128, prep.model.config.max_positions))
+    objective = Objective(
+        loss, weight, (lambda m: evaluate(m, prep.tokenizer, dev, gen, max_length=max_length)) if dev else None,
+        lambda r: r.bleu, lambda m, folder: save_model(m, prep.tokenizer, folder),
+        lambda d: BleuReport(**d), metric="dev_bleu")
+    result = train_loop(prep.model, batches, objective, cfg, out, progress, info, resume=resume)
+    publish(out, {"task": "translation", "config": cfg.__dict__, "translation": tcfg.__dict__, **result.to_dict(),
+                  "train": prep.train.path, "pairs": len(prep.train), "batches_per_epoch": batches.per_epoch,
+                  "truncated": {"sources": src.truncated, "targets": tgt.truncated}}, info)
+    return result

@@ -1,0 +1,60 @@
+"""Training a translation model: token-based batches, the loop on a seq2seq objective, the folder."""
+
+import json
+
+import pytest
+
+from liteformer.data.batching import TokenBatches
+from liteformer.errors import LiteformerError
+from liteformer.models.checkpoint import load_model
+from liteformer.models.seq2seq import TransformerForSeq2SeqLM
+from liteformer.train.config import TrainConfig
+from liteformer.train.translate import TranslationConfig, prepare, train_translation
+
+TINY = {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "ffn_dim": 64, "num_decoder_layers": 1,
+        "max_positions": 64, "dropout": 0.0, "attention_dropout": 0.0}
+
+
+def test_token_batches_cover_every_example_within_the_budget():
+    lengths = [3, 9, 4, 4, 12, 7, 2, 8, 5, 5]
+    tb = TokenBatches(lengths, max_tokens=16, seed=1)
+    for e in (0, 1):
+        batches = tb.epoch(e)
+        assert sorted(i for b in batches for i in b.tolist()) == list(range(10))
+        assert all(len(b) * max(lengths[i] for i in b.tolist()) <= 16 for b in batches)
+    assert [b.tolist() for b in tb.epoch(0)] == [b.tolist() for b in TokenBatches(lengths, 16, 1).epoch(0)]
+    assert [b.tolist() for b in tb.epoch(0)] != [b.tolist() for b in tb.epoch(1)]
+    with pytest.raises(ValueError, match="below the longest"):
+        TokenBatches(lengths, 10)
+
+
+def test_train_a_tiny_translation_model(tmp_path):
+    cfg_file = tmp_path / "m.json"
+    cfg_file.write_text(json.dumps(TINY))
+    prep = prepare("multi30k:val", str(cfg_file), vocab_size=300, dev="multi30k:test")
+    assert prep.model.config.positions == "sinusoidal" and prep.model.config.vocab_size == prep.tokenizer.vocab_size
+    out = tmp_path / "nmt"
+    cfg = TrainConfig(max_steps=12, lr=3e-3, eval_every=6, schedule="inverse-sqrt", warmup=0.25)
+    result = train_translation(prep, out, cfg, TranslationConfig(max_tokens=400, dev_sentences=8), progress=False)
+    record = json.loads((out / "training.json").read_text())
+    assert [h["step"] for h in record["history"]] == [6, 12] and "dev_bleu" in record["history"][0]
+    assert record["batches_per_epoch"] > 1 and result.steps == 12
+    loaded = load_model(out)
+    assert isinstance(loaded.model, TransformerForSeq2SeqLM)
+    for k, v in prep.model.state_dict().items():  # the best checkpoint is one of the run's
+        assert v.shape == loaded.model.state_dict()[k].shape
+    assert not (tmp_path / "nmt.ckpt").exists()
+
+
+def test_bad_translation_configs(tmp_path):
+    (tmp_path / "enc.json").write_text(json.dumps({**TINY, "num_decoder_layers": 0}))
+    with pytest.raises(LiteformerError, match="num_decoder_layers > 0"):
+        prepare("multi30k:val", str(tmp_path / "enc.json"), vocab_size=200)
+    (tmp_path / "bad.json").write_text("[1]")
+    with pytest.raises(LiteformerError, match="a JSON object"):
+        prepare("multi30k:val", str(tmp_path / "bad.json"), vocab_size=200)
+    (tmp_path / "m.json").write_text(json.dumps(TINY))
+    prep = prepare("multi30k:val", str(tmp_path / "m.json"), vocab_size=200)
+    with pytest.raises(LiteformerError, match="below the longest"):
+        train_translation(prep, tmp_path / "o", TrainConfig(max_steps=1), TranslationConfig(max_tokens=5),
+                          progress=False)
