@@ -89,6 +89,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    "(default: 128 or the model's positions if fewer)")
     p.add_argument("--threads", type=_pos_int, default=None, help="CPU threads (default: torch's)")
     p.add_argument("--out", default=None, help="also write the report as JSON to this file")
+    if wants("eval"):
+        _generation_flags(p)
+        p.add_argument("--hypotheses", default=None, metavar="FILE", help="translation: also write the outputs "
+                       "to FILE, one a line")
 
     p = sub.add_parser("finetune", help="fine-tune a base model (or one built from a config) on a task",
                        description="Fine-tune a base checkpoint into a task model. Runs unchanged "
@@ -97,9 +101,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     src.add_argument("--base", help="base model folder or alias (minilm-l6)")
     src.add_argument("--model-config", help="JSON of TransformerConfig fields: a new model from scratch")
     src.add_argument("--tokenizer", help="with --model-config: a tokenizer folder to use")
-    src.add_argument("--vocab-size", type=_pos_int, help="with --model-config: train a new WordPiece "
-                     "vocabulary of this size on the training text")
+    src.add_argument("--vocab-size", type=_pos_int, help="with --model-config: train a new vocabulary of this "
+                     "size on the training text (WordPiece; for translation a joint subword one, default 8000)")
+    p.add_argument("--task", default="text-classification", choices=["text-classification", "translation"],
+                   help="what to train (default text-classification); translation: --train/--dev are sentence "
+                   "pairs (multi30k:train, SRC,TGT files or a source/target column file), --model-config a JSON "
+                   "with num_decoder_layers > 0")
     if wants("finetune"):
+        from liteformer.options import add_flags as _add
+        from liteformer.train.config import TranslationConfig
+        t = p.add_argument_group("translation")
+        _add(t, TranslationConfig)
+        t.add_argument("--subword", default="bpe", choices=["bpe", "unigram"], help="joint vocabulary kind "
+                       "(default bpe)")
         _train_io_args(p)
         p.add_argument("--label-names", default=None, help="comma-separated names for integer labels 0..n-1 of "
                        "a new head, e.g. negative,positive")
@@ -237,6 +251,12 @@ def export_flags(p: argparse.ArgumentParser) -> None:
     add_flags(p, ExportStep, ("max_length", "buckets", "fuse"))
 
 
+def _generation_flags(p: argparse.ArgumentParser) -> None:
+    from liteformer.models.generation import GenerationConfig
+    g = p.add_argument_group("generation (translation models)")
+    add_flags(g, GenerationConfig, ("beam", "length_penalty", "max_len_a", "max_len_b"), defaults={"beam": 5})
+
+
 def _distill_flags(p: argparse.ArgumentParser) -> None:
     from liteformer.compress.distill import DistillConfig, StudentSpec
     st = p.add_argument_group("student (one of --student-layers, --student-config, --student)")
@@ -312,6 +332,8 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     cfg = _train_config(a)
     cfg.validate()
+    if a.task == "translation":
+        return _finetune_translation(a, cfg)
     torch.manual_seed(a.seed)
     names = [x.strip() for x in a.label_names.split(",")] if a.label_names else None
     prep = prepare(a.train, a.base, a.model_config, a.tokenizer, a.vocab_size, a.dev,
@@ -319,6 +341,22 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     result = finetune(prep, a.out, cfg, resume=a.resume, progress=sys.stderr.isatty())
     if int(os.environ.get("RANK", "0")) == 0:
         best = f", best dev accuracy {result.best.accuracy:.4f}" if result.best else ""
+        print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
+    return 0
+
+
+def _finetune_translation(a: argparse.Namespace, cfg) -> int:
+    from liteformer.train.config import TranslationConfig
+    from liteformer.train.translate import prepare, train_translation
+    if a.base or not a.model_config:
+        raise LiteformerError("--task translation trains from scratch: give --model-config (a JSON with "
+                              "num_decoder_layers > 0), not --base")
+    tcfg = from_values(TranslationConfig, vars(a))
+    tcfg.validate()
+    prep = prepare(a.train, a.model_config, a.vocab_size, a.tokenizer, a.dev, seed=a.seed, subword=a.subword)
+    result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
         print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
     return 0
 

@@ -93,6 +93,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     if not path.exists():
         raise LiteformerError(f"{path}: no such file or folder")
     runtime = runtimes.detect(path)
+    if runtime == "torch" and _is_seq2seq(path):
+        return _translate(a, path)
     runner = runtimes.load(runtime, path, None, a.threads)
     cfg = runner.describe().get("config") or {}
     enc = runner.tokenizer.encode(a.text, default_max_length(cfg.get("max_positions", DEFAULT_MAX_LENGTH)))
@@ -108,6 +110,30 @@ def cmd_run(a: argparse.Namespace) -> int:
     else:
         for r in rows:
             print(f"{r['label']}\t{r['probability']:.3f}\t{r['text']}")
+    return 0
+
+
+def _is_seq2seq(path: Path) -> bool:
+    from liteformer.models.checkpoint import architecture, read_config, resolve_model
+    return architecture(read_config(resolve_model(path))).__name__ == "TransformerForSeq2SeqLM"
+
+
+def _translate(a: argparse.Namespace, path: Path) -> int:
+    import torch
+
+    from liteformer.models.checkpoint import load_model
+    from liteformer.models.generation import GenerationConfig
+    from liteformer.tasks.translation import translate
+    torch.set_num_threads(a.threads)
+    loaded = load_model(path)
+    cfg = GenerationConfig(beam=5, max_target=min(128, loaded.model.config.max_positions))
+    outputs = translate(loaded.model, loaded.tokenizer, a.text, cfg)
+    if a.json:
+        print(json.dumps({"model": str(path), "results": [{"text": t, "translation": o}
+                                                          for t, o in zip(a.text, outputs, strict=True)]}, indent=2))
+    else:
+        for o in outputs:
+            print(o)
     return 0
 
 

@@ -27,6 +27,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
         report = evaluate_bundle(model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
         return _print_report(a, f"bundle {model}", str(model), data, report)
     loaded = load_model(a.model)
+    if loaded.model.config.num_decoder_layers:
+        return _eval_translation(a, loaded)
     max_pos = loaded.model.config.max_positions
     a.max_length = a.max_length or default_max_length(max_pos)
     if a.max_length > max_pos:
@@ -35,6 +37,23 @@ def cmd_eval(a: argparse.Namespace) -> int:
     data = read_classification(a.data, a.text_column, a.label_column)
     report = evaluate(loaded.model, loaded.tokenizer, data, a.batch_size, a.max_length, progress=sys.stderr.isatty())
     return _print_report(a, f"model {loaded.path}", str(loaded.path), data, report)
+
+
+def _eval_translation(a: argparse.Namespace, loaded) -> int:
+    from liteformer.fileio import write_json, write_text
+    from liteformer.models.generation import GenerationConfig
+    from liteformer.options import from_values
+    from liteformer.tasks.translation import evaluate
+    cfg = from_values(GenerationConfig, vars(a), max_target=min(128, loaded.model.config.max_positions))
+    report = evaluate(loaded.model, loaded.tokenizer, a.data, cfg, batch_size=a.batch_size,
+                      max_length=a.max_length, progress=sys.stderr.isatty())
+    print(f"model {loaded.path}  data {a.data}  beam {cfg.beam}")
+    print(report.format())
+    if a.hypotheses:
+        write_text(a.hypotheses, "".join(h + "\n" for h in report.hypotheses))
+    if a.out:
+        write_json(a.out, {"model": str(loaded.path), "data": a.data, **report.to_dict()})
+    return 0
 
 
 def _print_report(a: argparse.Namespace, title: str, source: str, data, report) -> int:

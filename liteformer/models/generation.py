@@ -24,17 +24,19 @@ from typing import Any
 import torch
 
 from liteformer.errors import LiteformerError
+from liteformer.options import NON_NEGATIVE, POSITIVE, Range, check_fields, opt
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    beam: int = 1  # 1 = greedy
-    length_penalty: float = 1.0
-    max_len_a: float = 1.5  # output length limit: a * source length + b (tokens)
-    max_len_b: int = 10
-    max_target: int = 128  # the decoder cache's size: no output is longer
+    beam: int = opt(1, "beam size (1 = greedy)", check=POSITIVE)
+    length_penalty: float = opt(1.0, "beam: a finished hypothesis scores log p / length ** this (0 = raw log p)")
+    max_len_a: float = opt(1.5, "output length limit a * source length + b (tokens): a", check=NON_NEGATIVE)
+    max_len_b: int = opt(10, "output length limit: b", check=POSITIVE)
+    max_target: int = opt(128, "the decoder cache's size: no output is longer (tokens)", check=Range(2))
 
     def validate(self) -> None:
+        check_fields(self)
         if not isinstance(self.beam, int) or self.beam < 1:
             raise LiteformerError(f"beam must be an integer >= 1, got {self.beam!r}")
         if self.max_target < 2:

@@ -1,11 +1,11 @@
-"""The training run's options (finetune, distill, recovery after pruning); torch-free, so the CLI
+"""The training run's options (finetune, distill, recovery after pruning, translation); torch-free, so the CLI
 derives its flags from them without importing torch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from liteformer.options import HALF_OPEN, NON_NEGATIVE, OPEN_UNIT, POSITIVE, Range, check_fields, opt
+from liteformer.options import HALF_OPEN, NON_NEGATIVE, OPEN_UNIT, POSITIVE, UNIT, Range, check_fields, opt
 
 
 @dataclass
@@ -29,6 +29,17 @@ class TrainConfig:
                                        check=POSITIVE)
     prune_sparsity: float = opt(0.0, "gradual magnitude pruning to this sparsity (cubic schedule; the kept "
                                 "checkpoint has it; stored compressed)", check=HALF_OPEN)
+
+    def validate(self) -> None:
+        check_fields(self)
+
+
+@dataclass
+class TranslationConfig:
+    max_tokens: int = opt(4096, "token-based batches: up to this many padded tokens (source or target side, the "
+                          "longer) per global batch", check=POSITIVE)
+    label_smoothing: float = opt(0.1, "label smoothing of the token cross-entropy", check=UNIT)
+    dev_sentences: int = opt(500, "dev pairs translated (greedy) at each evaluation", check=POSITIVE)
 
     def validate(self) -> None:
         check_fields(self)

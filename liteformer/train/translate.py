@@ -22,26 +22,14 @@ from liteformer.models.checkpoint import save_model
 from liteformer.models.generation import GenerationConfig
 from liteformer.models.seq2seq import TransformerForSeq2SeqLM
 from liteformer.models.transformer import TransformerConfig
-from liteformer.options import POSITIVE, UNIT, check_fields, opt
 from liteformer.tasks.translation import BleuReport, evaluate, sequence_loss, teacher_forcing
-from liteformer.train.config import TrainConfig
+from liteformer.train.config import TrainConfig, TranslationConfig
 from liteformer.train.dist import init_from_env
 from liteformer.train.loop import Objective, TrainResult, publish, train_loop
 
 # an encoder-decoder's config beyond the user's JSON: no token types, no pooler, fixed positions
 SEQ2SEQ_DEFAULTS = {"type_vocab_size": 0, "pooler": "none", "num_labels": 1, "positions": "sinusoidal",
                     "norm_first": True, "activation": "relu"}
-
-
-@dataclass
-class TranslationConfig:
-    max_tokens: int = opt(4096, "token-based batches: up to this many padded tokens (source or target side, the "
-                          "longer) per global batch", check=POSITIVE)
-    label_smoothing: float = opt(0.1, "label smoothing of the token cross-entropy", check=UNIT)
-    dev_sentences: int = opt(500, "dev pairs translated (greedy) at each evaluation", check=POSITIVE)
-
-    def validate(self) -> None:
-        check_fields(self)
 
 
 @dataclass

@@ -8,8 +8,8 @@ from liteformer.data.batching import TokenBatches
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model
 from liteformer.models.seq2seq import TransformerForSeq2SeqLM
-from liteformer.train.config import TrainConfig
-from liteformer.train.translate import TranslationConfig, prepare, train_translation
+from liteformer.train.config import TrainConfig, TranslationConfig
+from liteformer.train.translate import prepare, train_translation
 
 TINY = {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "ffn_dim": 64, "num_decoder_layers": 1,
         "max_positions": 64, "dropout": 0.0, "attention_dropout": 0.0}
@@ -58,3 +58,25 @@ def test_bad_translation_configs(tmp_path):
     with pytest.raises(LiteformerError, match="below the longest"):
         train_translation(prep, tmp_path / "o", TrainConfig(max_steps=1), TranslationConfig(max_tokens=5),
                           progress=False)
+
+
+def test_cli_trains_evaluates_and_runs_a_translation_model(tmp_path):
+    from tests.conftest import run_cli
+    (tmp_path / "m.json").write_text(json.dumps(TINY))
+    out = tmp_path / "nmt"
+    r = run_cli("finetune", "--task", "translation", "--model-config", str(tmp_path / "m.json"), "--vocab-size", "300",
+                "--train", "multi30k:val", "--dev", "multi30k:test", "--dev-sentences", "8", "--max-tokens", "400",
+                "--max-steps", "4", "--eval-every", "2", "--lr", "3e-3", "--schedule", "inverse-sqrt", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "best dev sacreBLEU" in r.stdout
+    hyp = tmp_path / "hyp.txt"
+    r = run_cli("eval", "--model", str(out), "--data", "multi30k:test", "--beam", "2", "--hypotheses", str(hyp),
+                "--out", str(tmp_path / "bleu.json"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "sacreBLEU" in r.stdout and "nrefs:1" in r.stdout and len(hyp.read_text().splitlines()) == 200
+    assert json.loads((tmp_path / "bleu.json").read_text())["sentences"] == 200
+    r = run_cli("run", str(out), "--text", "a man is riding a bike", "--text", "two dogs")
+    assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 2, r.stderr[-2000:]
+    r = run_cli("finetune", "--task", "translation", "--base", "minilm-l6", "--train", "multi30k:val",
+                "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "trains from scratch" in r.stderr
