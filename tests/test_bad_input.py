@@ -55,6 +55,21 @@ def _bundle(fx: Path, tiny: Path, name: str, artifact: str, data: bytes, sidecar
     return str(p)
 
 
+def _translation_model(root: Path) -> str:
+    from liteformer.data.parallel import read_parallel
+    from liteformer.data.subword import train_subword
+    from liteformer.models.checkpoint import save_model
+    from liteformer.models.seq2seq import TransformerForSeq2SeqLM
+    from liteformer.models.transformer import TransformerConfig
+    pairs = read_parallel("multi30k:val")
+    tok = train_subword(pairs.sources + pairs.targets, 200)
+    cfg = TransformerConfig.tiny(vocab_size=tok.vocab_size, num_decoder_layers=1, type_vocab_size=0, pooler="none")
+    save_model(TransformerForSeq2SeqLM(cfg), tok, root / "nmt")
+    (root / "nmt.json").write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 64,
+                                               "num_decoder_layers": 1, "max_positions": 64}))
+    return str(root / "nmt")
+
+
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
     root = tmp_path_factory.mktemp("bad-inputs")
@@ -127,6 +142,12 @@ def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
     (d / "folder.tsv").mkdir()
     w["d_folder"] = str(d / "folder.tsv")
     w["d_missing"] = str(d / "missing.tsv")
+    (d / "a.en").write_text("a dog\na cat\n")
+    (d / "a.de").write_text("ein Hund\n")
+    (d / "gap.de").write_text("ein Hund\n\n")
+    w["p_misaligned"] = f"{d / 'a.en'},{d / 'a.de'}"
+    w["p_gap"] = f"{d / 'a.en'},{d / 'gap.de'}"
+    w["nmt"] = _translation_model(root)
     # recipes
     r = root / "recipes"
     r.mkdir()
@@ -288,6 +309,19 @@ CASES += [
     ("out-factorize-user", ["factorize", T, "--rank", "4", "--out", "{o_user}"], "--overwrite"),
     ("out-quantize-proc", ["quantize", T, "--to", "onnx", "--out", "{o_proc}"], "cannot write"),
     ("out-demo-user", ["demo", "--out", "{o_user}"], "--overwrite"),
+    ("nmt-eval-misaligned", ["eval", "--model", "{nmt}", "--data", "{p_misaligned}"], "are not aligned"),
+    ("nmt-eval-gap", ["eval", "--model", "{nmt}", "--data", "{p_gap}"], "line 2 is empty"),
+    ("nmt-eval-beam", ["eval", "--model", "{nmt}", "--data", "multi30k:test", "--beam", "0"], "beam must be > 0"),
+    ("nmt-eval-missing", ["eval", "--model", "{nmt}", "--data", "{d_missing},{d_missing}"], "missing.tsv: no such"),
+    ("nmt-eval-bundled", ["eval", "--model", "{nmt}", "--data", "wmt:test"], "no such bundled parallel set"),
+    ("nmt-train-misaligned", ["finetune", "--task", "translation", "--model-config", "{root}/nmt.json", "--train",
+                              "{p_misaligned}", "--out", "{root}/x"], "are not aligned"),
+    ("nmt-train-noconfig", ["finetune", "--task", "translation", "--model-config", "{root}/none.json", "--train",
+                            "multi30k:val", "--out", "{root}/x"], "none.json: no such file"),
+    ("nmt-train-base", ["finetune", "--task", "translation", "--base", T, "--train", "multi30k:val", "--out",
+                        "{root}/x"], "trains from scratch"),
+    ("nmt-train-tokens", ["finetune", "--task", "translation", "--model-config", "{root}/nmt.json", "--train",
+                          "multi30k:val", "--max-tokens", "0", "--out", "{root}/x"], "max_tokens must be > 0"),
 ]
 
 

@@ -64,9 +64,10 @@ def test_cli_trains_evaluates_and_runs_a_translation_model(tmp_path):
     from tests.conftest import run_cli
     (tmp_path / "m.json").write_text(json.dumps(TINY))
     out = tmp_path / "nmt"
-    r = run_cli("finetune", "--task", "translation", "--model-config", str(tmp_path / "m.json"), "--vocab-size", "300",
-                "--train", "multi30k:val", "--dev", "multi30k:test", "--dev-sentences", "8", "--max-tokens", "400",
-                "--max-steps", "4", "--eval-every", "2", "--lr", "3e-3", "--schedule", "inverse-sqrt", "--out", str(out))
+    r = run_cli("finetune", "--task", "translation", "--model-config", str(tmp_path / "m.json"), "--vocab-size",
+                "300", "--train", "multi30k:val", "--dev", "multi30k:test", "--dev-sentences", "8", "--max-tokens",
+                "400", "--max-steps", "4", "--eval-every", "2", "--lr", "3e-3", "--schedule", "inverse-sqrt",
+                "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "best dev sacreBLEU" in r.stdout
     hyp = tmp_path / "hyp.txt"
