@@ -273,6 +273,16 @@ def _distill_flags(p: argparse.ArgumentParser) -> None:
     add_flags(d, DistillConfig, ("cache_gb",))
     _data_args(p)
     _train_args(p, epochs=2.0, lr=1e-4)
+    from liteformer.train.config import TranslationConfig
+    t = p.add_argument_group("translation (--task translation: a translation teacher, a --student-config student)")
+    t.add_argument("--task", default="text-classification", choices=["text-classification", "translation"],
+                   help="what the teacher does (default text-classification)")
+    t.add_argument("--kd", default="both", choices=["word", "sequence", "both"], help="word: the teacher's token "
+                   "distributions (--alpha, --temperature); sequence: train on the teacher's beam-5 outputs for the "
+                   "training sources (Kim & Rush); both (default)")
+    t.add_argument("--kd-targets", default=None, metavar="FILE", help="where the teacher's outputs are kept and "
+                   "reused (default OUT.kd-targets.txt)")
+    add_flags(t, TranslationConfig)
 
 
 def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float) -> None:
@@ -361,6 +371,42 @@ def _finetune_translation(a: argparse.Namespace, cfg) -> int:
     return 0
 
 
+def _distill_translation(a: argparse.Namespace) -> int:
+    import torch
+
+    from liteformer.data.parallel import ParallelDataset, read_parallel
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.config import TranslationConfig
+    from liteformer.train.translate import prepare, teacher_targets, train_translation
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if not a.student_config or a.student_layers or a.student:
+        raise LiteformerError("--task translation distills into a new model: give --student-config (a JSON with "
+                              "num_decoder_layers > 0)")
+    cfg = _train_config(a)
+    tcfg = from_values(TranslationConfig, vars(a))
+    tcfg.validate()
+    teacher = load_model(a.teacher)
+    if not teacher.model.config.num_decoder_layers:
+        raise LiteformerError(f"{a.teacher}: not a translation model (no decoder)")
+    train = read_parallel(a.train)
+    targets = None
+    if a.kd in ("sequence", "both"):
+        cache = a.kd_targets or f"{a.out}.kd-targets.txt"
+        targets = teacher_targets(teacher.model, teacher.tokenizer, train.sources, cache, progress=sys.stderr.isatty())
+        train = ParallelDataset(train.sources, targets, f"{train.path} (teacher's outputs: {cache})")
+    prep = prepare(train, a.student_config, tokenizer=str(teacher.path), dev=a.dev, seed=a.seed)
+    result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume,
+                               teacher=teacher.model if a.kd in ("word", "both") else None, alpha=a.alpha,
+                               temperature=a.temperature,
+                               record={"distill": {"teacher": str(teacher.path), "kd": a.kd, "alpha": a.alpha,
+                                                   "temperature": a.temperature}})
+    if int(os.environ.get("RANK", "0")) == 0:
+        best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
+        print(f"distilled ({a.kd}-level) {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")
+    return 0
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     import torch
 
@@ -402,6 +448,8 @@ def quick(recipe, out: Path):
 
 def cmd_distill(a: argparse.Namespace) -> int:
     import torch
+    if a.task == "translation":
+        return _distill_translation(a)
 
     from liteformer.compress.distill import DistillConfig, StudentSpec
     from liteformer.train.distill import distill

@@ -74,6 +74,17 @@ def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, pad_id: int,
     return (per_token * (target != pad_id)).sum(-1)
 
 
+def token_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor, pad_id: int,
+             temperature: float = 1.0) -> torch.Tensor:
+    """Word-level distillation per sentence (B,): Σ over real target tokens of T²·KL(p ‖ q) with
+    p = softmax(teacher/T), q = softmax(student/T) (Kim & Rush 2016, eq. 3 with temperature)."""
+    T = temperature
+    log_q = (student_logits.float() / T).log_softmax(-1)  # (B, T, V)
+    log_p = (teacher_logits.float() / T).log_softmax(-1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(-1)  # (B, T)
+    return T * T * (kl * (target != pad_id)).sum(-1)
+
+
 def teacher_forcing(source: list[list[int]], target: list[list[int]], pad_id: int, bos_id: int):
     """Padded tensors for one batch: source ids/mask (B, S), decoder input ``<s> y`` and the
     target ``y </s>`` (B, T), the decoder mask."""

@@ -18,11 +18,20 @@ from liteformer.data.batching import TokenBatches
 from liteformer.data.parallel import ParallelDataset, read_parallel
 from liteformer.data.subword import SubwordTokenizer, load_subword, train_subword
 from liteformer.errors import LiteformerError
+from liteformer.fileio import write_text
 from liteformer.models.checkpoint import save_model
 from liteformer.models.generation import GenerationConfig
 from liteformer.models.seq2seq import TransformerForSeq2SeqLM
 from liteformer.models.transformer import TransformerConfig
-from liteformer.tasks.translation import BleuReport, evaluate, sequence_loss, teacher_forcing
+from liteformer.tasks.translation import (
+    BleuReport,
+    evaluate,
+    label_smoothed_loss,
+    sequence_loss,
+    teacher_forcing,
+    token_kd,
+    translate,
+)
 from liteformer.train.config import TrainConfig, TranslationConfig
 from liteformer.train.dist import init_from_env
 from liteformer.train.loop import Objective, TrainResult, publish, train_loop
@@ -71,8 +80,11 @@ def prepare(train: str | ParallelDataset, model_config: str, vocab_size: int | N
 
 
 def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: TranslationConfig | None = None,
-                      progress: bool = True, resume: bool = False) -> TrainResult:
-    """Train ``prep.model`` on its pairs; keep the best by dev sacreBLEU (the last without a dev split)."""
+                      progress: bool = True, resume: bool = False, teacher: TransformerForSeq2SeqLM | None = None,
+                      alpha: float = 0.5, temperature: float = 1.0, record: dict | None = None) -> TrainResult:
+    """Train ``prep.model`` on its pairs; keep the best by dev sacreBLEU (the last without a dev split).
+    With ``teacher`` (same vocabulary): word-level distillation, per target token
+    α·(label-smoothed CE) + (1−α)·T²·KL(teacher ‖ student)."""
     tcfg = tcfg or TranslationConfig()
     tcfg.validate()
     cfg.validate()
@@ -90,11 +102,20 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
         raise LiteformerError(str(e)) from None
     pad, bos = prep.tokenizer.pad_id, prep.tokenizer.bos_id
 
+    if teacher is not None:
+        teacher.to(info.device).eval()
+
     def loss(net, idx):
         rows = idx.tolist()
-        batch = teacher_forcing([src.ids[i] for i in rows], [tgt.ids[i] for i in rows], pad, bos)
-        return sequence_loss(net, *(t.to(info.device) for t in batch), pad_id=pad,
-                             epsilon=tcfg.label_smoothing).sum()
+        batch = [t.to(info.device) for t in teacher_forcing([src.ids[i] for i in rows], [tgt.ids[i] for i in rows],
+                                                             pad, bos)]
+        if teacher is None:
+            return sequence_loss(net, *batch, pad_id=pad, epsilon=tcfg.label_smoothing).sum()
+        logits = net(*batch[:4])  # (B, T, V)
+        with torch.no_grad():
+            t_logits = teacher(*batch[:4])
+        hard = label_smoothed_loss(logits, batch[4], pad, tcfg.label_smoothing)
+        return (alpha * hard + (1 - alpha) * token_kd(logits, t_logits, batch[4], pad, temperature)).sum()
 
     def weight(global_idx):  # the global batch's target tokens (</s> included)
         return float(sum(len(tgt.ids[i]) for i in global_idx.tolist()))
@@ -109,7 +130,25 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
         lambda r: r.bleu, lambda m, folder: save_model(m, prep.tokenizer, folder),
         lambda d: BleuReport(**d), metric="dev_bleu")
     result = train_loop(prep.model, batches, objective, cfg, out, progress, info, resume=resume)
-    publish(out, {"task": "translation", "config": cfg.__dict__, "translation": tcfg.__dict__, **result.to_dict(),
+    publish(out, {"task": "translation", "config": cfg.__dict__, "translation": tcfg.__dict__, **(record or {}),
+                  **result.to_dict(),
                   "train": prep.train.path, "pairs": len(prep.train), "batches_per_epoch": batches.per_epoch,
                   "truncated": {"sources": src.truncated, "targets": tgt.truncated}}, info)
     return result
+
+
+def teacher_targets(teacher, tokenizer, sources: list[str], cache: str | Path, cfg: GenerationConfig | None = None,
+                    progress: bool = False) -> list[str]:
+    """Sequence-level distillation's targets (Kim & Rush 2016): the teacher's beam outputs for the
+    training sources, generated once and kept in ``cache`` (one a line; reused while it has one line
+    per source)."""
+    cache = Path(cache)
+    if cache.is_file():
+        lines = cache.read_text(encoding="utf-8").split("\n")[:-1]
+        if len(lines) == len(sources):
+            return lines
+    cfg = cfg or GenerationConfig(beam=5, max_target=min(128, teacher.config.max_positions))
+    outputs = translate(teacher, tokenizer, sources, cfg, progress=progress)
+    outputs = [o if o.strip() else "." for o in outputs]  # an empty output still needs a target line
+    write_text(cache, "".join(o.replace("\n", " ") + "\n" for o in outputs))
+    return outputs

@@ -55,3 +55,14 @@ def test_a_tiny_model_learns_pairs_and_translates_them_back():
         opt.step()
     report = evaluate(model, tok, pairs.__class__(src, tgt, "memorized"), GenerationConfig(beam=2, max_target=48))
     assert report.bleu > 90, (report.bleu, report.hypotheses[:2])
+
+
+def test_token_kd_is_the_kl_of_the_teachers_distribution():
+    from liteformer.tasks.translation import token_kd
+    torch.manual_seed(0)
+    s, t = torch.randn(2, 4, 9), torch.randn(2, 4, 9)
+    target = torch.tensor([[3, 4, 2, 0], [5, 6, 7, 2]])
+    ours = token_kd(s, t, target, pad_id=0, temperature=2.0).sum()
+    kl = F.kl_div((s / 2).log_softmax(-1), (t / 2).log_softmax(-1), log_target=True, reduction="none").sum(-1)
+    torch.testing.assert_close(ours, 4 * (kl * (target != 0)).sum())
+    assert token_kd(t, t, target, 0).abs().max() < 1e-6  # a student equal to its teacher pays nothing

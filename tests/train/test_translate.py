@@ -81,3 +81,32 @@ def test_cli_trains_evaluates_and_runs_a_translation_model(tmp_path):
     r = run_cli("finetune", "--task", "translation", "--base", "minilm-l6", "--train", "multi30k:val",
                 "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "trains from scratch" in r.stderr
+
+
+def test_cli_distills_word_and_sequence_level(tmp_path):
+    from tests.conftest import run_cli
+    (tmp_path / "t.json").write_text(json.dumps(TINY))
+    (tmp_path / "s.json").write_text(json.dumps({**TINY, "hidden_size": 16, "num_heads": 2, "ffn_dim": 32}))
+    teacher = tmp_path / "teacher"
+    common = ["--train", "multi30k:test", "--dev", "multi30k:test", "--dev-sentences", "4", "--max-tokens", "400",
+              "--max-steps", "2", "--eval-every", "2"]
+    r = run_cli("finetune", "--task", "translation", "--model-config", str(tmp_path / "t.json"), "--vocab-size",
+                "300", *common, "--out", str(teacher))
+    assert r.returncode == 0, r.stderr[-2000:]
+    student = tmp_path / "student"
+    r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student-config",
+                str(tmp_path / "s.json"), "--kd", "both", *common, "--out", str(student))
+    assert r.returncode == 0, r.stderr[-2000:]
+    record = json.loads((student / "training.json").read_text())
+    assert record["distill"]["kd"] == "both" and record["pairs"] == 200
+    targets = tmp_path / "student.kd-targets.txt"
+    assert len(targets.read_text().split("\n")[:-1]) == 200
+    before = targets.stat().st_mtime_ns
+    r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student-config",
+                str(tmp_path / "s.json"), "--kd", "sequence", *common, "--kd-targets", str(targets),
+                "--out", str(tmp_path / "s2"))
+    assert r.returncode == 0 and targets.stat().st_mtime_ns == before  # the teacher's outputs are reused
+    assert load_model(student).tokenizer.vocab_size == load_model(teacher).tokenizer.vocab_size  # its vocabulary
+    r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student-layers", "0",
+                *common, "--out", str(tmp_path / "s3"))
+    assert r.returncode == 2 and "--student-config" in r.stderr
