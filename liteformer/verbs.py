@@ -115,6 +115,7 @@ def prune_data(loaded, ds, o: PruneOptions, progress: bool = False, max_length: 
     from liteformer.compress.prune import TaskData
     from liteformer.data.text import encode_labels
     from liteformer.data.tokenizer import default_max_length
+    loaded.require_classifier(f"{o.method} pruning")
     if not ds.texts:
         raise LiteformerError(f"{ds.path}: no examples")
     labels = encode_labels(ds, loaded.label2id) if o.method == "structured" else None

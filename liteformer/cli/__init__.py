@@ -324,7 +324,8 @@ def _format_info(d: dict) -> str:
              f"  ffn/layer       {d['ffn_per_layer']}",
              f"  vocabulary      {d['vocab_size']:,}  (tokenizer {d['tokenizer_vocab']:,})",
              f"  max positions   {d['max_positions']}",
-             f"  labels          {d['labels']}",
+             f"  task            {d['task']}" + (f", decoder layers {d['decoder_layers']}" if d["decoder_layers"]
+                                                  else f", labels {d['labels']}"),
              f"  size on disk    {d['size_bytes'] / 2**20:.1f} MiB  (weights {d['weights_bytes'] / 2**20:.1f} MiB)"]
     if d.get("low_rank"):
         ranks = sorted(d["low_rank"].values())

@@ -27,6 +27,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     for t in targets:
         runtimes.exporter(t)  # unknown target or missing runtime: fail before any work
     loaded = load_model(a.model)
+    loaded.require_classifier(f"liteformer {a.command}")
     keep = tuple(x.strip() for x in a.keep_float.split(",") if x.strip()) if a.keep_float else ()
     opts = _options(a, loaded, a.quantize, keep)
     for t in targets:
@@ -57,6 +58,7 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     if a.max_accuracy_drop is not None and not a.eval_data:
         raise LiteformerError("--max-accuracy-drop needs --eval-data (the split the budget is measured on)")
     loaded = load_model(a.model)
+    loaded.require_classifier(f"liteformer {a.command}")
     opts = _options(a, loaded, a.method, ())
     opts.check_quantize(a.to)
     eval_data = read_classification(a.eval_data, a.text_column, a.label_column) if a.eval_data else None

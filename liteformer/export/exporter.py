@@ -24,6 +24,7 @@ TASK = "text-classification"  # the task of every model liteformer exports today
 def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: ExportOptions,
                  verify_texts: list[str] | None = None, threads: int = 2, extra: dict | None = None) -> dict:
     """Write a bundle for ``runtime`` at ``out`` (atomically); verify it unless no texts are given."""
+    loaded.require_classifier(f"export to {runtime}")
     model = loaded.model.eval()
     opts.validate(model.config.max_positions)
     opts.check_quantize(runtime)

@@ -48,6 +48,18 @@ class LoadedModel:
     fresh: list[str] = field(default_factory=list)  # head tensors not in the checkpoint
 
     @property
+    def is_generator(self) -> bool:
+        """An encoder-decoder (translation), not a classifier."""
+        return bool(self.model.config.num_decoder_layers)
+
+    def require_classifier(self, what: str) -> None:
+        """Refuse a translation model where only text classifiers are handled so far."""
+        if self.is_generator:
+            raise LiteformerError(f"{self.path}: a translation model (encoder-decoder); {what} handles text "
+                                  "classifiers only so far (translation: finetune/distill --task translation, "
+                                  "eval, run)")
+
+    @property
     def label2id(self) -> dict[str, int]:
         return {v: k for k, v in self.model.config.id2label.items()}
 

@@ -22,6 +22,7 @@ class TorchRunner:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)
         loaded = load_model(path)
+        loaded.require_classifier("the PyTorch runner (bench)")
         self.path, self.variant = path, variant
         self.tokenizer, self.config = loaded.tokenizer, loaded.model.config
         self.id2label = dict(self.config.id2label)

@@ -46,6 +46,7 @@ def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out:
     dev_ds = read_classification(dev, text_column, label_column) if dev else None
     extra = read_texts(unlabelled, text_column) if unlabelled else []
     teacher_lm = load_model(teacher_path)
+    teacher_lm.require_classifier("distill (text classification)")
     teacher, ttok = teacher_lm.model, teacher_lm.tokenizer
     y = encode_labels(train_ds, teacher_lm.label2id)
     if dev_ds is not None:

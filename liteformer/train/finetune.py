@@ -51,6 +51,7 @@ def prepare(train: str | TextDataset, base: str | None = None, model_config: str
         if tokenizer or vocab_size:
             raise LiteformerError("--tokenizer/--vocab-size go with --model-config; a base keeps its vocabulary")
         loaded = load_model(base)
+        loaded.require_classifier("finetune (text classification)")
         model, tok = loaded.model, loaded.tokenizer
         new_head = bool(loaded.fresh)
         if not new_head:
