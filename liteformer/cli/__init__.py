@@ -280,6 +280,8 @@ def _distill_flags(p: argparse.ArgumentParser) -> None:
     t.add_argument("--kd", default="both", choices=["word", "sequence", "both"], help="word: the teacher's token "
                    "distributions (--alpha, --temperature); sequence: train on the teacher's beam-5 outputs for the "
                    "training sources (Kim & Rush); both (default)")
+    t.add_argument("--keep-layers", default=None, metavar="ENC:DEC", help="a student keeping these teacher layers "
+                   "(encoder:decoder, e.g. 0,1,2,3:0: a deep encoder, a one-layer decoder), every weight copied")
     t.add_argument("--kd-targets", default=None, metavar="FILE", help="where the teacher's outputs are kept and "
                    "reused (default OUT.kd-targets.txt)")
     add_flags(t, TranslationConfig)
@@ -381,9 +383,10 @@ def _distill_translation(a: argparse.Namespace) -> int:
     from liteformer.train.translate import prepare, teacher_targets, train_translation
     if a.threads:
         torch.set_num_threads(a.threads)
-    if not a.student_config or a.student_layers or a.student:
-        raise LiteformerError("--task translation distills into a new model: give --student-config (a JSON with "
-                              "num_decoder_layers > 0)")
+    if bool(a.student_config) == bool(a.keep_layers) or a.student_layers or a.student:
+        raise LiteformerError("--task translation needs one student: --student-config (a JSON with "
+                              "num_decoder_layers > 0) or --keep-layers ENC:DEC (teacher layers to keep, e.g. "
+                              "0,1,2,3:0)")
     cfg = _train_config(a)
     tcfg = from_values(TranslationConfig, vars(a))
     tcfg.validate()
@@ -391,12 +394,18 @@ def _distill_translation(a: argparse.Namespace) -> int:
     if not teacher.model.config.num_decoder_layers:
         raise LiteformerError(f"{a.teacher}: not a translation model (no decoder)")
     train = read_parallel(a.train)
-    targets = None
-    if a.kd in ("sequence", "both"):
+    if a.student_config:
+        prep = prepare(train, a.student_config, tokenizer=str(teacher.path), dev=a.dev, seed=a.seed)
+    else:
+        from liteformer.compress.distill.student import seq2seq_student_from_teacher
+        from liteformer.train.translate import Prepared
+        enc, dec = _layer_split(a.keep_layers)
+        prep = Prepared(seq2seq_student_from_teacher(teacher.model, enc, dec), teacher.tokenizer, train,
+                        read_parallel(a.dev) if a.dev else None)
+    if a.kd in ("sequence", "both"):  # after the student is built: a bad student costs no generation
         cache = a.kd_targets or f"{a.out}.kd-targets.txt"
         targets = teacher_targets(teacher.model, teacher.tokenizer, train.sources, cache, progress=sys.stderr.isatty())
-        train = ParallelDataset(train.sources, targets, f"{train.path} (teacher's outputs: {cache})")
-    prep = prepare(train, a.student_config, tokenizer=str(teacher.path), dev=a.dev, seed=a.seed)
+        prep.train = ParallelDataset(train.sources, targets, f"{train.path} (teacher's outputs: {cache})")
     result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume,
                                teacher=teacher.model if a.kd in ("word", "both") else None, alpha=a.alpha,
                                temperature=a.temperature,
@@ -406,6 +415,17 @@ def _distill_translation(a: argparse.Namespace) -> int:
         best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
         print(f"distilled ({a.kd}-level) {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")
     return 0
+
+
+def _layer_split(text: str) -> tuple[list[int], list[int]]:
+    """``--keep-layers ENC:DEC`` of a translation student."""
+    enc, sep, dec = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return [int(x) for x in enc.split(",") if x.strip()], [int(x) for x in dec.split(",") if x.strip()]
+    except ValueError:
+        raise LiteformerError(f"--keep-layers {text!r}: expected ENC:DEC teacher layers, e.g. 0,1,2,3:0") from None
 
 
 def cmd_demo(a: argparse.Namespace) -> int:

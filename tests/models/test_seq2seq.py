@@ -182,3 +182,18 @@ def test_save_and_load_an_encoder_decoder_with_its_subword_vocabulary(tmp_path):
     src, smask = _batch(T=9)
     tgt = torch.randint(5, 100, (2, 4), generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(loaded.model(src, smask, tgt), model(src, smask, tgt))
+
+
+def test_a_student_keeping_teacher_layers():
+    from liteformer.compress.distill.student import seq2seq_student_from_teacher
+    teacher = _nmt(decoder_num_heads=[4, 2], decoder_ffn_dim=[32, 16], head_dim=8)
+    src, smask = _batch(T=9)
+    tgt = torch.randint(5, 100, (2, 4), generator=torch.Generator().manual_seed(3))
+    same = seq2seq_student_from_teacher(teacher, [0, 1], [0, 1]).eval()
+    torch.testing.assert_close(same(src, smask, tgt), teacher(src, smask, tgt))  # all layers kept: the teacher
+    small = seq2seq_student_from_teacher(teacher, [1], [1])
+    assert small.config.num_layers == 1 and small.config.decoder_num_heads == [2]
+    assert torch.equal(small.decoder.layers[0].ffn.up.weight, teacher.decoder.layers[1].ffn.up.weight)
+    assert small.decoder.embeddings.word is small.encoder.embeddings.word
+    with pytest.raises(LiteformerError, match="decoder layers"):
+        seq2seq_student_from_teacher(teacher, [0], [2])

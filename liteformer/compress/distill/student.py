@@ -104,13 +104,39 @@ def student_from_teacher(teacher: TransformerForSequenceClassification,
     d.update(num_layers=len(layers), num_heads=[tc.num_heads[i] for i in layers],
              ffn_dim=[tc.ffn_dim[i] for i in layers])
     student = TransformerForSequenceClassification(TransformerConfig.from_dict(d))
+    _copy_layers(teacher, student, {"encoder": layers})
+    return student
+
+
+def seq2seq_student_from_teacher(teacher, encoder_layers: list[int], decoder_layers: list[int]):
+    """An encoder-decoder student keeping the given teacher encoder and decoder layers (e.g. all six
+    encoder layers and one decoder layer: the decoder runs once per output token), every weight copied."""
+    from liteformer.models.seq2seq import TransformerForSeq2SeqLM
+    tc = teacher.config
+    for name, layers, n in (("encoder", encoder_layers, tc.num_layers), ("decoder", decoder_layers,
+                                                                          tc.num_decoder_layers)):
+        bad = [i for i in layers if not 0 <= i < n]
+        if bad or not layers:
+            raise LiteformerError(f"student {name} layers {layers} must be teacher {name} layers 0..{n - 1}")
+    d = tc.to_dict()
+    d.update(num_layers=len(encoder_layers), num_heads=[tc.num_heads[i] for i in encoder_layers],
+             ffn_dim=[tc.ffn_dim[i] for i in encoder_layers], num_decoder_layers=len(decoder_layers),
+             decoder_num_heads=[tc.decoder_num_heads[i] for i in decoder_layers],
+             decoder_ffn_dim=[tc.decoder_ffn_dim[i] for i in decoder_layers])
+    student = TransformerForSeq2SeqLM(TransformerConfig.from_dict(d))
+    _copy_layers(teacher, student, {"encoder": encoder_layers, "decoder": decoder_layers})
+    return student
+
+
+def _copy_layers(teacher, student, kept: dict[str, list[int]]) -> None:
+    """Every student tensor from the teacher: layer i of a stack from the teacher's ``kept[stack][i]``."""
     sd = teacher.state_dict()
     out = {}
     for k in student.state_dict():
-        if k.startswith("encoder.layers."):
-            _, _, i, rest = k.split(".", 3)
-            out[k] = sd[f"encoder.layers.{layers[int(i)]}.{rest}"]
+        stack, _, rest = k.partition(".layers.")
+        if rest and stack in kept:
+            i, _, tail = rest.partition(".")
+            out[k] = sd[f"{stack}.layers.{kept[stack][int(i)]}.{tail}"]
         else:
             out[k] = sd[k]
     student.load_state_dict(out)
-    return student
