@@ -25,6 +25,9 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+TAIL_ROWS = 8  # a last batch with fewer examples joins the one before
+
+
 class TokenBatches:
     """Global batches of up to ``max_tokens`` padded tokens (a batch of b examples whose longest is
     L costs b·L), examples of similar length together; the batch order is shuffled per epoch.
@@ -47,7 +50,10 @@ class TokenBatches:
             longest = L
         if cur:
             self.batches.append(cur)
-        if min_rows > 1 and any(len(b) < min_rows for b in self.batches):
+        # a short tail joins the batch before; a fixed rule, so the batches do not depend on the process count
+        if len(self.batches) > 1 and len(self.batches[-1]) < TAIL_ROWS:
+            self.batches[-2] += self.batches.pop()
+        if min(len(b) for b in self.batches) < min_rows:
             raise ValueError(f"max_tokens {max_tokens} leaves batches of fewer than {min_rows} examples (one per "
                              "process): raise it")
         self.seed = seed

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from liteformer.data.batching import TokenBatches
 from liteformer.errors import LiteformerError
@@ -21,7 +22,8 @@ def test_token_batches_cover_every_example_within_the_budget():
     for e in (0, 1):
         batches = tb.epoch(e)
         assert sorted(i for b in batches for i in b.tolist()) == list(range(10))
-        assert all(len(b) * max(lengths[i] for i in b.tolist()) <= 16 for b in batches)
+        over = [b for b in batches if len(b) * max(lengths[i] for i in b.tolist()) > 16]
+        assert len(over) <= 1  # only the batch a short tail joined (fewer than TAIL_ROWS examples) may exceed
     assert [b.tolist() for b in tb.epoch(0)] == [b.tolist() for b in TokenBatches(lengths, 16, 1).epoch(0)]
     assert [b.tolist() for b in tb.epoch(0)] != [b.tolist() for b in tb.epoch(1)]
     with pytest.raises(ValueError, match="below the longest"):
@@ -110,3 +112,32 @@ def test_cli_distills_word_and_sequence_level(tmp_path):
     r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student-layers", "0",
                 *common, "--out", str(tmp_path / "s3"))
     assert r.returncode == 2 and "--student-config" in r.stderr
+
+
+def test_ddp_two_processes_match_one(tmp_path):
+    """Token-based batches under torchrun (gloo): each rank takes its rows of a global batch and its
+    share of the batch's target tokens, so two processes give one process's weights."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from tests.conftest import ROOT, run_cli
+    (tmp_path / "m.json").write_text(json.dumps(TINY))
+    prep = prepare("multi30k:test", str(tmp_path / "m.json"), vocab_size=200)
+    prep.tokenizer.save(tmp_path / "tok")
+    common = ["finetune", "--task", "translation", "--model-config", str(tmp_path / "m.json"), "--tokenizer",
+              str(tmp_path / "tok"), "--train", "multi30k:test", "--max-tokens", "300", "--max-steps", "4",
+              "--lr", "3e-3", "--threads", "1"]
+    one = run_cli(*common, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-2000:]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+           "-m", "liteformer", *common, "--out", str(tmp_path / "two")]
+    two = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = load_file(str(tmp_path / "one" / "model.safetensors"))
+    b = load_file(str(tmp_path / "two" / "model.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
