@@ -52,7 +52,8 @@ class TokenBatches:
             self.batches.append(cur)
         # a short tail joins the batch before; a fixed rule, so the batches do not depend on the process count
         if len(self.batches) > 1 and len(self.batches[-1]) < TAIL_ROWS:
-            self.batches[-2] += self.batches.pop()
+            tail = self.batches.pop()
+            self.batches[-1] = self.batches[-1] + tail
         if min(len(b) for b in self.batches) < min_rows:
             raise ValueError(f"max_tokens {max_tokens} leaves batches of fewer than {min_rows} examples (one per "
                              "process): raise it")
