@@ -274,7 +274,8 @@ def _distill_flags(p: argparse.ArgumentParser) -> None:
     _data_args(p)
     _train_args(p, epochs=2.0, lr=1e-4)
     from liteformer.train.config import TranslationConfig
-    t = p.add_argument_group("translation (--task translation: a translation teacher, a --student-config student)")
+    t = p.add_argument_group("translation (--task translation: a translation teacher; the student from "
+                             "--student-config or --keep-layers)")
     t.add_argument("--task", default="text-classification", choices=["text-classification", "translation"],
                    help="what the teacher does (default text-classification)")
     t.add_argument("--kd", default="both", choices=["word", "sequence", "both"], help="word: the teacher's token "
