@@ -12,7 +12,7 @@ BLEU, parameters and the training time summed over the slices (``WORK/../teacher
 The default model (examples/nmt-teacher.json, ~10 M parameters) is the published small Multi30k
 baseline (4+4 layers, 4 heads, shared embeddings, dropout 0.3, ~4,096-token batches, inverse-sqrt
 schedule, label smoothing 0.1) at twice its width (256, FFN 1024), so that students of a quarter of
-the teacher's size stay practical; pre-LN, sinusoidal positions, a joint 8,000-piece BPE vocabulary,
+the teacher's size stay practical; pre-LN, learned positions, a joint 8,000-piece BPE vocabulary,
 400 warm-up steps (5 % of 8,000).
 """
 

@@ -122,6 +122,11 @@ class TransformerForSeq2SeqLM(nn.Module):
         self.decoder.embeddings.word = self.encoder.embeddings.word  # shared vocabulary table
         apply_low_rank(self, cfg.low_rank)
         self.apply(init_weights)
+        word = self.encoder.embeddings.word
+        if cfg.positions == "sinusoidal" and isinstance(word, nn.Embedding):  # scaled by √E in Embeddings
+            nn.init.normal_(word.weight, std=word.embedding_dim ** -0.5)
+            with torch.no_grad():
+                word.weight[cfg.pad_token_id].zero_()
 
     def forward(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask=None):
         """Teacher forcing: logits (B, T, V) for every target position."""

@@ -232,6 +232,9 @@ class Embeddings(nn.Module):
         else:  # fixed sinusoids (not a parameter, not saved): sin on even channels, cos on odd
             self.position = None
             self.register_buffer("sinusoids", sinusoids(cfg.max_positions, e), persistent=False)
+        # with fixed sinusoids (unit scale) the word vectors are scaled by √E, as in Vaswani et al., so
+        # that the word, not its position, dominates the sum (init N(0, 1/E): see seq2seq.py)
+        self.scale = math.sqrt(e) if cfg.positions == "sinusoidal" else 1.0
         self.token_type = nn.Embedding(cfg.type_vocab_size, e) if cfg.type_vocab_size else None
         self.norm = nn.LayerNorm(e, eps=cfg.norm_eps)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -245,7 +248,7 @@ class Embeddings(nn.Module):
         if positions is None:
             positions = torch.arange(T, device=input_ids.device)  # (T,)
         pos = self.position(positions) if self.position is not None else self.sinusoids[positions]  # (T, E)
-        x = self.word(input_ids) + pos[None]  # (B, T, E)
+        x = self.word(input_ids) * self.scale + pos[None]  # (B, T, E)
         if self.token_type is not None:
             # no segment ids: every token is segment 0, one (E,) row broadcast (an exported graph then
             # holds that row, not a (1, T, E) constant per static length)

@@ -36,8 +36,9 @@ from liteformer.train.config import TrainConfig, TranslationConfig
 from liteformer.train.dist import init_from_env
 from liteformer.train.loop import Objective, TrainResult, publish, train_loop
 
-# an encoder-decoder's config beyond the user's JSON: no token types, no pooler, fixed positions
-SEQ2SEQ_DEFAULTS = {"type_vocab_size": 0, "pooler": "none", "num_labels": 1, "positions": "sinusoidal",
+# an encoder-decoder's config beyond the user's JSON: no token types, no pooler, pre-LN; learned positions
+# (on 3,000 Multi30k pairs, 600 steps: dev sacreBLEU 13.1 learned, 9.4 sinusoidal scaled by √E, 1.4 unscaled)
+SEQ2SEQ_DEFAULTS = {"type_vocab_size": 0, "pooler": "none", "num_labels": 1, "positions": "learned",
                     "norm_first": True, "activation": "relu"}
 
 

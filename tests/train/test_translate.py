@@ -34,7 +34,7 @@ def test_train_a_tiny_translation_model(tmp_path):
     cfg_file = tmp_path / "m.json"
     cfg_file.write_text(json.dumps(TINY))
     prep = prepare("multi30k:val", str(cfg_file), vocab_size=300, dev="multi30k:test")
-    assert prep.model.config.positions == "sinusoidal" and prep.model.config.vocab_size == prep.tokenizer.vocab_size
+    assert prep.model.config.positions == "learned" and prep.model.config.vocab_size == prep.tokenizer.vocab_size
     out = tmp_path / "nmt"
     cfg = TrainConfig(max_steps=12, lr=3e-3, eval_every=6, schedule="inverse-sqrt", warmup=0.25)
     result = train_translation(prep, out, cfg, TranslationConfig(max_tokens=400, dev_sentences=8), progress=False)
