@@ -30,6 +30,19 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+def run_for(cmd: list[str], minutes: float) -> float:
+    """Run ``cmd`` (a resumable liteformer training) for at most ``minutes``, then stop it as Ctrl-C
+    does (its last checkpoint is kept); returns the seconds it ran."""
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        proc.wait(timeout=minutes * 60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+    return time.time() - t0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,14 +66,7 @@ def main() -> int:
                "--max-steps", str(a.steps), "--max-tokens", str(a.max_tokens), "--lr", str(a.lr),
                "--schedule", "inverse-sqrt", "--warmup", "0.05", "--eval-every", "500", "--checkpoint-every", "100",
                "--weight-decay", "0.0001", "--threads", str(a.threads), "--resume", "--out", str(work)]
-        t0 = time.time()
-        proc = subprocess.Popen(cmd, cwd=ROOT)
-        try:
-            proc.wait(timeout=a.minutes * 60)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)
-            proc.wait()
-        progress["seconds"] += time.time() - t0
+        progress["seconds"] += run_for(cmd, a.minutes)
         progress["slices"] += 1
         progress_file.parent.mkdir(parents=True, exist_ok=True)
         progress_file.write_text(json.dumps(progress, indent=2))
