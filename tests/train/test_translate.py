@@ -141,3 +141,35 @@ def test_ddp_two_processes_match_one(tmp_path):
     b = load_file(str(tmp_path / "two" / "model.safetensors"))
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    import liteformer.train.translate as tr
+    (tmp_path / "m.json").write_text(json.dumps({**TINY, "dropout": 0.1}))  # the RNG state matters too
+
+    def run(out, resume=False):
+        prep = prepare("multi30k:test", str(tmp_path / "m.json"), vocab_size=200)
+        cfg = TrainConfig(max_steps=6, lr=3e-3, checkpoint_every=2, eval_every=6)
+        return train_translation(prep, out, cfg, TranslationConfig(max_tokens=400), progress=False, resume=resume)
+
+    run(tmp_path / "ref")
+    calls = {"n": 0}
+    real = tr.sequence_loss
+
+    def dies_at_step_5(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(tr, "sequence_loss", dies_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut")
+    assert not (tmp_path / "cut").exists() and (tmp_path / "cut.ckpt" / "last.pt").exists()
+    monkeypatch.setattr(tr, "sequence_loss", real)
+    run(tmp_path / "cut", resume=True)
+    a = load_file(str(tmp_path / "ref" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
