@@ -39,7 +39,11 @@ def run_for(cmd: list[str], minutes: float) -> float:
         proc.wait(timeout=minutes * 60)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGINT)
-        proc.wait()
+        try:  # a background job ignores SIGINT; the checkpoint is atomic, so a kill is as safe to resume
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     return time.time() - t0
 
 
