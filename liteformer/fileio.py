@@ -147,6 +147,8 @@ def read_json_object(path: str | Path, what: str = "a JSON object") -> dict:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise LiteformerError(f"{path}: not valid JSON ({e})") from None
+    except FileNotFoundError:
+        raise LiteformerError(f"{path}: no such file") from None
     except OSError as e:
         raise LiteformerError(f"{path}: cannot be read ({e.strerror or e})") from None
     if not isinstance(d, dict):

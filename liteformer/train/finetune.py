@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import torch
 from liteformer.data.text import TextDataset, encode_labels, label_map_from_data, read_classification
 from liteformer.data.tokenizer import TextTokenizer, default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
+from liteformer.fileio import read_json_object
 from liteformer.models.checkpoint import load_model
 from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
 from liteformer.tasks.classification import replace_head
@@ -78,12 +78,7 @@ def prepare(train: str | TextDataset, base: str | None = None, model_config: str
 
 
 def _read_model_config(path: str, tok: TextTokenizer, labels: dict[int, str]) -> TransformerConfig:
-    try:
-        d = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LiteformerError(f"{path}: no such file") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LiteformerError(f"{path}: not valid JSON ({e})") from None
+    d = read_json_object(path, "a JSON object of TransformerConfig fields")
     d = {**d, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id, "num_labels": len(labels),
          "id2label": labels}
     try:

@@ -7,7 +7,6 @@ averaged over the batch's target tokens, and the best checkpoint by dev sacreBLE
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from liteformer.data.batching import TokenBatches
 from liteformer.data.parallel import ParallelDataset, read_parallel
 from liteformer.data.subword import SubwordTokenizer, load_subword, train_subword
 from liteformer.errors import LiteformerError
-from liteformer.fileio import write_text
+from liteformer.fileio import read_json_object, write_text
 from liteformer.models.checkpoint import save_model
 from liteformer.models.generation import GenerationConfig
 from liteformer.models.seq2seq import TransformerForSeq2SeqLM
@@ -62,14 +61,7 @@ def prepare(train: str | ParallelDataset, model_config: str, vocab_size: int | N
         tok = load_subword(tokenizer)
     else:
         tok = train_subword(train_ds.sources + train_ds.targets, vocab_size or 8000, subword)
-    try:
-        fields = json.loads(Path(model_config).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LiteformerError(f"{model_config}: no such file") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LiteformerError(f"{model_config}: not valid JSON ({e})") from None
-    if not isinstance(fields, dict):
-        raise LiteformerError(f"{model_config}: a JSON object of TransformerConfig fields")
+    fields = read_json_object(model_config, "a JSON object of TransformerConfig fields")
     fields = {**SEQ2SEQ_DEFAULTS, **fields, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id}
     if not fields.get("num_decoder_layers"):
         raise LiteformerError(f"{model_config}: a translation model needs num_decoder_layers > 0")
