@@ -82,6 +82,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=4000, help="steps per student (default 4000)")
     ap.add_argument("--minutes", type=float, default=60.0, help="wall time of this slice (default 60)")
     ap.add_argument("--latency-sentences", type=int, default=200, help="test sentences timed (default 200)")
+    ap.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads for training (default 2)")
+    ap.add_argument("--train-only", action="store_true", help="stop after training (measure later)")
     a = ap.parse_args()
     data = Path(a.shared) / "datasets" / "multi30k"
     train = f"{data / 'train.en.gz'},{data / 'train.de.gz'}"
@@ -92,7 +95,8 @@ def main() -> int:
         sys.exit(f"{teacher}: no finished teacher; run benchmarks/translation_teacher.py first")
     common = ["--train", train, "--dev", dev, "--dev-sentences", "500", "--max-steps", str(a.steps),
               "--max-tokens", "4096", "--lr", "1e-3", "--schedule", "inverse-sqrt", "--warmup", "0.05",
-              "--eval-every", "500", "--checkpoint-every", "100", "--threads", "2", "--resume"]
+              "--eval-every", "500", "--checkpoint-every", str(a.checkpoint_every), "--threads", str(a.threads),
+              "--resume"]
     left = a.minutes
     for way, flags in WAYS.items():
         out = work / way
@@ -110,6 +114,8 @@ def main() -> int:
         if not (out / "training.json").exists():
             print(f"{way}: not finished; run this again to continue")
             return 0
+    if a.train_only:
+        return 0
     rows = {"teacher": measure(teacher, test, a.latency_sentences)}
     rows.update({way: measure(work / way, test, a.latency_sentences) for way in WAYS})
     t = rows["teacher"]

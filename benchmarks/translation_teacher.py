@@ -47,6 +47,18 @@ def run_for(cmd: list[str], minutes: float) -> float:
     return time.time() - t0
 
 
+def machine(threads: int) -> str:
+    """Where a slice ran: the GPU's name, or the CPU's."""
+    import platform
+
+    import torch
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    return f"{cpu} ({threads} threads)"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,6 +70,9 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     ap.add_argument("--minutes", type=float, default=60.0, help="wall time of this slice (default 60)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    ap.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints (default "
+                    "100; more on a GPU, where a step takes milliseconds)")
+    ap.add_argument("--train-only", action="store_true", help="stop after training (no test evaluation)")
     a = ap.parse_args()
     data = Path(a.shared) / "datasets" / "multi30k"
     work = Path(a.work)
@@ -68,10 +83,12 @@ def main() -> int:
                "--vocab-size", "8000", "--train", f"{data / 'train.en.gz'},{data / 'train.de.gz'}",
                "--dev", f"{data / 'val.en.gz'},{data / 'val.de.gz'}", "--dev-sentences", "500",
                "--max-steps", str(a.steps), "--max-tokens", str(a.max_tokens), "--lr", str(a.lr),
-               "--schedule", "inverse-sqrt", "--warmup", "0.05", "--eval-every", "500", "--checkpoint-every", "100",
-               "--weight-decay", "0.0001", "--threads", str(a.threads), "--resume", "--out", str(work)]
+               "--schedule", "inverse-sqrt", "--warmup", "0.05", "--eval-every", "500",
+               "--checkpoint-every", str(a.checkpoint_every), "--weight-decay", "0.0001", "--threads", str(a.threads),
+               "--resume", "--out", str(work)]
         progress["seconds"] += run_for(cmd, a.minutes)
         progress["slices"] += 1
+        progress.setdefault("machines", []).append(machine(a.threads))
         progress_file.parent.mkdir(parents=True, exist_ok=True)
         progress_file.write_text(json.dumps(progress, indent=2))
         if not (work / "training.json").exists():
@@ -83,6 +100,9 @@ def main() -> int:
             print(f"slice {progress['slices']}: at step {step} of {a.steps} after {progress['seconds'] / 60:.0f} "
                   f"minutes in all; run this again to continue")
             return 0
+    if a.train_only:
+        print(f"teacher trained in {progress['seconds'] / 60:.1f} minutes: {work}")
+        return 0
     r = subprocess.run([sys.executable, "-m", "liteformer", "eval", "--model", str(work), "--data",
                         f"{data / 'test_2016_flickr.en.gz'},{data / 'test_2016_flickr.de.gz'}", "--beam", "5",
                         "--threads", str(a.threads), "--out", str(work.parent / "teacher-test.json"),
@@ -97,7 +117,8 @@ def main() -> int:
     params = count_parameters(load_model(work).model)
     record = json.loads((work / "training.json").read_text())
     print(f"teacher: {params / 1e6:.2f} M parameters, {record['steps']} steps, trained in "
-          f"{progress['seconds'] / 3600:.1f} h over {progress['slices']} slice(s) on this machine")
+          f"{progress['seconds'] / 3600:.2f} h over {progress['slices']} slice(s) on "
+          f"{', '.join(sorted(set(progress.get('machines', ['this machine']))))}")
     return 0
 
 

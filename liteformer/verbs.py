@@ -111,16 +111,25 @@ def prune_config(o: PruneOptions, data=None, threads: int = 2):
 
 def prune_data(loaded, ds, o: PruneOptions, progress: bool = False, max_length: int | None = None):
     """The TaskData pruning ``o`` scores units on: ``ds`` (a split read) tokenized for ``loaded``,
-    labelled for structured pruning."""
+    labelled for structured pruning; for a translation model ``ds`` is sentence pairs (a
+    ``ParallelDataset``), the sources scored with their targets."""
     from liteformer.compress.prune import TaskData
-    from liteformer.data.text import encode_labels
     from liteformer.data.tokenizer import default_max_length
+    max_length = max_length or default_max_length(loaded.model.config.max_positions)
+    if loaded.is_generator:
+        if o.method == "vocab":
+            raise LiteformerError("vocabulary pruning is for classifiers: a translation model's joint subword "
+                                  "vocabulary is also its output layer (train a smaller one with --vocab-size)")
+        if not len(ds):
+            raise LiteformerError(f"{ds.path}: no sentence pairs")
+        return TaskData(loaded.tokenizer, ds.sources, None, max_length, targets=ds.targets,
+                        importance_examples=o.importance_n, importance=o.importance, progress=progress)
+    from liteformer.data.text import encode_labels
     loaded.require_classifier(f"{o.method} pruning")
     if not ds.texts:
         raise LiteformerError(f"{ds.path}: no examples")
     labels = encode_labels(ds, loaded.label2id) if o.method == "structured" else None
-    return TaskData(loaded.tokenizer, ds.texts, labels,
-                    max_length or default_max_length(loaded.model.config.max_positions),
+    return TaskData(loaded.tokenizer, ds.texts, labels, max_length,
                     importance_examples=o.importance_n, importance=o.importance, progress=progress)
 
 

@@ -275,7 +275,7 @@ def _distill_flags(p: argparse.ArgumentParser) -> None:
     _train_args(p, epochs=2.0, lr=1e-4)
     from liteformer.train.config import TranslationConfig
     t = p.add_argument_group("translation (--task translation: a translation teacher; the student from "
-                             "--student-config or --keep-layers)")
+                             "--student-config, --keep-layers or --student, e.g. a pruned teacher)")
     t.add_argument("--task", default="text-classification", choices=["text-classification", "translation"],
                    help="what the teacher does (default text-classification)")
     t.add_argument("--kd", default="both", choices=["word", "sequence", "both"], help="word: the teacher's token "
@@ -330,6 +330,9 @@ def _format_info(d: dict) -> str:
              f"  task            {d['task']}" + (f", decoder layers {d['decoder_layers']}" if d["decoder_layers"]
                                                   else f", labels {d['labels']}"),
              f"  size on disk    {d['size_bytes'] / 2**20:.1f} MiB  (weights {d['weights_bytes'] / 2**20:.1f} MiB)"]
+    if d["decoder_layers"]:
+        lines[6:6] = [f"  decoder heads   {d['decoder_heads_per_layer']} self, {d['cross_heads_per_layer']} cross",
+                      f"  decoder ffn     {d['decoder_ffn_per_layer']}"]
     if d.get("low_rank"):
         ranks = sorted(d["low_rank"].values())
         lines.append(f"  low rank        {len(ranks)} factorized modules, ranks {ranks[0]}..{ranks[-1]}")
@@ -384,10 +387,10 @@ def _distill_translation(a: argparse.Namespace) -> int:
     from liteformer.train.translate import prepare, teacher_targets, train_translation
     if a.threads:
         torch.set_num_threads(a.threads)
-    if bool(a.student_config) == bool(a.keep_layers) or a.student_layers or a.student:
+    if sum(map(bool, (a.student_config, a.keep_layers, a.student))) != 1 or a.student_layers:
         raise LiteformerError("--task translation needs one student: --student-config (a JSON with "
-                              "num_decoder_layers > 0) or --keep-layers ENC:DEC (teacher layers to keep, e.g. "
-                              "0,1,2,3:0)")
+                              "num_decoder_layers > 0), --keep-layers ENC:DEC (teacher layers to keep, e.g. "
+                              "0,1,2,3:0) or --student FOLDER (a translation model, e.g. a pruned teacher)")
     cfg = _train_config(a)
     tcfg = from_values(TranslationConfig, vars(a))
     tcfg.validate()
@@ -397,6 +400,15 @@ def _distill_translation(a: argparse.Namespace) -> int:
     train = read_parallel(a.train)
     if a.student_config:
         prep = prepare(train, a.student_config, tokenizer=str(teacher.path), dev=a.dev, seed=a.seed)
+    elif a.student:
+        from liteformer.train.translate import Prepared
+        student = load_model(a.student)
+        if not student.is_generator:
+            raise LiteformerError(f"{a.student}: not a translation model (no decoder)")
+        if student.tokenizer.tok.get_vocab() != teacher.tokenizer.tok.get_vocab():
+            raise LiteformerError(f"{a.student}: its vocabulary differs from the teacher's ({a.teacher}); word-level "
+                                  "distillation needs one vocabulary")
+        prep = Prepared(student.model, teacher.tokenizer, train, read_parallel(a.dev) if a.dev else None)
     else:
         from liteformer.compress.distill.student import seq2seq_student_from_teacher
         from liteformer.train.translate import Prepared

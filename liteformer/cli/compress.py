@@ -85,12 +85,17 @@ def cmd_prune(a: argparse.Namespace) -> int:
     options = from_values(PruneOptions, vars(a))
     options.validate()
     loaded = load_model(a.model)
+    _check_recovery(a, loaded)
     data = None
     if a.data or a.method != "magnitude":
         if not a.data:
             raise LiteformerError(f"--method {a.method} needs --data (the task's training data)")
-        from liteformer.data.text import read_classification
-        ds = read_classification(a.data, a.text_column, a.label_column if a.method == "structured" else None)
+        if loaded.is_generator:
+            from liteformer.data.parallel import read_parallel
+            ds = read_parallel(a.data)
+        else:
+            from liteformer.data.text import read_classification
+            ds = read_classification(a.data, a.text_column, a.label_column if a.method == "structured" else None)
         data = prune_data(loaded, ds, options, progress=sys.stderr.isatty(), max_length=a.max_length)
     config = prune_config(options, data, a.threads)
     result = prune_(loaded.model, config, data)
@@ -112,12 +117,16 @@ def cmd_factorize(a: argparse.Namespace) -> int:
     cfg = from_values(LowRankConfig, vars(a))
     cfg.validate()
     loaded = load_model(a.model)
+    _check_recovery(a, loaded)
     report = {"method": "low-rank", "source": str(loaded.path), **factorize_(loaded.model, cfg).to_dict()}
     _finish(a, loaded, loaded.tokenizer, report, sparse=False)
     return 0
 
 
-def _check_recovery(a) -> None:
+def _check_recovery(a, loaded=None) -> None:
+    if loaded is not None and a.recover_epochs and loaded.is_generator:
+        raise LiteformerError("--recover-epochs distills classifiers; recover a translation model with "
+                              "liteformer distill --task translation --teacher SOURCE --student PRUNED")
     if a.recover_epochs < 0:
         raise LiteformerError(f"--recover-epochs must be >= 0, got {a.recover_epochs}")
     if a.recover_epochs and not a.data:
@@ -157,7 +166,8 @@ def _finish(a, loaded, tok, report: dict, sparse: bool, keep_sparsity: float = 0
 def _summary(report: dict, out: str) -> None:
     if int(os.environ.get("RANK", "0")):
         return
-    keys = ("sparsity", "kept", "heads_after", "ffn_after", "dropped_layers", "latency_ratio", "vocab_after",
+    keys = ("sparsity", "kept", "heads_after", "ffn_after", "decoder_heads_after", "cross_heads_after",
+            "decoder_ffn_after", "dropped_layers", "latency_ratio", "vocab_after",
             "params_before", "params_after", "parameters")
     shown = {k: report[k] for k in keys if k in report}
     if "recovery" in report:

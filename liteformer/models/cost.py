@@ -1,5 +1,6 @@
 """Cost accounting of the own Transformer from its config (per-layer widths, low-rank factors):
-multiply-accumulates per example. The bench reports it (and the roofline from it); structured
+multiply-accumulates per example (a classifier) or per translated sentence (an encoder-decoder
+decoding greedily with its cache). The bench reports it (and the roofline from it); structured
 pruning prunes to a share of it. Parameters: ``transformer.count_parameters``."""
 
 from __future__ import annotations
@@ -14,25 +15,56 @@ def macs_per_example(cfg: TransformerConfig, length: int) -> int:
     softmax, LayerNorm and activations are O(T·H) and left out. A low-rank Linear costs r(in+out)
     per token instead of in·out; a low-rank word embedding adds its r -> H projection.
     """
-    T, H = length, cfg.hidden_size
+    H = cfg.hidden_size
+    macs = _encoder_macs(cfg, length)
+    if cfg.pooler != "none":
+        macs += _linear(cfg, "pooler", H, H, tokens=1)
+    return macs + _linear(cfg, "classifier", H, cfg.num_labels, tokens=1)
 
-    def linear(name: str, n_in: int, n_out: int, tokens: int = T) -> int:
-        r = cfg.low_rank.get(name)
-        return tokens * (r * (n_in + n_out) if r else n_in * n_out)
 
-    macs = 0
+def macs_per_sentence(cfg: TransformerConfig, source: int, target: int) -> int:
+    """MACs of translating one sentence of ``source`` tokens into ``target`` tokens with an
+    encoder-decoder decoding greedily with its cache: the encoder once; per output token each decoder
+    layer's self-attention over the positions so far, its cross-attention over the source (whose
+    keys/values are computed once) and FFN; the tied output projection (V × H) per token."""
+    S, T, H, d = source, target, cfg.hidden_size, cfg.head_dim
+    macs = _encoder_macs(cfg, S) + _embedding_macs(cfg, T, "decoder")
+    for i, (n, f, c) in enumerate(zip(cfg.decoder_num_heads, cfg.decoder_ffn_dim, cfg.decoder_cross_heads,
+                                      strict=True)):
+        p = f"decoder.layers.{i}."
+        macs += sum(_linear(cfg, p + f"attn.{x}", H, n * d, T) for x in "qkv")
+        macs += _linear(cfg, p + "attn.out", n * d, H, T)
+        macs += T * (T + 1) * n * d  # QKᵀ and attention · V over 1..T cached positions
+        macs += _linear(cfg, p + "cross.q", H, c * d, T) + _linear(cfg, p + "cross.out", c * d, H, T)
+        macs += sum(_linear(cfg, p + f"cross.{x}", H, c * d, S) for x in "kv")  # once per sentence
+        macs += 2 * T * S * c * d
+        macs += _linear(cfg, p + "ffn.up", H, f, T) + _linear(cfg, p + "ffn.down", f, H, T)
+    e = cfg.embedding_dim or H
+    return macs + T * (cfg.vocab_size * e + (H * e if e != H else 0))  # tied output projection
+
+
+def _linear(cfg: TransformerConfig, name: str, n_in: int, n_out: int, tokens: int) -> int:
+    r = cfg.low_rank.get(name)
+    return tokens * (r * (n_in + n_out) if r else n_in * n_out)
+
+
+def _embedding_macs(cfg: TransformerConfig, T: int, stack: str) -> int:
+    H, macs = cfg.hidden_size, 0
     e = cfg.embedding_dim or H
     if e != H:
-        macs += linear("encoder.embeddings.project", e, H)
-    if "encoder.embeddings.word" in cfg.low_rank:
+        macs += _linear(cfg, f"{stack}.embeddings.project", e, H, T)
+    if "encoder.embeddings.word" in cfg.low_rank:  # the one word table (shared by a decoder)
         macs += T * cfg.low_rank["encoder.embeddings.word"] * e
+    return macs
+
+
+def _encoder_macs(cfg: TransformerConfig, T: int) -> int:
+    H = cfg.hidden_size
+    macs = _embedding_macs(cfg, T, "encoder")
     for i, (n, f) in enumerate(zip(cfg.num_heads, cfg.ffn_dim, strict=True)):
         inner, p = n * cfg.head_dim, f"encoder.layers.{i}."
-        macs += sum(linear(p + f"attn.{x}", H, inner) for x in "qkv")  # Q, K, V projections
+        macs += sum(_linear(cfg, p + f"attn.{x}", H, inner, T) for x in "qkv")  # Q, K, V projections
         macs += 2 * T * T * inner  # QKᵀ and attention · V
-        macs += linear(p + "attn.out", inner, H)  # output projection
-        macs += linear(p + "ffn.up", H, f) + linear(p + "ffn.down", f, H)  # FFN up and down
-    if cfg.pooler != "none":
-        macs += linear("pooler", H, H, tokens=1)
-    macs += linear("classifier", H, cfg.num_labels, tokens=1)
+        macs += _linear(cfg, p + "attn.out", inner, H, T)  # output projection
+        macs += _linear(cfg, p + "ffn.up", H, f, T) + _linear(cfg, p + "ffn.down", f, H, T)  # FFN up and down
     return macs

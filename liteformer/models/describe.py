@@ -29,6 +29,9 @@ def describe(path: str | Path) -> dict:
         "max_positions": cfg.max_positions,
         "task": "translation" if loaded.is_generator else "text-classification",
         "decoder_layers": cfg.num_decoder_layers,
+        **({"decoder_heads_per_layer": list(cfg.decoder_num_heads), "cross_heads_per_layer":
+            list(cfg.decoder_cross_heads), "decoder_ffn_per_layer": list(cfg.decoder_ffn_dim)}
+           if cfg.num_decoder_layers else {}),
         "labels": None if loaded.is_generator else {str(k): v for k, v in cfg.id2label.items()},
         "new_head": bool(loaded.fresh),
         "size_bytes": sum(f.stat().st_size for f in files),

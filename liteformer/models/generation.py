@@ -64,42 +64,42 @@ def generate(encode: Callable[..., Any], step: Callable[..., tuple[torch.Tensor,
 
 
 def _greedy(encode, step, source_ids, source_mask, cfg, bos_id, eos_id) -> list[list[int]]:
-    B = source_ids.shape[0]
-    limits = _limits(source_mask, cfg)  # (B,)
+    B, dev = source_ids.shape[0], source_ids.device
+    limits = _limits(source_mask, cfg).tolist()  # (B,) tokens after <s>
     state = encode(source_ids, source_mask)
-    token = torch.full((B, 1), bos_id, dtype=torch.long)
-    out = [[] for _ in range(B)]
-    done = torch.zeros(B, dtype=torch.bool)
-    for t in range(int(limits.max())):
-        logits, state = step(token, torch.tensor([t]), state)  # (B, V)
+    token = torch.full((B, 1), bos_id, dtype=torch.long, device=dev)
+    out: list[list[int]] = [[] for _ in range(B)]
+    done = [False] * B
+    for t in range(max(limits)):
+        logits, state = step(token, torch.tensor([t], device=dev), state)  # (B, V)
         nxt = logits.argmax(-1)  # (B,)
-        for b in range(B):
+        for b, tok in enumerate(nxt.tolist()):  # one transfer per step, also from a GPU
             if not done[b]:
-                out[b].append(int(nxt[b]))
-                if nxt[b] == eos_id or len(out[b]) >= limits[b]:
-                    done[b] = True
-        if bool(done.all()):
+                out[b].append(tok)
+                done[b] = tok == eos_id or len(out[b]) >= limits[b]
+        if all(done):
             break
         token = nxt[:, None]
     return out
 
 
 def _beam(encode, step, source_ids, source_mask, cfg, bos_id, eos_id) -> list[list[int]]:
-    B, K = source_ids.shape[0], cfg.beam
-    limits = _limits(source_mask, cfg)  # (B,)
-    state = encode(source_ids, source_mask).select(torch.arange(B).repeat_interleave(K))  # rows b*K + k
-    token = torch.full((B * K, 1), bos_id, dtype=torch.long)
-    scores = torch.zeros(B, K)
+    B, K, dev = source_ids.shape[0], cfg.beam, source_ids.device
+    limits = _limits(source_mask, cfg).tolist()  # (B,)
+    state = encode(source_ids, source_mask).select(torch.arange(B, device=dev).repeat_interleave(K))  # rows b*K+k
+    token = torch.full((B * K, 1), bos_id, dtype=torch.long, device=dev)
+    scores = torch.zeros(B, K)  # on the CPU: the bookkeeping below is per hypothesis
     scores[:, 1:] = -math.inf  # all beams start identical: expand only the first
     hyps = [[[] for _ in range(K)] for _ in range(B)]
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
-    active = torch.ones(B, dtype=torch.bool)
-    for t in range(int(limits.max())):
-        logits, state = step(token, torch.tensor([t]), state)  # (B*K, V)
+    active = [True] * B
+    for t in range(max(limits)):
+        logits, state = step(token, torch.tensor([t], device=dev), state)  # (B*K, V)
         logp = logits.float().log_softmax(-1).view(B, K, -1)  # (B, K, V)
         V = logp.shape[-1]
-        cand = (scores[:, :, None] + logp).view(B, K * V)  # (B, K*V)
+        cand = (scores.to(dev)[:, :, None] + logp).view(B, K * V)  # (B, K*V)
         top, idx = cand.topk(2 * K, dim=-1)  # (B, 2K): room for K live ones after </s> picks
+        top, idx = top.tolist(), idx.tolist()
         new_scores = torch.full((B, K), -math.inf)
         new_rows = (torch.arange(B) * K)[:, None].repeat(1, K)  # unused rows point into their own sentence
         new_tokens = torch.full((B, K), eos_id, dtype=torch.long)
@@ -108,7 +108,7 @@ def _beam(encode, step, source_ids, source_mask, cfg, bos_id, eos_id) -> list[li
             if not active[b]:
                 continue
             k = 0
-            for s, i in zip(top[b].tolist(), idx[b].tolist(), strict=True):
+            for s, i in zip(top[b], idx[b], strict=True):
                 if s == -math.inf:
                     break
                 src_beam, tok = divmod(i, V)
@@ -125,14 +125,14 @@ def _beam(encode, step, source_ids, source_mask, cfg, bos_id, eos_id) -> list[li
             best_done = max((f[0] for f in finished[b]), default=-math.inf)
             # a live hypothesis can only lose log-probability; its best normalized score is bounded
             # by its score over the longest length it may reach (for length_penalty >= 0)
-            bound = best_live / (limits[b].item() ** cfg.length_penalty) if best_live < 0 else best_live
+            bound = best_live / (limits[b] ** cfg.length_penalty) if best_live < 0 else best_live
             if k == 0 or (len(finished[b]) >= K and best_done >= bound):
                 active[b] = False
-        if not bool(active.any()):
+        if not any(active):
             break
         scores, hyps = new_scores, new_hyps
-        state = state.select(new_rows.view(-1))
-        token = new_tokens.view(-1, 1)
+        state = state.select(new_rows.view(-1).to(dev))
+        token = new_tokens.view(-1, 1).to(dev)
     out = []
     for b in range(B):
         if finished[b]:

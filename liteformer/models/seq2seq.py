@@ -59,10 +59,13 @@ class DecoderState:
 class TransformerDecoder(nn.Module):
     """Causal stack; with ``cross=True`` each block also attends to an encoder's output."""
 
-    def __init__(self, cfg: TransformerConfig, heads: list[int], ffns: list[int], cross: bool) -> None:
+    def __init__(self, cfg: TransformerConfig, heads: list[int], ffns: list[int], cross: bool,
+                 cross_heads: list[int] | None = None) -> None:
         super().__init__()
         self.embeddings = Embeddings(cfg)
-        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross) for n, f in zip(heads, ffns, strict=False))
+        cross_heads = cross_heads or heads
+        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross, cross_heads=c)
+                                    for n, f, c in zip(heads, ffns, cross_heads, strict=True))
         self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
 
     def forward(self, input_ids, attention_mask=None, memory=None, memory_attention_mask=None):
@@ -118,7 +121,8 @@ class TransformerForSeq2SeqLM(nn.Module):
             raise ValueError("an encoder-decoder needs num_decoder_layers > 0")
         self.config = cfg
         self.encoder = Encoder(cfg)
-        self.decoder = TransformerDecoder(cfg, cfg.decoder_num_heads, cfg.decoder_ffn_dim, cross=True)
+        self.decoder = TransformerDecoder(cfg, cfg.decoder_num_heads, cfg.decoder_ffn_dim, cross=True,
+                                          cross_heads=cfg.decoder_cross_heads)
         self.decoder.embeddings.word = self.encoder.embeddings.word  # shared vocabulary table
         apply_low_rank(self, cfg.low_rank)
         self.apply(init_weights)

@@ -56,6 +56,7 @@ class TransformerConfig:
     num_decoder_layers: int = 0
     decoder_num_heads: int | list[int] | None = None  # default: the encoder's first layer's
     decoder_ffn_dim: int | list[int] | None = None
+    decoder_cross_heads: int | list[int] | None = None  # cross-attention heads (default: decoder_num_heads)
     # low-rank factorization: module name (e.g. "encoder.layers.0.ffn.up", "encoder.embeddings.word")
     # -> rank r; that Linear (out x in) becomes in -> r -> out, that Embedding V -> r -> H
     low_rank: dict[str, int] = field(default_factory=dict)
@@ -79,6 +80,8 @@ class TransformerConfig:
             df = self.ffn_dim[0] if self.decoder_ffn_dim is None else self.decoder_ffn_dim
             self.decoder_num_heads = _per_layer(dh, self.num_decoder_layers, "decoder_num_heads")
             self.decoder_ffn_dim = _per_layer(df, self.num_decoder_layers, "decoder_ffn_dim")
+            dc = self.decoder_num_heads if self.decoder_cross_heads is None else self.decoder_cross_heads
+            self.decoder_cross_heads = _per_layer(dc, self.num_decoder_layers, "decoder_cross_heads")
         if not isinstance(self.id2label, dict) or not isinstance(self.low_rank, dict):
             raise ValueError("id2label and low_rank must be mappings")
         try:
@@ -328,6 +331,12 @@ class FeedForward(nn.Module):
         self.act = ACTIVATIONS[activation]()
         self.down = nn.Linear(ffn, hidden)
 
+    @property
+    def width(self) -> int:
+        """F: the hidden neurons (also of a low-rank factorized ``up``)."""
+        up = self.up.b if isinstance(self.up, LowRankLinear) else self.up
+        return up.out_features
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down(self.act(self.up(x)))  # (B, T, H) -> (B, T, F) -> (B, T, H)
 
@@ -335,13 +344,14 @@ class FeedForward(nn.Module):
 class Block(nn.Module):
     """Self-attention (+ cross-attention in a decoder) + FFN, each with a residual and LayerNorm."""
 
-    def __init__(self, cfg: TransformerConfig, n_heads: int, ffn: int, cross: bool = False) -> None:
+    def __init__(self, cfg: TransformerConfig, n_heads: int, ffn: int, cross: bool = False,
+                 cross_heads: int | None = None) -> None:
         super().__init__()
         H = cfg.hidden_size
         self.norm_first = cfg.norm_first
         self.attn = Attention(H, n_heads, cfg.head_dim, cfg.attention_dropout)
         self.attn_norm = nn.LayerNorm(H, eps=cfg.norm_eps)
-        self.cross = Attention(H, n_heads, cfg.head_dim, cfg.attention_dropout) if cross else None
+        self.cross = Attention(H, cross_heads or n_heads, cfg.head_dim, cfg.attention_dropout) if cross else None
         self.cross_norm = nn.LayerNorm(H, eps=cfg.norm_eps) if cross else None
         self.ffn = FeedForward(H, ffn, cfg.activation)
         self.ffn_norm = nn.LayerNorm(H, eps=cfg.norm_eps)

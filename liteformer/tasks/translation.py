@@ -118,10 +118,12 @@ def translate(model, tokenizer, texts: list[str], cfg: GenerationConfig | None =
     order = sorted(range(len(texts)), key=lambda i: len(enc.ids[i]))
     out: list[str] = [""] * len(texts)
     calls = model_calls(model, cfg.max_target)
+    device = next(model.parameters()).device  # a model on a GPU generates there
     for start in tqdm(range(0, len(order), batch_size), desc="translate", unit="batch", disable=not progress,
                       file=sys.stderr):
         rows = order[start:start + batch_size]
         src, mask = pad_batch([enc.ids[i] for i in rows], tokenizer.pad_id)
+        src, mask = src.to(device), mask.to(device)
         for i, ids in zip(rows, generate(*calls, src, mask, cfg, tokenizer.bos_id, tokenizer.eos_id), strict=True):
             out[i] = tokenizer.decode(ids)
     return out

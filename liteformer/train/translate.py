@@ -32,7 +32,7 @@ from liteformer.tasks.translation import (
     translate,
 )
 from liteformer.train.config import TrainConfig, TranslationConfig
-from liteformer.train.dist import init_from_env
+from liteformer.train.dist import barrier, init_from_env
 from liteformer.train.loop import Objective, TrainResult, publish, train_loop
 
 # an encoder-decoder's config beyond the user's JSON: no token types, no pooler, pre-LN; learned positions
@@ -131,17 +131,37 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
 
 
 def teacher_targets(teacher, tokenizer, sources: list[str], cache: str | Path, cfg: GenerationConfig | None = None,
-                    progress: bool = False) -> list[str]:
+                    progress: bool = False, batch_size: int | None = None) -> list[str]:
     """Sequence-level distillation's targets (Kim & Rush 2016): the teacher's beam outputs for the
     training sources, generated once and kept in ``cache`` (one a line; reused while it has one line
-    per source)."""
+    per source). On a machine with a GPU the teacher generates there (batches of 256 sentences; 32 on
+    the CPU)."""
     cache = Path(cache)
+    cached = _cached_lines(cache, len(sources))
+    if cached is not None:
+        return cached
+    info = init_from_env()  # under torchrun the first process generates, the others wait and read
+    if info.main:
+        cfg = cfg or GenerationConfig(beam=5, max_target=min(128, teacher.config.max_positions))
+        was = next(teacher.parameters()).device
+        teacher.to(info.device)
+        try:
+            outputs = translate(teacher, tokenizer, sources, cfg, progress=progress,
+                                batch_size=batch_size or (256 if info.device.type == "cuda" else 32))
+        finally:
+            teacher.to(was)
+        outputs = [o if o.strip() else "." for o in outputs]  # an empty output still needs a target line
+        write_text(cache, "".join(o.replace("\n", " ") + "\n" for o in outputs))
+    barrier(info)
+    lines = _cached_lines(cache, len(sources))
+    if lines is None:
+        raise LiteformerError(f"{cache}: the teacher's outputs were not written")
+    return lines
+
+
+def _cached_lines(cache: Path, n: int) -> list[str] | None:
     if cache.is_file():
         lines = cache.read_text(encoding="utf-8").split("\n")[:-1]
-        if len(lines) == len(sources):
+        if len(lines) == n:
             return lines
-    cfg = cfg or GenerationConfig(beam=5, max_target=min(128, teacher.config.max_positions))
-    outputs = translate(teacher, tokenizer, sources, cfg, progress=progress)
-    outputs = [o if o.strip() else "." for o in outputs]  # an empty output still needs a target line
-    write_text(cache, "".join(o.replace("\n", " ") + "\n" for o in outputs))
-    return outputs
+    return None

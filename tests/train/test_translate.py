@@ -112,6 +112,17 @@ def test_cli_distills_word_and_sequence_level(tmp_path):
     r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student-layers", "0",
                 *common, "--out", str(tmp_path / "s3"))
     assert r.returncode == 2 and "--student-config" in r.stderr
+    # a structurally pruned teacher recovers as a student of the unpruned one
+    pruned = tmp_path / "pruned"
+    r = run_cli("prune", str(teacher), "--method", "structured", "--target-flops", "0.6", "--importance-n", "16",
+                "--data", "multi30k:test", "--out", str(pruned))
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads((pruned / "compress.json").read_text())
+    assert report["kept"] <= 0.6 and "cross_heads_after" in report
+    r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student", str(pruned), "--kd",
+                "word", *common, "--out", str(tmp_path / "recovered"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert load_model(tmp_path / "recovered").model.config.decoder_cross_heads == report["cross_heads_after"]
 
 
 def test_ddp_two_processes_match_one(tmp_path):

@@ -122,7 +122,8 @@ def seq2seq_student_from_teacher(teacher, encoder_layers: list[int], decoder_lay
     d.update(num_layers=len(encoder_layers), num_heads=[tc.num_heads[i] for i in encoder_layers],
              ffn_dim=[tc.ffn_dim[i] for i in encoder_layers], num_decoder_layers=len(decoder_layers),
              decoder_num_heads=[tc.decoder_num_heads[i] for i in decoder_layers],
-             decoder_ffn_dim=[tc.decoder_ffn_dim[i] for i in decoder_layers])
+             decoder_ffn_dim=[tc.decoder_ffn_dim[i] for i in decoder_layers],
+             decoder_cross_heads=[tc.decoder_cross_heads[i] for i in decoder_layers])
     student = TransformerForSeq2SeqLM(TransformerConfig.from_dict(d))
     _copy_layers(teacher, student, {"encoder": encoder_layers, "decoder": decoder_layers})
     return student

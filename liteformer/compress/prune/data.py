@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from liteformer.compress.prune.importance import unit_importance
+from liteformer.compress.prune.importance import seq2seq_importance, unit_importance
 from liteformer.data.tokenizer import TextTokenizer
 from liteformer.errors import LiteformerError
 
@@ -21,6 +21,7 @@ class TaskData:
     importance_examples: int = 2000  # sentences for each importance pass
     importance: str = "fisher"  # or "taylor" (see compress/prune/importance.py)
     progress: bool = True
+    targets: list[str] | None = None  # an encoder-decoder's target texts, aligned with ``texts`` (its sources)
 
     def mean_length(self, limit: int = 5000) -> int:
         """Mean tokens per example (of the first ``limit`` texts, truncated at ``max_length``): the
@@ -38,7 +39,7 @@ class PruneResult:
 def need(data: TaskData | None, what: str, labels: bool = False) -> TaskData:
     if data is None or not data.texts:
         raise LiteformerError(f"{what} needs task data: the data is empty")
-    if labels and not data.labels:
+    if labels and not (data.labels or data.targets):
         raise LiteformerError(f"{what} needs labelled data (importance scores come from the task loss)")
     return data
 
@@ -50,6 +51,14 @@ def scorer(data: TaskData, max_positions: int):
         sample = torch.randperm(len(sample), generator=torch.Generator().manual_seed(0))[: data.importance_examples]
         sample = sorted(sample.tolist())
     ids = data.tokenizer.encode([data.texts[i] for i in sample], min(data.max_length, max_positions)).ids
+    if data.targets is not None:  # an encoder-decoder: the teacher-forced loss of the target sentences
+        tgt = data.tokenizer.encode([data.targets[i] for i in sample], min(data.max_length, max_positions)).ids
+        pairs = list(zip(ids, tgt, strict=True))
+
+        def score(m, layers):
+            return seq2seq_importance(m, pairs, data.tokenizer.pad_id, data.tokenizer.bos_id,
+                                      progress=data.progress, method=data.importance)
+        return score
     labels = [data.labels[i] for i in sample]
     return lambda m, layers: unit_importance(m, ids, labels, data.tokenizer.pad_id, layers=layers,
                                              progress=data.progress, method=data.importance)

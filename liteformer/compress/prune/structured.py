@@ -7,6 +7,12 @@ choices see the already-pruned model. Layers are first dropped (``drop_layers``,
 removal raises the loss least), then heads and neurons. Every layer keeps at least one head and
 ``min_neurons`` neurons; the result has per-layer widths (``config.num_heads`` / ``ffn_dim`` lists)
 that save, load and export like any model. Recovery is distillation from the unpruned model.
+
+An encoder-decoder (translation) prunes the same way over every attention and FFN it has: encoder
+self-attention heads and neurons, decoder self-attention heads, cross-attention heads and decoder
+neurons compete on one scale (their Fisher scores on the task's sentence pairs, per unit of cost);
+its cost is the greedy translation of a sentence (``models.cost.macs_per_sentence``, source and
+target of ``length`` tokens) or its parameters. Dropping whole layers is for encoders only.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from liteformer.compress.api import CompressConfig, register
 from liteformer.compress.prune.data import PruneResult, need, scorer
 from liteformer.compress.prune.importance import Importance
 from liteformer.errors import LiteformerError
-from liteformer.models.cost import macs_per_example
+from liteformer.models.cost import macs_per_example, macs_per_sentence
 from liteformer.models.transformer import LowRankLinear, TransformerConfig, count_parameters
 
 BY = ("flops", "params")
@@ -31,7 +37,7 @@ BY = ("flops", "params")
 class StructuredConfig(CompressConfig):
     verb = "prune"
     method = "structured"
-    target: float = 1.0  # kept share of the cost (FLOPs at ``length`` or encoder parameters), in (0, 1]
+    target: float = 1.0  # kept share of the cost (FLOPs at ``length`` or the layers' parameters), in (0, 1]
     by: str = "flops"
     length: int = 32  # tokens per example for FLOPs (use the data's mean length)
     drop_layers: int = 0  # whole layers to remove first
@@ -44,6 +50,9 @@ class StructuredConfig(CompressConfig):
             raise LiteformerError(f"target must be in (0, 1], got {self.target}")
         if self.by not in BY:
             raise LiteformerError(f"pruning target 'by' must be one of {BY}, got {self.by!r}")
+        if cfg is not None and cfg.num_decoder_layers and self.drop_layers:
+            raise LiteformerError("dropping layers is for encoder-only models; an encoder-decoder student keeps "
+                                  "teacher layers with --keep-layers ENC:DEC (liteformer distill --task translation)")
         if cfg is not None and not 0 <= self.drop_layers < cfg.num_layers:
             raise LiteformerError(f"cannot drop {self.drop_layers} of {cfg.num_layers} layers "
                                   "(at least one layer must stay)")
@@ -53,17 +62,37 @@ class StructuredConfig(CompressConfig):
 
 def cost(cfg: TransformerConfig, by: str, length: int) -> int:
     if by == "flops":
+        if cfg.num_decoder_layers:
+            return 2 * macs_per_sentence(cfg, length, length)
         return 2 * macs_per_example(cfg, length)
-    H, d = cfg.hidden_size, cfg.head_dim
-    return sum(n * (4 * H * d + 3 * d) + f * (2 * H + 1) + H for n, f in zip(cfg.num_heads, cfg.ffn_dim, strict=True))
+    unit = _unit_costs(cfg, "params", length)
+    total = sum(n * unit["heads"] + f * unit["neurons"] + cfg.hidden_size
+                for n, f in zip(cfg.num_heads, cfg.ffn_dim, strict=True))
+    if cfg.num_decoder_layers:
+        total += sum(n * unit["decoder_heads"] + c * unit["cross_heads"] + f * unit["decoder_neurons"]
+                     + cfg.hidden_size for n, c, f in zip(cfg.decoder_num_heads, cfg.decoder_cross_heads,
+                                                          cfg.decoder_ffn_dim, strict=True))
+    return total
 
 
-def _unit_costs(cfg: TransformerConfig, by: str, T: int) -> tuple[float, float]:
-    """Cost of one head and of one FFN neuron (FLOPs per example or parameters)."""
+def _unit_costs(cfg: TransformerConfig, by: str, T: int) -> dict[str, float]:
+    """Cost of one unit of each kind (FLOPs per example/sentence, or parameters); an encoder-decoder's
+    source and target both have ``T`` tokens."""
     H, d = cfg.hidden_size, cfg.head_dim
-    if by == "flops":
-        return 2 * (4 * T * H * d + 2 * T * T * d), 2 * (2 * T * H)
-    return 4 * H * d + 3 * d, 2 * H + 1
+    if by == "params":
+        return {"heads": 4 * H * d + 3 * d, "neurons": 2 * H + 1, "decoder_heads": 4 * H * d + 3 * d,
+                "cross_heads": 4 * H * d + 3 * d, "decoder_neurons": 2 * H + 1}
+    return {"heads": 2 * (4 * T * H * d + 2 * T * T * d), "neurons": 2 * (2 * T * H),
+            "decoder_heads": 2 * (4 * T * H * d + T * (T + 1) * d),  # greedy, with the cache
+            "cross_heads": 2 * (2 * T * H * d + 2 * T * H * d + 2 * T * T * d),  # q/out per token, k/v once
+            "decoder_neurons": 2 * (2 * T * H)}
+
+
+# which module and config field each kind of unit lives in: (stack, module in the block, config field)
+KINDS = {"heads": ("encoder", "attn", "num_heads"), "neurons": ("encoder", "ffn", "ffn_dim"),
+         "decoder_heads": ("decoder", "attn", "decoder_num_heads"),
+         "cross_heads": ("decoder", "cross", "decoder_cross_heads"),
+         "decoder_neurons": ("decoder", "ffn", "decoder_ffn_dim")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,28 +116,34 @@ def _keep_cols(lin: nn.Module, idx: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def keep_heads(model: nn.Module, layer: int, heads: list[int]) -> None:
+def keep_heads(model: nn.Module, layer: int, heads: list[int], kind: str = "heads") -> None:
+    """Keep ``heads`` of layer ``layer``'s attention of ``kind`` (heads, decoder_heads, cross_heads)."""
+    stack, module, field = KINDS[kind]
     if not heads:
-        raise LiteformerError(f"pruning would remove every head of layer {layer}")
-    attn = model.encoder.layers[layer].attn
+        where = "" if kind == "heads" else f" of the {stack}'s {module}"
+        raise LiteformerError(f"pruning would remove every head of layer {layer}{where}")
+    attn = getattr(getattr(model, stack).layers[layer], module)
     d = attn.head_dim
     idx = torch.cat([torch.arange(h * d, (h + 1) * d) for h in sorted(heads)])
     for lin in (attn.q, attn.k, attn.v):
         _keep_rows(lin, idx)
     _keep_cols(attn.out, idx)
     attn.n_heads = len(heads)
-    model.config.num_heads[layer] = len(heads)
+    getattr(model.config, field)[layer] = len(heads)
 
 
 @torch.no_grad()
-def keep_neurons(model: nn.Module, layer: int, neurons: list[int]) -> None:
+def keep_neurons(model: nn.Module, layer: int, neurons: list[int], kind: str = "neurons") -> None:
+    """Keep FFN ``neurons`` of layer ``layer`` (of the encoder, or the decoder with ``decoder_neurons``)."""
+    stack, _, field = KINDS[kind]
     if not neurons:
-        raise LiteformerError(f"pruning would remove every FFN neuron of layer {layer}")
-    ffn = model.encoder.layers[layer].ffn
+        where = "" if kind == "neurons" else f" of the {stack}"
+        raise LiteformerError(f"pruning would remove every FFN neuron of layer {layer}{where}")
+    ffn = getattr(model, stack).layers[layer].ffn
     idx = torch.tensor(sorted(neurons))
     _keep_rows(ffn.up, idx)
     _keep_cols(ffn.down, idx)
-    model.config.ffn_dim[layer] = len(neurons)
+    getattr(model.config, field)[layer] = len(neurons)
 
 
 def keep_layers(model: nn.Module, layers: list[int]) -> None:
@@ -165,40 +200,41 @@ def structured_prune_(model: nn.Module, cfg: StructuredConfig,
             "cost_after": after, "kept": round(after / before, 4), "dropped_layers": dropped,
             "layers_before": layers0, "heads_before": heads0, "ffn_before": ffn0,
             "heads_after": list(mc.num_heads), "ffn_after": list(mc.ffn_dim),
+            **({"decoder_heads_after": list(mc.decoder_num_heads), "cross_heads_after": list(mc.decoder_cross_heads),
+                "decoder_ffn_after": list(mc.decoder_ffn_dim)} if mc.num_decoder_layers else {}),
             "parameters": count_parameters(model)}
 
 
 def _floor_cost(mc: TransformerConfig, cfg: StructuredConfig) -> float:
-    probe = TransformerConfig.from_dict({**mc.to_dict(), "num_heads": [1] * mc.num_layers,
-                                         "ffn_dim": [min(f, cfg.min_neurons) for f in mc.ffn_dim]})
-    return cost(probe, cfg.by, cfg.length)
+    d = {**mc.to_dict(), "num_heads": [1] * mc.num_layers, "ffn_dim": [min(f, cfg.min_neurons) for f in mc.ffn_dim]}
+    if mc.num_decoder_layers:
+        d.update(decoder_num_heads=[1] * mc.num_decoder_layers, decoder_cross_heads=[1] * mc.num_decoder_layers,
+                 decoder_ffn_dim=[min(f, cfg.min_neurons) for f in mc.decoder_ffn_dim])
+    return cost(TransformerConfig.from_dict(d), cfg.by, cfg.length)
 
 
 def _prune_round(model: nn.Module, imp: Importance, cfg: StructuredConfig, goal: float) -> None:
     mc = model.config
-    head_cost, neuron_cost = _unit_costs(mc, cfg.by, cfg.length)
+    unit_cost = _unit_costs(mc, cfg.by, cfg.length)
+    kinds = [k for k in KINDS if getattr(imp, k)]
     units = []  # (score per cost, kind, layer, index)
-    for i, (h, f) in enumerate(zip(imp.heads, imp.neurons, strict=True)):
-        units += [(float(s) / head_cost, "head", i, j) for j, s in enumerate(h)]
-        units += [(float(s) / neuron_cost, "neuron", i, j) for j, s in enumerate(f)]
+    for kind in kinds:
+        for i, scores in enumerate(getattr(imp, kind)):
+            units += [(float(s) / unit_cost[kind], kind, i, j) for j, s in enumerate(scores)]
     units.sort()
-    heads = [set(range(n)) for n in mc.num_heads]
-    neurons = [set(range(f)) for f in mc.ffn_dim]
+    kept = {k: [set(range(n)) for n in getattr(mc, KINDS[k][2])] for k in kinds}
+    floor = {k: [1 if "heads" in k else min(cfg.min_neurons, n) for n in getattr(mc, KINDS[k][2])] for k in kinds}
     now = cost(mc, cfg.by, cfg.length)
     for _, kind, i, j in units:
         if now <= goal:
             break
-        if kind == "head" and len(heads[i]) > 1:
-            heads[i].discard(j)
-            now -= head_cost
-        elif kind == "neuron" and len(neurons[i]) > min(cfg.min_neurons, mc.ffn_dim[i]):
-            neurons[i].discard(j)
-            now -= neuron_cost
-    for i in range(mc.num_layers):
-        if len(heads[i]) < mc.num_heads[i]:
-            keep_heads(model, i, sorted(heads[i]))
-        if len(neurons[i]) < mc.ffn_dim[i]:
-            keep_neurons(model, i, sorted(neurons[i]))
+        if len(kept[kind][i]) > floor[kind][i]:
+            kept[kind][i].discard(j)
+            now -= unit_cost[kind]
+    for kind in kinds:
+        for i, units_i in enumerate(kept[kind]):
+            if len(units_i) < getattr(mc, KINDS[kind][2])[i]:
+                (keep_heads if "heads" in kind else keep_neurons)(model, i, sorted(units_i), kind)
 
 
 @register(StructuredConfig)
