@@ -85,6 +85,8 @@ def main() -> int:
     ap.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for training (default 2)")
     ap.add_argument("--train-only", action="store_true", help="stop after training (measure later)")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
+                    "a GPU; bf16: on a CPU too, fast with AMX)")
     a = ap.parse_args()
     data = Path(a.shared) / "datasets" / "multi30k"
     train = f"{data / 'train.en.gz'},{data / 'train.de.gz'}"
@@ -95,8 +97,8 @@ def main() -> int:
         sys.exit(f"{teacher}: no finished teacher; run benchmarks/translation_teacher.py first")
     common = ["--train", train, "--dev", dev, "--dev-sentences", "500", "--max-steps", str(a.steps),
               "--max-tokens", "4096", "--lr", "1e-3", "--schedule", "inverse-sqrt", "--warmup", "0.05",
-              "--eval-every", "500", "--checkpoint-every", str(a.checkpoint_every), "--threads", str(a.threads),
-              "--resume"]
+              "--eval-every", "500", "--average-last", "5", "--checkpoint-every", str(a.checkpoint_every),
+              "--threads", str(a.threads), "--precision", a.precision, "--resume"]
     left = a.minutes
     for way, flags in WAYS.items():
         out = work / way

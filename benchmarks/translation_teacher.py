@@ -73,6 +73,8 @@ def main() -> int:
     ap.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints (default "
                     "100; more on a GPU, where a step takes milliseconds)")
     ap.add_argument("--train-only", action="store_true", help="stop after training (no test evaluation)")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
+                    "a GPU; bf16: on a CPU too, fast with AMX)")
     a = ap.parse_args()
     data = Path(a.shared) / "datasets" / "multi30k"
     work = Path(a.work)
@@ -83,9 +85,9 @@ def main() -> int:
                "--vocab-size", "8000", "--train", f"{data / 'train.en.gz'},{data / 'train.de.gz'}",
                "--dev", f"{data / 'val.en.gz'},{data / 'val.de.gz'}", "--dev-sentences", "500",
                "--max-steps", str(a.steps), "--max-tokens", str(a.max_tokens), "--lr", str(a.lr),
-               "--schedule", "inverse-sqrt", "--warmup", "0.05", "--eval-every", "500",
+               "--schedule", "inverse-sqrt", "--warmup", "0.05", "--eval-every", "500", "--average-last", "5",
                "--checkpoint-every", str(a.checkpoint_every), "--weight-decay", "0.0001", "--threads", str(a.threads),
-               "--resume", "--out", str(work)]
+               "--precision", a.precision, "--resume", "--out", str(work)]
         progress["seconds"] += run_for(cmd, a.minutes)
         progress["slices"] += 1
         progress.setdefault("machines", []).append(machine(a.threads))

@@ -387,6 +387,14 @@ def _distill_translation(a: argparse.Namespace) -> int:
     from liteformer.train.translate import prepare, teacher_targets, train_translation
     if a.threads:
         torch.set_num_threads(a.threads)
+    unsupported = [f for f, v in (("--student-init-embeddings", a.student_init_embeddings),
+                                  ("--student-tokenizer", a.student_tokenizer),
+                                  ("--student-vocab-size", a.student_vocab_size)) if v]
+    if unsupported:
+        raise LiteformerError(f"{unsupported[0]}: not for translation students (they share the teacher's joint "
+                              "vocabulary; --student-init-from-teacher cuts every weight from the teacher's)")
+    if a.student_init_from_teacher and not a.student_config:
+        raise LiteformerError("--student-init-from-teacher goes with --student-config")
     if sum(map(bool, (a.student_config, a.keep_layers, a.student))) != 1 or a.student_layers:
         raise LiteformerError("--task translation needs one student: --student-config (a JSON with "
                               "num_decoder_layers > 0), --keep-layers ENC:DEC (teacher layers to keep, e.g. "
@@ -398,8 +406,13 @@ def _distill_translation(a: argparse.Namespace) -> int:
     if not teacher.model.config.num_decoder_layers:
         raise LiteformerError(f"{a.teacher}: not a translation model (no decoder)")
     train = read_parallel(a.train)
+    notes = {}
     if a.student_config:
         prep = prepare(train, a.student_config, tokenizer=str(teacher.path), dev=a.dev, seed=a.seed)
+        if a.student_init_from_teacher:
+            from liteformer.compress.distill.student import cut_seq2seq_student_
+            notes["init_from_teacher"] = cut_seq2seq_student_(prep.model, teacher.model, teacher.tokenizer, train,
+                                                              progress=sys.stderr.isatty())
     elif a.student:
         from liteformer.train.translate import Prepared
         student = load_model(a.student)
@@ -423,7 +436,7 @@ def _distill_translation(a: argparse.Namespace) -> int:
                                teacher=teacher.model if a.kd in ("word", "both") else None, alpha=a.alpha,
                                temperature=a.temperature,
                                record={"distill": {"teacher": str(teacher.path), "kd": a.kd, "alpha": a.alpha,
-                                                   "temperature": a.temperature}})
+                                                   "temperature": a.temperature, **notes}})
     if int(os.environ.get("RANK", "0")) == 0:
         best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
         print(f"distilled ({a.kd}-level) {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")

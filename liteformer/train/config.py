@@ -29,6 +29,12 @@ class TrainConfig:
                                        check=POSITIVE)
     prune_sparsity: float = opt(0.0, "gradual magnitude pruning to this sparsity (cubic schedule; the kept "
                                 "checkpoint has it; stored compressed)", check=HALF_OPEN)
+    average_last: int = opt(0, "checkpoint averaging: keep the weights of the last N evaluations and, at the end, "
+                            "their average if it scores at least the best single checkpoint (0 = off)",
+                            check=NON_NEGATIVE)
+    precision: str = opt("auto", "matrix products in bf16 (autocast; weights and optimizer stay fp32): auto = on a "
+                         "GPU only; bf16 = on a CPU too (several times faster where it has AMX or AVX512-BF16)",
+                         choices=("auto", "fp32", "bf16"))
 
     def validate(self) -> None:
         check_fields(self)

@@ -40,10 +40,12 @@ class TrainResult:
     best: EvalReport | None
     history: list[dict] = field(default_factory=list)  # one row per evaluation
     sparsity: float | None = None  # of the Linear weights, with gradual magnitude pruning
+    averaged: dict | None = None  # checkpoint averaging: how many, its dev score, whether it was kept
 
     def to_dict(self) -> dict:
         return {"steps": self.steps, "seconds": round(self.seconds, 2), "sparsity": self.sparsity,
-                "best": self.best.to_dict() if self.best else None, "history": self.history}
+                "best": self.best.to_dict() if self.best else None, "history": self.history,
+                **({"averaged": self.averaged} if self.averaged else {})}
 
 
 # loss_fn(model, input_ids, attention_mask, batch_indices, labels) -> per-example loss (b,)
@@ -159,13 +161,17 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
     else:
         sched = linear_schedule(opt, int(cfg.warmup * total), total)
     eval_every = cfg.eval_every or per_epoch
-    amp = info.device.type == "cuda"
+    amp = cfg.precision == "bf16" or (cfg.precision == "auto" and info.device.type == "cuda")
     best, history, step, t0, seen = None, [], 0, time.time(), 0
     ckpt = Path(f"{out_dir}.ckpt") / "last.pt" if out_dir else None
     if ckpt is not None and info.main:
         clean_stale(ckpt.parent, "last.pt")  # a write killed mid-way
         clean_stale(ckpt.parent, "best")
     ckpt_every = cfg.checkpoint_every or eval_every
+    keeper = None
+    if cfg.average_last and out_dir and objective.evaluate is not None:
+        from liteformer.train.average import AverageKeeper
+        keeper = AverageKeeper(Path(f"{out_dir}.ckpt") / "average", cfg.average_last)
     if resume and ckpt is not None and ckpt.exists():
         step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched, objective.restore)
     pruner = None
@@ -181,7 +187,7 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
                 break
             global_idx = epoch_batches[b]
             idx = global_idx[info.rank :: info.world]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=amp):
                 summed = objective.loss(net, idx)
             # this rank's share of the global-batch mean; DDP averages over ranks, hence * world
             loss = summed.float() * info.world / objective.weight(global_idx)
@@ -206,16 +212,36 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
                 # while gradual pruning is still raising the sparsity, a checkpoint is not a result
                 final = pruner is None or pruner.reached(step)
                 best = _evaluate_and_keep(model, objective, staged(out_dir), info, step, best, history, final)
+                if keeper is not None and final and info.main:
+                    keeper.add(model, step)
                 model.train()
             if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total):
                 _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history)
     bar.close()
+    averaged = None
+    if keeper is not None and info.main:
+        best, averaged = _keep_average(model, keeper, objective, staged(out_dir), best)
     barrier(info)
     sparsity = None
     if pruner is not None:
         from liteformer.models.sparse import prunable, sparsity_of
         sparsity = round(sparsity_of(prunable(model)), 4)
-    return TrainResult(step, time.time() - t0, best, history, sparsity)
+    return TrainResult(step, time.time() - t0, best, history, sparsity, averaged)
+
+
+def _keep_average(model, keeper, objective: Objective, staging, best):
+    """Evaluate the average of the kept checkpoints; it replaces the best if it scores at least as well."""
+    avg = keeper.average(model)
+    if avg is None:
+        return best, None
+    avg.eval()
+    report = objective.evaluate(avg)
+    score = objective.score(report)
+    kept = best is None or score >= objective.score(best)
+    if kept:
+        objective.save(avg, staging)
+        best = report
+    return best, {"checkpoints": len(keeper.files()), "score": score, "kept": kept}
 
 
 def staged(out_dir: str | Path | None) -> Path | None:

@@ -113,3 +113,39 @@ def test_cut_refuses_shapes_the_teacher_cannot_give():
                  StudentSpec(config="c.json", init_embeddings=True, init_from_teacher=True)):
         with pytest.raises(LiteformerError, match="--student-init-from-teacher goes with"):
             spec.validate()
+
+
+def _seq2seq(seed, **kw):
+    from liteformer.models.seq2seq import TransformerForSeq2SeqLM
+    torch.manual_seed(seed)
+    base = {"vocab_size": 60, "num_decoder_layers": 2, "type_vocab_size": 0, "pooler": "none", "num_labels": 1,
+            "norm_first": True, "num_heads": 4, "head_dim": 8}
+    return TransformerForSeq2SeqLM(TransformerConfig.tiny(**{**base, **kw})).eval()
+
+
+def _pairs(n=16):
+    g = torch.Generator().manual_seed(0)
+    return [(torch.randint(4, 60, (int(s),), generator=g).tolist() + [2],
+             torch.randint(4, 60, (int(s) + 1,), generator=g).tolist() + [2]) for s in torch.randint(3, 8, (n,))]
+
+
+def test_seq2seq_full_size_cut_is_the_teacher_and_a_narrow_cut_is_its_slices():
+    from liteformer.compress.distill.teacher_init import init_seq2seq_from_teacher_
+    teacher, pairs = _seq2seq(0), _pairs()
+    twin = _seq2seq(1)  # same shape, other weights: the cut must overwrite all of them
+    init_seq2seq_from_teacher_(twin, teacher, pairs, 0, 1)
+    src, dec = torch.tensor([[5, 6, 7, 2]]), torch.tensor([[1, 9, 8]])
+    ones = lambda x: torch.ones_like(x)  # noqa: E731
+    with torch.no_grad():
+        assert torch.equal(twin(src, ones(src), dec, ones(dec)), teacher(src, ones(src), dec, ones(dec)))
+    small = _seq2seq(2, hidden_size=16, num_heads=2, ffn_dim=24, num_layers=1, num_decoder_layers=1,
+                     decoder_cross_heads=1)
+    notes = init_seq2seq_from_teacher_(small, teacher, pairs, 0, 1)
+    ch = torch.tensor(notes["hidden_channels"])
+    assert len(ch) == 16 and notes["decoder_layers"] == [0] and len(notes["cross_heads"][0]) == 1
+    c = notes["cross_heads"][0][0]
+    assert torch.equal(small.decoder.layers[0].cross.q.weight, teacher.decoder.layers[0].cross.q.weight[8 * c:
+                                                                                                     8 * c + 8][:, ch])
+    assert torch.equal(small.encoder.embeddings.word.weight, teacher.encoder.embeddings.word.weight[:, ch])
+    with pytest.raises(LiteformerError, match="wider than teacher encoder layer 0"):
+        init_seq2seq_from_teacher_(_seq2seq(3, ffn_dim=128), teacher, pairs, 0, 1)

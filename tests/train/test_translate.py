@@ -112,6 +112,13 @@ def test_cli_distills_word_and_sequence_level(tmp_path):
     r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student-layers", "0",
                 *common, "--out", str(tmp_path / "s3"))
     assert r.returncode == 2 and "--student-config" in r.stderr
+    # a student cut from the teacher's weights (same head size, half the width)
+    r = run_cli("distill", "--task", "translation", "--teacher", str(teacher), "--student-config",
+                str(tmp_path / "s.json"), "--student-init-from-teacher", "--kd", "word", *common,
+                "--out", str(tmp_path / "cut"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    cut = json.loads((tmp_path / "cut" / "training.json").read_text())["distill"]["init_from_teacher"]
+    assert len(cut["hidden_channels"]) == 16 and cut["decoder_layers"] == [0]
     # a structurally pruned teacher recovers as a student of the unpruned one
     pruned = tmp_path / "pruned"
     r = run_cli("prune", str(teacher), "--method", "structured", "--target-flops", "0.6", "--importance-n", "16",
@@ -184,3 +191,19 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, monke
     a = load_file(str(tmp_path / "ref" / "model.safetensors"))
     b = load_file(str(tmp_path / "cut" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bf16_autocast_on_the_cpu_is_opt_in(tmp_path):
+    """precision=auto is fp32 on a CPU (bitwise the same weights); bf16 trains in autocast: close to the
+    fp32 weights, not equal to them."""
+    (tmp_path / "m.json").write_text(json.dumps(TINY))
+    weights = {}
+    for precision in ("auto", "fp32", "bf16"):
+        prep = prepare("multi30k:test", str(tmp_path / "m.json"), vocab_size=200)
+        cfg = TrainConfig(max_steps=3, lr=1e-3, precision=precision)
+        train_translation(prep, tmp_path / precision, cfg, TranslationConfig(max_tokens=400), progress=False)
+        weights[precision] = load_model(tmp_path / precision).model.state_dict()
+    w = "encoder.layers.0.ffn.up.weight"
+    assert all(torch.equal(weights["auto"][k], weights["fp32"][k]) for k in weights["auto"])
+    assert not torch.equal(weights["bf16"][w], weights["fp32"][w])
+    assert torch.allclose(weights["bf16"][w], weights["fp32"][w], atol=5e-3)

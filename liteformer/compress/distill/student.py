@@ -129,6 +129,19 @@ def seq2seq_student_from_teacher(teacher, encoder_layers: list[int], decoder_lay
     return student
 
 
+def cut_seq2seq_student_(student, teacher, tokenizer, train, seed: int = 0, progress: bool = False) -> dict:
+    """Overwrite a config-built translation student with weights cut from the teacher
+    (``teacher_init.init_seq2seq_from_teacher_``), scored on ``INIT_TEXTS`` training pairs (a
+    ``ParallelDataset``) in the teacher's tokens. Returns what was kept."""
+    from liteformer.compress.distill.teacher_init import init_seq2seq_from_teacher_
+    rows = sorted(random.Random(seed).sample(range(len(train)), min(INIT_TEXTS, len(train))))
+    n = teacher.config.max_positions
+    src = tokenizer.encode([train.sources[i] for i in rows], n).ids
+    tgt = tokenizer.encode([train.targets[i] for i in rows], n).ids
+    return init_seq2seq_from_teacher_(student, teacher, list(zip(src, tgt, strict=True)), tokenizer.pad_id,
+                                      tokenizer.bos_id, progress)
+
+
 def _copy_layers(teacher, student, kept: dict[str, list[int]]) -> None:
     """Every student tensor from the teacher: layer i of a stack from the teacher's ``kept[stack][i]``."""
     sd = teacher.state_dict()

@@ -128,50 +128,158 @@ def init_from_teacher_(student: nn.Module, teacher: nn.Module, student_vocab: di
     with torch.enable_grad():  # Fisher scores need the gradients this function otherwise turns off
         imp = unit_importance(teacher, ids, preds, pad_id, layers=False, progress=progress)
 
-    def top(scores: torch.Tensor, n: int) -> torch.Tensor:  # the n best, in their original order
-        return scores.topk(n).indices.sort().values
-
-    ch = top(channel_scores, s_cfg.hidden_size)  # (H_s,) kept residual channels
-
-    def lin(dst: nn.Linear, src: nn.Linear, rows: torch.Tensor | None, cols: torch.Tensor | None) -> None:
-        w = src.weight if rows is None else src.weight[rows]
-        dst.weight.copy_(w if cols is None else w[:, cols])
-        if dst.bias is not None:
-            dst.bias.copy_(src.bias if rows is None else src.bias[rows])
-
-    def norm(dst: nn.LayerNorm, src: nn.LayerNorm) -> None:
-        dst.weight.copy_(src.weight[ch])
-        dst.bias.copy_(src.bias[ch])
-
+    ch = _top(channel_scores, s_cfg.hidden_size)  # (H_s,) kept residual channels
     se, te = student.encoder.embeddings, teacher.encoder.embeddings
     si, ti = _shared_rows(student_vocab, teacher_vocab, se.word.num_embeddings)
     se.word.weight[si] = te.word.weight[ti][:, ch]
-    se.position.weight.copy_(te.position.weight[: s_cfg.max_positions, ch])
-    if se.token_type is not None:
-        se.token_type.weight.copy_(te.token_type.weight[: s_cfg.type_vocab_size, ch])
-    norm(se.norm, te.norm)
+    _copy_embeddings(se, te, ch, s_cfg)
     heads, neurons = [], []
     for i, j in enumerate(layers):
         sb, tb = student.encoder.layers[i], teacher.encoder.layers[j]
-        d = t_cfg.head_dim
-        h = top(imp.heads[j], s_cfg.num_heads[i])  # (n_s,) kept heads
-        rows = (h[:, None] * d + torch.arange(d)).flatten()  # (n_s·d,) their q/k/v rows
-        for name in ("q", "k", "v"):
-            lin(getattr(sb.attn, name), getattr(tb.attn, name), rows, ch)
-        lin(sb.attn.out, tb.attn.out, ch, rows)
-        f = top(imp.neurons[j], s_cfg.ffn_dim[i])  # (F_s,) kept neurons
-        lin(sb.ffn.up, tb.ffn.up, f, ch)
-        lin(sb.ffn.down, tb.ffn.down, ch, f)
-        norm(sb.attn_norm, tb.attn_norm)
-        norm(sb.ffn_norm, tb.ffn_norm)
+        h = _top(imp.heads[j], s_cfg.num_heads[i])  # (n_s,) kept heads
+        f = _top(imp.neurons[j], s_cfg.ffn_dim[i])  # (F_s,) kept neurons
+        _copy_block(sb, tb, ch, h, f, t_cfg.head_dim)
         heads.append(h.tolist())
         neurons.append(len(f))
     if s_cfg.norm_first:
-        norm(student.encoder.final_norm, teacher.encoder.final_norm)
+        _norm(student.encoder.final_norm, teacher.encoder.final_norm, ch)
     if student.pooler is not None:
-        lin(student.pooler, teacher.pooler, ch, ch)
+        _lin(student.pooler, teacher.pooler, ch, ch)
     if student.classifier.out_features == teacher.classifier.out_features:
-        lin(student.classifier, teacher.classifier, None, ch)
+        _lin(student.classifier, teacher.classifier, None, ch)
     return {"layers": layers, "hidden_channels": ch.tolist(), "heads": heads, "ffn": neurons,
             "tokens_copied": len(si), "texts_scored": len(ids),
             "width": [t_cfg.hidden_size, s_cfg.hidden_size]}
+
+
+@torch.no_grad()
+def init_seq2seq_from_teacher_(student: nn.Module, teacher: nn.Module, pairs: list[tuple[list[int], list[int]]],
+                               pad_id: int, bos_id: int, progress: bool = False) -> dict:
+    """``init_from_teacher_`` for an encoder-decoder of the teacher's vocabulary: encoder and decoder
+    layers spread over the teacher's, the residual channels (one set: the word table is shared by
+    both stacks and the output) by mean |activation| over every encoder and decoder layer's output,
+    and encoder heads, decoder self- and cross-attention heads and FFN neurons by Fisher importance
+    on ``pairs`` (source ids, target ids ending in ``</s>``) with the teacher-forced loss."""
+    from liteformer.compress.prune.importance import seq2seq_importance
+
+    s_cfg, t_cfg = student.config, teacher.config
+    _check_fits(s_cfg, t_cfg)
+    if s_cfg.vocab_size != t_cfg.vocab_size:
+        raise LiteformerError("teacher init of a translation student needs the teacher's vocabulary")
+    if not 0 < s_cfg.num_decoder_layers <= t_cfg.num_decoder_layers:
+        raise LiteformerError(f"teacher init cuts the teacher down: the student's {s_cfg.num_decoder_layers} "
+                              f"decoder layers are not 1..{t_cfg.num_decoder_layers}")
+    enc = spread_layers(s_cfg.num_layers, t_cfg.num_layers)
+    dec = spread_layers(s_cfg.num_decoder_layers, t_cfg.num_decoder_layers)
+    widths = [("encoder", i, j, s_cfg.num_heads[i], t_cfg.num_heads[j], s_cfg.ffn_dim[i], t_cfg.ffn_dim[j])
+              for i, j in enumerate(enc)]
+    widths += [("decoder", i, j, max(s_cfg.decoder_num_heads[i], s_cfg.decoder_cross_heads[i]),
+                min(t_cfg.decoder_num_heads[j], t_cfg.decoder_cross_heads[j]), s_cfg.decoder_ffn_dim[i],
+                t_cfg.decoder_ffn_dim[j]) for i, j in enumerate(dec)]
+    for stack, i, j, sh, th, sf, tf in widths:
+        if sh > th or sf > tf:
+            raise LiteformerError(f"teacher init: student {stack} layer {i} ({sh} heads, FFN {sf}) is wider than "
+                                  f"teacher {stack} layer {j} ({th} heads, FFN {tf})")
+    if not pairs:
+        raise LiteformerError("teacher init needs sentence pairs to score the teacher's channels on")
+    was_training = teacher.training
+    teacher.eval()
+    channel_scores = _seq2seq_channels(teacher, pairs, pad_id, bos_id)
+    with torch.enable_grad():  # Fisher scores need the gradients this function otherwise turns off
+        imp = seq2seq_importance(teacher, pairs, pad_id, bos_id, progress=progress)
+    teacher.train(was_training)
+    ch = _top(channel_scores, s_cfg.hidden_size)  # (H_s,) kept residual channels
+    student.encoder.embeddings.word.weight.copy_(teacher.encoder.embeddings.word.weight[:, ch])  # shared table
+    kept: dict[str, list] = {"encoder_heads": [], "decoder_heads": [], "cross_heads": []}
+    for stack, layers in (("encoder", enc), ("decoder", dec)):
+        s_stack, t_stack = getattr(student, stack), getattr(teacher, stack)
+        _copy_embeddings(s_stack.embeddings, t_stack.embeddings, ch, s_cfg)
+        for i, j in enumerate(layers):
+            sb, tb = s_stack.layers[i], t_stack.layers[j]
+            if stack == "encoder":
+                h, f = _top(imp.heads[j], sb.attn.n_heads), _top(imp.neurons[j], sb.ffn.width)
+            else:
+                h, f = _top(imp.decoder_heads[j], sb.attn.n_heads), _top(imp.decoder_neurons[j], sb.ffn.width)
+                c = _top(imp.cross_heads[j], sb.cross.n_heads)
+                _copy_attention(sb.cross, tb.cross, ch, c, t_cfg.head_dim)
+                _norm(sb.cross_norm, tb.cross_norm, ch)
+                kept["cross_heads"].append(c.tolist())
+            _copy_block(sb, tb, ch, h, f, t_cfg.head_dim)
+            kept[f"{stack}_heads"].append(h.tolist())
+        if s_cfg.norm_first:
+            _norm(s_stack.final_norm, t_stack.final_norm, ch)
+    return {"encoder_layers": enc, "decoder_layers": dec, "hidden_channels": ch.tolist(), **kept,
+            "pairs_scored": len(pairs), "width": [t_cfg.hidden_size, s_cfg.hidden_size]}
+
+
+@torch.no_grad()
+def _seq2seq_channels(teacher: nn.Module, pairs, pad_id: int, bos_id: int, batch: int = 32) -> torch.Tensor:
+    """(H_t,) mean |activation| of each residual channel over real tokens of every encoder and decoder
+    layer's output and both embedding outputs."""
+    from liteformer.data.batching import pad_batch
+    total, tokens, masks = 0, 0, {}
+
+    def hook(which: str):
+        def fn(module, args, out):
+            nonlocal total
+            x = out[0] if isinstance(out, tuple) else out  # (B, T, H)
+            total = total + x[masks[which].bool()].abs().sum(0)
+        return fn
+
+    handles = [m.register_forward_hook(hook(stack)) for stack in ("encoder", "decoder")
+               for m in (getattr(teacher, stack).embeddings, *getattr(teacher, stack).layers)]
+    try:
+        for k in range(0, len(pairs), batch):
+            rows = pairs[k : k + batch]
+            src, masks["encoder"] = pad_batch([r[0] for r in rows], pad_id)  # (b, S)
+            dec, masks["decoder"] = pad_batch([[bos_id, *r[1][:-1]] for r in rows], pad_id)  # (b, T)
+            teacher(src, masks["encoder"], dec, masks["decoder"])
+            n_layers = 1 + len(teacher.encoder.layers), 1 + len(teacher.decoder.layers)
+            tokens += int(masks["encoder"].sum()) * n_layers[0] + int(masks["decoder"].sum()) * n_layers[1]
+    finally:
+        for h in handles:
+            h.remove()
+    return total / tokens
+
+
+def _top(scores: torch.Tensor, n: int) -> torch.Tensor:
+    """The ``n`` best units, in their original order."""
+    return scores.topk(n).indices.sort().values
+
+
+def _lin(dst: nn.Linear, src: nn.Linear, rows: torch.Tensor | None, cols: torch.Tensor | None) -> None:
+    w = src.weight if rows is None else src.weight[rows]
+    dst.weight.copy_(w if cols is None else w[:, cols])
+    if dst.bias is not None:
+        dst.bias.copy_(src.bias if rows is None else src.bias[rows])
+
+
+def _norm(dst: nn.LayerNorm, src: nn.LayerNorm, ch: torch.Tensor) -> None:
+    dst.weight.copy_(src.weight[ch])
+    dst.bias.copy_(src.bias[ch])
+
+
+def _copy_embeddings(se: nn.Module, te: nn.Module, ch: torch.Tensor, s_cfg: TransformerConfig) -> None:
+    """Position and token-type tables and the embedding LayerNorm (the word table is copied by the caller)."""
+    if se.position is not None and te.position is not None:
+        se.position.weight.copy_(te.position.weight[: s_cfg.max_positions, ch])
+    if se.token_type is not None:
+        se.token_type.weight.copy_(te.token_type.weight[: s_cfg.type_vocab_size, ch])
+    _norm(se.norm, te.norm, ch)
+
+
+def _copy_attention(sa: nn.Module, ta: nn.Module, ch: torch.Tensor, heads: torch.Tensor, d: int) -> None:
+    rows = (heads[:, None] * d + torch.arange(d)).flatten()  # (n_s·d,) the kept heads' q/k/v rows
+    for name in ("q", "k", "v"):
+        _lin(getattr(sa, name), getattr(ta, name), rows, ch)
+    _lin(sa.out, ta.out, ch, rows)
+
+
+def _copy_block(sb: nn.Module, tb: nn.Module, ch: torch.Tensor, heads: torch.Tensor, neurons: torch.Tensor,
+                d: int) -> None:
+    """Self-attention (kept ``heads``), FFN (kept ``neurons``) and their LayerNorms of one layer."""
+    _copy_attention(sb.attn, tb.attn, ch, heads, d)
+    _lin(sb.ffn.up, tb.ffn.up, neurons, ch)
+    _lin(sb.ffn.down, tb.ffn.down, ch, neurons)
+    _norm(sb.attn_norm, tb.attn_norm, ch)
+    _norm(sb.ffn_norm, tb.ffn_norm, ch)
