@@ -132,11 +132,15 @@ class TransformerForSeq2SeqLM(nn.Module):
             with torch.no_grad():
                 word.weight[cfg.pad_token_id].zero_()
 
-    def forward(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask=None):
-        """Teacher forcing: logits (B, T, V) for every target position."""
+    def forward(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask=None, logits_at=None):
+        """Teacher forcing: logits (B, T, V) for every target position, or (N, V) for the N positions
+        where ``logits_at`` (B, T) is true (training: the real target tokens, so that the output
+        projection and the softmax skip the padding)."""
         memory = self.encoder(input_ids, attention_mask).last_hidden  # (B, S, H)
-        x = self.decoder(decoder_input_ids, decoder_attention_mask, memory, attention_mask)
-        return tied_logits(x, self.decoder.embeddings)  # (B, T, V)
+        x = self.decoder(decoder_input_ids, decoder_attention_mask, memory, attention_mask)  # (B, T, H)
+        if logits_at is not None:
+            x = x[logits_at]  # (N, H)
+        return tied_logits(x, self.decoder.embeddings)  # (B, T, V) or (N, V)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_target: int) -> DecoderState:
         """The source (B, S) → the decoding state: each layer's cross-attention K/V and an empty
@@ -172,7 +176,7 @@ class TransformerForCausalLM(nn.Module):
 
 
 def tied_logits(x: torch.Tensor, emb: Embeddings) -> torch.Tensor:
-    """(B, T, H) → (B, T, V) through the word embedding's transpose."""
+    """(…, H) → (…, V) through the word embedding's transpose."""
     if emb.project is not None:  # factorized: H -> E by the projection's transpose
         x = (x - emb.project.bias) @ emb.project.weight
-    return x @ emb.word.weight.T  # (B, T, V)
+    return x @ emb.word.weight.T  # (…, V)

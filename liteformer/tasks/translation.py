@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from liteformer.data.batching import pad_batch
@@ -66,18 +67,18 @@ def score(hypotheses: list[str], references: list[str]) -> BleuReport:
 def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, pad_id: int,
                         epsilon: float = LABEL_SMOOTHING) -> torch.Tensor:
     """Per-sentence sum of token losses: (1-ε)·NLL + ε·mean over the vocabulary of −log p, padding
-    excluded. ``logits`` (B, T, V), ``target`` (B, T) → (B,)."""
-    logp = logits.float().log_softmax(-1)  # (B, T, V)
-    nll = -logp.gather(-1, target[..., None])[..., 0]  # (B, T)
-    smooth = -logp.mean(-1)  # (B, T)
-    per_token = (1 - epsilon) * nll + epsilon * smooth
-    return (per_token * (target != pad_id)).sum(-1)
+    excluded. ``logits`` (B, T, V), ``target`` (B, T) → (B,); or (N, V), (N,) → () for tokens
+    already taken out of their sentences."""
+    per_token = F.cross_entropy(logits.flatten(0, -2).float(), target.flatten(), ignore_index=pad_id,
+                                label_smoothing=epsilon, reduction="none")  # one fused softmax
+    return per_token.view(target.shape).sum(-1)
 
 
 def token_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target: torch.Tensor, pad_id: int,
              temperature: float = 1.0) -> torch.Tensor:
     """Word-level distillation per sentence (B,): Σ over real target tokens of T²·KL(p ‖ q) with
-    p = softmax(teacher/T), q = softmax(student/T) (Kim & Rush 2016, eq. 3 with temperature)."""
+    p = softmax(teacher/T), q = softmax(student/T) (Kim & Rush 2016, eq. 3 with temperature).
+    Shapes as in ``label_smoothed_loss``: (B, T, V) → (B,), or (N, V) → ()."""
     T = temperature
     log_q = (student_logits.float() / T).log_softmax(-1)  # (B, T, V)
     log_p = (teacher_logits.float() / T).log_softmax(-1)
@@ -96,9 +97,12 @@ def teacher_forcing(source: list[list[int]], target: list[list[int]], pad_id: in
 
 def sequence_loss(model, src, src_mask, dec_in, dec_mask, tgt, pad_id: int,
                   epsilon: float = LABEL_SMOOTHING) -> torch.Tensor:
-    """Per-sentence label-smoothed loss of a teacher-forced batch (B,)."""
-    logits = model(src, src_mask, dec_in, dec_mask)  # (B, T, V)
-    return label_smoothed_loss(logits, tgt, pad_id, epsilon)
+    """Per-sentence label-smoothed loss of a teacher-forced batch (B,); logits only at real tokens."""
+    real = tgt != pad_id  # (B, T)
+    per_token = F.cross_entropy(model(src, src_mask, dec_in, dec_mask, logits_at=real).float(), tgt[real],
+                                label_smoothing=epsilon, reduction="none")  # (N,)
+    return torch.zeros(real.shape, dtype=per_token.dtype, device=per_token.device).masked_scatter(
+        real, per_token).sum(-1)
 
 
 @torch.no_grad()

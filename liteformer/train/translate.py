@@ -104,11 +104,13 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
                                                              pad, bos)]
         if teacher is None:
             return sequence_loss(net, *batch, pad_id=pad, epsilon=tcfg.label_smoothing).sum()
-        logits = net(*batch[:4])  # (B, T, V)
+        real = batch[4] != pad  # (B, T): logits only for the real target tokens
+        logits = net(*batch[:4], logits_at=real)  # (N, V)
         with torch.no_grad():
-            t_logits = teacher(*batch[:4])
-        hard = label_smoothed_loss(logits, batch[4], pad, tcfg.label_smoothing)
-        return (alpha * hard + (1 - alpha) * token_kd(logits, t_logits, batch[4], pad, temperature)).sum()
+            t_logits = teacher(*batch[:4], logits_at=real)
+        gold = batch[4][real]  # (N,)
+        hard = label_smoothed_loss(logits, gold, pad, tcfg.label_smoothing)
+        return alpha * hard + (1 - alpha) * token_kd(logits, t_logits, gold, pad, temperature)
 
     def weight(global_idx):  # the global batch's target tokens (</s> included)
         return float(sum(len(tgt.ids[i]) for i in global_idx.tolist()))
