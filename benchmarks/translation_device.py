@@ -43,7 +43,7 @@ from liteformer.data.parallel import read_parallel
 from liteformer.models.checkpoint import load_model
 from liteformer.train.translate import teacher_targets
 t = load_model(sys.argv[1])
-teacher_targets(t.model, t.tokenizer, read_parallel(sys.argv[2]).sources, sys.argv[3], progress=True)
+teacher_targets(t.model, t.tokenizer, read_parallel(sys.argv[2]).sources, sys.argv[3], progress=sys.stderr.isatty())
 """
 
 

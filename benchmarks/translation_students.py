@@ -62,7 +62,7 @@ def measure(model: Path, test: str, n: int) -> dict:
         sys.exit(f"latency of {model} failed: {r.stderr[-500:]}")
     out = json.loads(r.stdout.strip().splitlines()[-1])
     bleu = liteformer("eval", "--model", str(model), "--data", test, "--beam", "5", "--threads", "2", "--out",
-                      str(model.parent / f"{model.name}-test.json"))
+                      str(model.parent / f"{model.name}-test.json"), "--overwrite")
     if bleu.returncode:
         sys.exit(f"eval of {model} failed: {bleu.stderr[-500:]}")
     out.update(json.loads((model.parent / f"{model.name}-test.json").read_text()))
@@ -125,7 +125,8 @@ def main() -> int:
           "x faster | tokens/s | peak MB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['parameters'] / 1e6:.2f} M | {r['bleu']:.2f} | {100 * r['bleu'] / t['bleu']:.1f} | "
+        pct = 100 * r["bleu"] / t["bleu"] if t["bleu"] else float("nan")
+        print(f"| {name} | {r['parameters'] / 1e6:.2f} M | {r['bleu']:.2f} | {pct:.1f} | "
               f"{r['bleu_tok_lc']:.2f} | {r['chrf']:.2f} | {r['encoder_ms']:.1f} | {r['decoder_ms']:.1f} | "
               f"{t['sentence_ms'] / r['sentence_ms']:.2f} | {r['tokens_per_s']:.0f} | {r['peak_rss_mb']:.0f} |")
     (work / "students.json").write_text(json.dumps(rows, indent=2))
