@@ -384,7 +384,7 @@ def _distill_translation(a: argparse.Namespace) -> int:
     from liteformer.data.parallel import ParallelDataset, read_parallel
     from liteformer.models.checkpoint import load_model
     from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import prepare, teacher_targets, train_translation
+    from liteformer.train.translate import Prepared, prepare, teacher_targets, train_translation
     if a.threads:
         torch.set_num_threads(a.threads)
     unsupported = [f for f, v in (("--student-init-embeddings", a.student_init_embeddings),
@@ -414,7 +414,6 @@ def _distill_translation(a: argparse.Namespace) -> int:
             notes["init_from_teacher"] = cut_seq2seq_student_(prep.model, teacher.model, teacher.tokenizer, train,
                                                               progress=sys.stderr.isatty())
     elif a.student:
-        from liteformer.train.translate import Prepared
         student = load_model(a.student)
         if not student.is_generator:
             raise LiteformerError(f"{a.student}: not a translation model (no decoder)")
@@ -424,7 +423,6 @@ def _distill_translation(a: argparse.Namespace) -> int:
         prep = Prepared(student.model, teacher.tokenizer, train, read_parallel(a.dev) if a.dev else None)
     else:
         from liteformer.compress.distill.student import seq2seq_student_from_teacher
-        from liteformer.train.translate import Prepared
         enc, dec = _layer_split(a.keep_layers)
         prep = Prepared(seq2seq_student_from_teacher(teacher.model, enc, dec), teacher.tokenizer, train,
                         read_parallel(a.dev) if a.dev else None)

@@ -19,6 +19,15 @@ def pad_batch(ids: Sequence[Sequence[int]], pad_id: int,
     return input_ids, mask
 
 
+def teacher_forcing(source: list[list[int]], target: list[list[int]], pad_id: int, bos_id: int):
+    """Padded tensors for one batch: source ids/mask (B, S), decoder input ``<s> y`` and the
+    target ``y </s>`` (B, T), the decoder mask."""
+    src, src_mask = pad_batch(source, pad_id)
+    dec_in, dec_mask = pad_batch([[bos_id, *t[:-1]] for t in target], pad_id)
+    tgt, _ = pad_batch(target, pad_id)
+    return src, src_mask, dec_in, dec_mask, tgt
+
+
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length (little padding); order is restored by index."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from liteformer.data.batching import pad_batch
+from liteformer.data.batching import pad_batch, teacher_forcing  # noqa: F401 (part of this task's API)
 from liteformer.data.parallel import ParallelDataset, read_parallel
 from liteformer.errors import LiteformerError
 from liteformer.models.generation import GenerationConfig, generate, model_calls
@@ -84,15 +84,6 @@ def token_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target:
     log_p = (teacher_logits.float() / T).log_softmax(-1)
     kl = (log_p.exp() * (log_p - log_q)).sum(-1)  # (B, T)
     return T * T * (kl * (target != pad_id)).sum(-1)
-
-
-def teacher_forcing(source: list[list[int]], target: list[list[int]], pad_id: int, bos_id: int):
-    """Padded tensors for one batch: source ids/mask (B, S), decoder input ``<s> y`` and the
-    target ``y </s>`` (B, T), the decoder mask."""
-    src, src_mask = pad_batch(source, pad_id)
-    dec_in, dec_mask = pad_batch([[bos_id, *t[:-1]] for t in target], pad_id)
-    tgt, _ = pad_batch(target, pad_id)
-    return src, src_mask, dec_in, dec_mask, tgt
 
 
 def sequence_loss(model, src, src_mask, dec_in, dec_mask, tgt, pad_id: int,

@@ -216,7 +216,7 @@ def init_seq2seq_from_teacher_(student: nn.Module, teacher: nn.Module, pairs: li
 def _seq2seq_channels(teacher: nn.Module, pairs, pad_id: int, bos_id: int, batch: int = 32) -> torch.Tensor:
     """(H_t,) mean |activation| of each residual channel over real tokens of every encoder and decoder
     layer's output and both embedding outputs."""
-    from liteformer.data.batching import pad_batch
+    from liteformer.data.batching import teacher_forcing
     total, tokens, masks = 0, 0, {}
 
     def hook(which: str):
@@ -231,8 +231,8 @@ def _seq2seq_channels(teacher: nn.Module, pairs, pad_id: int, bos_id: int, batch
     try:
         for k in range(0, len(pairs), batch):
             rows = pairs[k : k + batch]
-            src, masks["encoder"] = pad_batch([r[0] for r in rows], pad_id)  # (b, S)
-            dec, masks["decoder"] = pad_batch([[bos_id, *r[1][:-1]] for r in rows], pad_id)  # (b, T)
+            src, masks["encoder"], dec, masks["decoder"], _ = teacher_forcing([r[0] for r in rows],
+                                                                              [r[1] for r in rows], pad_id, bos_id)
             teacher(src, masks["encoder"], dec, masks["decoder"])
             n_layers = 1 + len(teacher.encoder.layers), 1 + len(teacher.decoder.layers)
             tokens += int(masks["encoder"].sum()) * n_layers[0] + int(masks["decoder"].sum()) * n_layers[1]

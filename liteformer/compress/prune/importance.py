@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from liteformer.data.batching import pad_batch
+from liteformer.data.batching import pad_batch, teacher_forcing
 from liteformer.errors import LiteformerError
 
 
@@ -148,16 +148,12 @@ def seq2seq_importance(model: nn.Module, pairs: Iterable[tuple[list[int], list[i
     batches = []
     for s in range(0, len(order), batch_size):
         rows = [pairs[i] for i in order[s : s + batch_size]]
-        src, src_mask = pad_batch([r[0] for r in rows], pad_id)  # (B, S)
-        dec_in, dec_mask = pad_batch([[bos_id, *r[1][:-1]] for r in rows], pad_id)  # (B, T)
-        tgt, _ = pad_batch([r[1] for r in rows], pad_id)  # (B, T)
-        batches.append((src, src_mask, dec_in, dec_mask, tgt))
+        batches.append(teacher_forcing([r[0] for r in rows], [r[1] for r in rows], pad_id, bos_id))
 
     def loss(m: nn.Module, batch) -> tuple[torch.Tensor, int]:
-        logits = m(*batch[:4])  # (B, T, V)
         tgt = batch[4]
-        return F.cross_entropy(logits.flatten(0, 1).float(), tgt.flatten(), ignore_index=pad_id,
-                               reduction="sum"), tgt.shape[0]
+        real = tgt != pad_id  # (B, T): the softmax over the vocabulary only where there is a target token
+        return F.cross_entropy(m(*batch[:4], logits_at=real).float(), tgt[real], reduction="sum"), tgt.shape[0]
 
     return gated_importance(model, batches, loss, progress, method)
 
