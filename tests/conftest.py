@@ -49,3 +49,23 @@ def tiny_folder(tmp_path_factory, tokenizer):
     path = tmp_path_factory.mktemp("models") / "tiny"
     save_model(model, tokenizer, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def nmt_folder(tmp_path_factory):
+    """A tiny random encoder-decoder (decoder layers of 4 and 2 heads) with a 200-piece joint
+    vocabulary from multi30k:val, saved as a model folder."""
+    from liteformer.data.parallel import read_parallel
+    from liteformer.data.subword import train_subword
+    from liteformer.models.seq2seq import TransformerForSeq2SeqLM
+    pairs = read_parallel("multi30k:val")
+    tok = train_subword(pairs.sources + pairs.targets, 200)
+    torch.manual_seed(0)
+    cfg = TransformerConfig(vocab_size=tok.vocab_size, hidden_size=32, num_layers=2, num_heads=4, ffn_dim=64,
+                            num_decoder_layers=2, decoder_num_heads=[4, 2], max_positions=64, type_vocab_size=0,
+                            pooler="none", norm_first=True, positions="learned", dropout=0.0,
+                            attention_dropout=0.0)
+    model = TransformerForSeq2SeqLM(cfg).eval()
+    path = tmp_path_factory.mktemp("models") / "nmt"
+    save_model(model, tok, path)
+    return path

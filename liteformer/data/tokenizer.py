@@ -75,6 +75,21 @@ class TextTokenizer:
         (folder / "special_tokens_map.json").write_text(json.dumps(SPECIAL, indent=2), encoding="utf-8")
 
 
+def load_any_tokenizer(folder: str | Path):
+    """The folder's tokenizer: a joint subword vocabulary (generation tasks) or WordPiece."""
+    folder = Path(folder)
+    cfg = folder / "tokenizer_config.json"
+    if cfg.is_file():
+        try:
+            subword = bool(json.loads(cfg.read_text(encoding="utf-8")).get("liteformer_subword"))
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            subword = False
+        if subword:
+            from liteformer.data.subword import load_subword
+            return load_subword(folder)
+    return load_tokenizer(folder)
+
+
 def load_tokenizer(folder: str | Path) -> TextTokenizer:
     folder = Path(folder)
     lowercase = True

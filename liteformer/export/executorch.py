@@ -25,7 +25,7 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     ep = torch.export.export(model, (ids, mask), dynamic_shapes=({1: seq}, {1: seq}), strict=False)
     quant = None
     if opts.quantize:
-        ep, quant = _pt2e_quantize(ep, model, opts, (ids, mask), seq)
+        ep, quant = _pt2e_quantize(ep, model, opts, (ids, mask), {}, ({1: seq}, {1: seq}))
         quant["int8_embedding"] = int8_table
     program = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
     path = out_dir / "model.pte"
@@ -36,8 +36,45 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
             "outputs": [{"name": "logits", "dtype": "float32", "shape": [1, model.config.num_labels]}]}
 
 
-def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, sample, seq):
-    """XNNPACK PT2E int8: symmetric per-channel weights; activations dynamic or calibrated."""
+def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
+    """An encoder-decoder as one .pte with two methods, ``encode`` and ``decode``
+    (export/seq2seq_graphs; batch 1, dynamic source length up to max_length, the decoder cache fixed
+    at ``max_target`` slots), both lowered to XNNPACK."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    from liteformer.export import seq2seq_graphs as g
+
+    L = opts.target_length(model.config.max_positions)
+    int8_table = bool(opts.quantize) and "embeddings" not in opts.keep_float
+    if int8_table:
+        model = quantize_(copy.deepcopy(model), Int8EmbeddingConfig())
+        model.decoder.embeddings.word = model.encoder.embeddings.word  # still one (tied) table
+    enc_in, dec_in = g.sample_inputs(model, L, 1, min(8, opts.max_length), torch.long)
+    src = torch.export.Dim("source", min=2, max=opts.max_length)
+    enc_dyn = {"input_ids": {1: src}, "attention_mask": {1: src}}
+    dec_dyn = {"token": None, "position": None, "attention_mask": {1: src}, "self_k": None, "self_v": None,
+               "cross_k": {2: src}, "cross_v": {2: src}}
+    programs, quant = {}, None
+    for name, module, sample, dyn in (("encode", g.EncodeGraph(model), enc_in, enc_dyn),
+                                      ("decode", g.DecodeGraph(model), dec_in, dec_dyn)):
+        ep = torch.export.export(module.eval(), (), kwargs=sample, dynamic_shapes=dyn, strict=False)
+        if opts.quantize:
+            ep, quant = _pt2e_quantize(ep, module, opts, (), sample, dyn, prefix="model.")
+        programs[name] = ep
+    if quant is not None:
+        quant["int8_embedding"] = int8_table
+    program = to_edge_transform_and_lower(programs, partitioner=[XnnpackPartitioner()]).to_executorch()
+    path = out_dir / "model.pte"
+    path.write_bytes(program.buffer)
+    return {"artifact": path.name, "backend": "xnnpack", "quantization": quant, "methods": ["encode", "decode"],
+            "generation": {"layout": g.layout(model, L)}}
+
+
+def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, args: tuple, kwargs: dict, dynamic_shapes,
+                   prefix: str = ""):
+    """XNNPACK PT2E int8: symmetric per-channel weights; activations dynamic or calibrated.
+    ``args``/``kwargs``: a sample input; ``prefix``: the path of the model inside ``model``."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
@@ -50,7 +87,7 @@ def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, sample, seq)
     qcfg = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic)
     quantizer = XNNPACKQuantizer().set_global(qcfg)
     kept = [name for name, m in model.named_modules()
-            if isinstance(m, torch.nn.Linear) and group_of(name) in opts.keep_float]
+            if isinstance(m, torch.nn.Linear) and group_of(name.removeprefix(prefix)) in opts.keep_float]
     for name in kept:
         quantizer.set_module_name(name, None)
     prepared = prepare_pt2e(ep.module(), quantizer)
@@ -58,7 +95,7 @@ def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, sample, seq)
         x = torch.tensor([ids[: opts.max_length]], dtype=torch.long)
         prepared(x, torch.ones_like(x))
     if not opts.calibration:
-        prepared(*sample)
+        prepared(*args, **kwargs)
     converted = convert_pt2e(prepared)
-    ep = torch.export.export(converted, sample, dynamic_shapes=({1: seq}, {1: seq}), strict=False)
+    ep = torch.export.export(converted, args, kwargs=kwargs, dynamic_shapes=dynamic_shapes, strict=False)
     return ep, {"method": opts.method, "quantizer": "XNNPACKQuantizer", "kept_float_linears": len(kept)}

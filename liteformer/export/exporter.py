@@ -1,8 +1,10 @@
 """``export_model``: a model folder → one bundle per runtime, verified before it is put in place.
 
-The runtime's exporter module comes from the runtimes table; the exported artifact is loaded back
-through the same ``Runner`` that ``run`` and ``bench`` use and checked by the model's task
-(``tasks``: for a classifier, fp32 logits within 1e-4, labels agreeing on ≥ 99 %)."""
+The runtime's exporter module comes from the runtimes table (``convert`` for a classifier,
+``convert_seq2seq`` for an encoder-decoder: encode and decode graphs with a fixed-size cache); the
+exported artifact is loaded back through the same ``Runner`` that ``run`` and ``bench`` use and
+checked by the model's task (``tasks``: for a classifier, fp32 logits within 1e-4, labels agreeing on
+≥ 99 %; for translation, identical greedy outputs and BLEU within 0.5 when quantized)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import time
 from pathlib import Path
 
 from liteformer import runtimes, tasks
+from liteformer.errors import LiteformerError
 from liteformer.export.options import ExportOptions
 from liteformer.fileio import atomic_dir
 from liteformer.models.checkpoint import LoadedModel, file_sha256
@@ -18,31 +21,54 @@ from liteformer.models.transformer import count_parameters
 from liteformer.quiet import quiet
 from liteformer.runtimes.bundle import SIDECAR
 
-TASK = "text-classification"  # the task of every model liteformer exports today
+# What a phone app runs for a generation bundle (the sidecar's generation.loop)
+LOOP = ("tokenize the source (pieces + </s>, at most max_length; LiteRT: pad to the smallest bucket, mask 0); "
+        "cross_k, cross_v = encode(input_ids, attention_mask); self_k = self_v = zeros(self_cache); token = bos_id; "
+        "for position in 0 .. limit-1: logits, self_k, self_v = decode(token, [position], attention_mask, self_k, "
+        "self_v, cross_k, cross_v); token = argmax(logits); stop at eos_id; limit = min(max_target - 1, "
+        "ceil(max_len_a * source_tokens + max_len_b)); detokenize the pieces")
+
+
+def task_of(loaded: LoadedModel) -> str:
+    """The task a model folder's model serves."""
+    return "translation" if loaded.is_generator else "text-classification"
 
 
 def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: ExportOptions,
-                 verify_texts: list[str] | None = None, threads: int = 2, extra: dict | None = None) -> dict:
-    """Write a bundle for ``runtime`` at ``out`` (atomically); verify it unless no texts are given."""
-    loaded.require_classifier(f"export to {runtime}")
+                 verify_texts=None, threads: int = 2, extra: dict | None = None) -> dict:
+    """Write a bundle for ``runtime`` at ``out`` (atomically); verify it unless no inputs are given
+    (``verify_texts``: texts, or for translation a ``ParallelDataset`` whose targets are references)."""
     model = loaded.model.eval()
+    generator = loaded.is_generator
     opts.validate(model.config.max_positions)
     opts.check_quantize(runtime)
+    if generator and opts.quantize is not None and opts.quantize.static:
+        raise LiteformerError(f"{opts.method}: static quantization of a generation model is not supported "
+                              "(use int8-dynamic)")
+    generation = None
+    if generator:
+        from liteformer.models.generation import GenerationConfig
+        d = GenerationConfig()
+        tok = loaded.tokenizer
+        generation = {"bos_id": tok.bos_id, "eos_id": tok.eos_id, "pad_id": tok.pad_id,
+                      "max_len_a": d.max_len_a, "max_len_b": d.max_len_b, "loop": LOOP}
     if opts.keep_float:
         from liteformer.compress.quantize.groups import check_groups
         check_groups(opts.keep_float, model.config)
     be = runtimes.exporter(runtime)
-    task = tasks.get(TASK)
+    task = tasks.get(task_of(loaded))
     t0 = time.time()
     with atomic_dir(out) as tmp:
         with quiet():  # the converters' own progress output (see liteformer.quiet)
-            meta = be.convert(model, tmp, opts)
+            meta = be.convert_seq2seq(model, tmp, opts) if generator else be.convert(model, tmp, opts)
+        if generator:
+            meta["generation"] = {**generation, **meta["generation"]}
         loaded.tokenizer.save(tmp)
         src = loaded.path / "model.safetensors"
         sidecar = {
             "format": "liteformer-bundle", "version": 1, "runtime": runtime, **meta,
             "max_length": opts.max_length, "task": task.name,
-            "id2label": {str(k): v for k, v in model.config.id2label.items()},
+            "id2label": {} if generator else {str(k): v for k, v in model.config.id2label.items()},
             "parameters": count_parameters(model), "config": model.config.to_dict(),
             "source": {"path": str(loaded.path), "sha256": file_sha256(src) if src.exists() else None},
             "export": {"quantization": opts.method, "keep_float": list(opts.keep_float),

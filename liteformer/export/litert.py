@@ -39,21 +39,49 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
         kwargs = {"input_ids": ids, "attention_mask": mask}
         conv = (litert_torch.signature if conv is None else conv.signature)(signature_name(T), model,
                                                                           sample_kwargs=kwargs)
-    edge = conv.convert()
-    path = out_dir / ("model_fp32.tflite" if opts.quantize else "model.tflite")
-    edge.export(str(path))
     signatures = {signature_name(T): T for T in buckets}
-    quant = None
-    if opts.quantize:
-        from liteformer.export.litert_quant import quantize
-        quant = quantize(path, out_dir / "model.tflite", opts.method, opts.calibration, signatures)
-        path.unlink()
-        path = out_dir / "model.tflite"
-    compact(path)  # quantization tables shared across signatures, short inner tensor names
+    path, quant = _write(conv, out_dir, "model", opts, signatures)
     return {"artifact": path.name, "buckets": buckets, "signatures": signatures, "quantization": quant,
             "inputs": [{"name": "input_ids", "dtype": "int32", "shape": [1, "bucket"]},
                        {"name": "attention_mask", "dtype": "int32", "shape": [1, "bucket"]}],
             "outputs": [{"name": "output_0", "dtype": "float32", "shape": [1, model.config.num_labels]}]}
+
+
+def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
+    """An encoder-decoder as one .tflite with two signatures per source-length bucket S,
+    ``encode_S`` and ``decode_S`` (export/seq2seq_graphs; batch 1, int32 ids, the decoder cache fixed
+    at ``max_target`` slots). The weights are stored once for all signatures."""
+    import litert_torch
+
+    from liteformer.export import seq2seq_graphs as g
+
+    L = opts.target_length(model.config.max_positions)
+    buckets = opts.bucket_list()
+    encode, decode = g.EncodeGraph(model).eval(), g.DecodeGraph(model).eval()
+    conv, signatures = None, {}
+    for S in buckets:
+        enc_in, dec_in = g.sample_inputs(model, L, 1, S, torch.int32)
+        for name, module, sample in ((f"encode_{S}", encode, enc_in), (f"decode_{S}", decode, dec_in)):
+            conv = (litert_torch.signature if conv is None else conv.signature)(name, module, sample_kwargs=sample)
+            signatures[name] = S
+    path, quant = _write(conv, out_dir, "model", opts, signatures)
+    return {"artifact": path.name, "buckets": buckets, "signatures": signatures, "quantization": quant,
+            "generation": {"layout": g.layout(model, L)}}
+
+
+def _write(conv, out_dir: Path, stem: str, opts: ExportOptions, signatures: dict[str, int]) -> tuple[Path, dict | None]:
+    """Convert, quantize if asked, compact; the final file and the quantizer's report."""
+    edge = conv.convert()
+    path = out_dir / (f"{stem}_fp32.tflite" if opts.quantize else f"{stem}.tflite")
+    edge.export(str(path))
+    quant = None
+    if opts.quantize:
+        from liteformer.export.litert_quant import quantize
+        quant = quantize(path, out_dir / f"{stem}.tflite", opts.method, opts.calibration, signatures)
+        path.unlink()
+        path = out_dir / f"{stem}.tflite"
+    compact(path)  # quantization tables shared across signatures, short inner tensor names
+    return path, quant
 
 
 def _quant_key(q) -> tuple:

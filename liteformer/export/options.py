@@ -22,6 +22,9 @@ class ExportOptions:
     quantize: QuantizeConfig | str | None = None
     calibration: list[list[int]] | None = None  # token ids of calibration inputs (static methods)
     fuse: bool = True  # ONNX: ONNX Runtime's transformer fusions (see liteformer.export.onnx_fuse)
+    # generation models: the decoder cache's fixed length = the longest output (tokens, <s> included);
+    # None: 128, or the model's positions if fewer
+    max_target: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.quantize, str):
@@ -55,6 +58,14 @@ class ExportOptions:
             bad = [b for b in self.buckets if not 2 <= b <= self.max_length]
             if bad or not self.buckets:
                 raise LiteformerError(f"buckets {list(self.buckets)} must be in [2, max-length {self.max_length}]")
+
+    def target_length(self, max_positions: int) -> int:
+        """The decoder cache's length for a model with ``max_positions`` positions (checked)."""
+        L = self.max_target if self.max_target is not None else min(128, max_positions)
+        if not isinstance(L, int) or not 2 <= L <= max_positions:
+            raise LiteformerError(f"max-target {L} must be in [2, {max_positions}] (the model's positions; "
+                                  "the longest output in tokens)")
+        return L
 
     def bucket_list(self) -> list[int]:
         if self.buckets:

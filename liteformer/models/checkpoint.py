@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from liteformer.data.tokenizer import TextTokenizer, load_tokenizer
+from liteformer.data.tokenizer import TextTokenizer, load_any_tokenizer
 from liteformer.errors import LiteformerError
 from liteformer.fileio import atomic_dir, read_json_object
 from liteformer.models import hf, sparse
@@ -146,20 +146,6 @@ def architecture(config: dict) -> type:
     if isinstance(names, list) and "TransformerForSeq2SeqLM" in names:
         return TransformerForSeq2SeqLM
     return TransformerForSequenceClassification
-
-
-def load_any_tokenizer(folder: Path):
-    """The folder's tokenizer: a joint subword vocabulary (generation tasks) or WordPiece."""
-    cfg = folder / "tokenizer_config.json"
-    if cfg.is_file():
-        try:
-            subword = bool(json.loads(cfg.read_text(encoding="utf-8")).get("liteformer_subword"))
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            subword = False
-        if subword:
-            from liteformer.data.subword import load_subword
-            return load_subword(folder)
-    return load_tokenizer(folder)
 
 
 def _check_size(cfg: TransformerConfig, sd: dict, folder: Path, arch: type) -> None:

@@ -8,8 +8,10 @@ Incremental decoding (``encode`` once, then ``decode_step`` per output token):
 - the cross-attention keys/values of every decoder layer are computed once per sentence by
   ``encode`` — (B, n, S, d) each;
 - the self-attention cache is a fixed-size (B, n, L, d) tensor per layer, written at the step's
-  position with ``index_copy`` and read through a mask of the positions written so far — no growing
-  tensors, no data-dependent slicing, no branches, so the same step exports with static shapes;
+  position by ``torch.where`` over a one-hot mask of that position (a select, which every phone
+  runtime has; a scatter does not lower everywhere) and read through a mask of the positions written
+  so far — no growing tensors, no data-dependent slicing, no branches, so the same step exports with
+  static shapes (``export/seq2seq_graphs.py``);
 - a step gives exactly the logits of the full (teacher-forced) decoder at that position.
 Source, target and output embeddings are one tied matrix (a joint vocabulary).
 """
@@ -89,13 +91,15 @@ class TransformerDecoder(nn.Module):
         state with this position's keys/values written into the cache."""
         x = self.embeddings(token, positions=position)  # (B, 1, H)
         L = state.self_k[0].shape[2]
-        seen = (torch.arange(L, device=token.device) <= position)[None, None, None, :]  # (1, 1, 1, L)
+        slots = torch.arange(L, device=token.device)  # (L,)
+        seen = (slots <= position)[None, None, None, :]  # (1, 1, 1, L)
+        here = (slots == position)[None, None, :, None]  # (1, 1, L, 1): the slot this step writes
         new_k, new_v = [], []
         for i, block in enumerate(self.layers):
             h = block.attn_norm(x) if block.norm_first else x
             k, v = block.attn.kv(h)  # (B, n, 1, d)
-            k = state.self_k[i].index_copy(2, position, k)  # (B, n, L, d), written at `position`
-            v = state.self_v[i].index_copy(2, position, v)
+            k = torch.where(here, k, state.self_k[i])  # (B, n, L, d), written at `position`
+            v = torch.where(here, v, state.self_v[i])
             y, _ = block.attn.attend(h, k, v, seen)
             x = x + block.dropout(y) if block.norm_first else block.attn_norm(x + block.dropout(y))
             h = block.cross_norm(x) if block.norm_first else x

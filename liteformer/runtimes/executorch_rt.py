@@ -8,7 +8,9 @@ import numpy as np
 import torch
 from executorch.runtime import Runtime
 
-from liteformer.runtimes.runner import BundleRunner
+from liteformer.errors import LiteformerError
+from liteformer.runtimes.bundle import read_sidecar
+from liteformer.runtimes.runner import BundleRunner, GenerationRunner, is_generation
 
 
 class ExecuTorchRunner(BundleRunner):
@@ -26,5 +28,31 @@ class ExecuTorchRunner(BundleRunner):
         return out[0].numpy()
 
 
-def load(path: Path, variant: str | None, threads: int) -> ExecuTorchRunner:
-    return ExecuTorchRunner(path, variant, threads)
+class ExecuTorchGenerationRunner(GenerationRunner):
+    """One .pte with the methods ``encode`` and ``decode`` (batch 1, dynamic source length)."""
+
+    runtime = "executorch"
+    batch1 = True
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        torch.set_num_threads(threads)
+        self.program = Runtime.get().load_program(str(self.artifact))
+        missing = [m for m in ("encode", "decode") if m not in self.program.method_names]
+        if missing:
+            raise LiteformerError(f"{self.artifact}: lacks the method(s) {missing} of a generation bundle")
+        self.enc = self.program.load_method("encode")
+        self.dec = self.program.load_method("decode")
+
+    def _encode(self, ids, mask):
+        out = self.enc.execute([torch.from_numpy(ids), torch.from_numpy(mask)])
+        return out[0].numpy(), out[1].numpy()
+
+    def _decode(self, *args):
+        out = self.dec.execute([torch.from_numpy(np.ascontiguousarray(a)) for a in args])
+        return tuple(o.numpy() for o in out)
+
+
+def load(path: Path, variant: str | None, threads: int) -> ExecuTorchRunner | ExecuTorchGenerationRunner:
+    cls = ExecuTorchGenerationRunner if is_generation(read_sidecar(path, "executorch")) else ExecuTorchRunner
+    return cls(path, variant, threads)

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from liteformer.runtimes.runner import BundleRunner
+from liteformer.errors import LiteformerError
+from liteformer.runtimes.bundle import read_sidecar
+from liteformer.runtimes.runner import BundleRunner, GenerationRunner, is_generation
 
 
 class LiteRTRunner(BundleRunner):
@@ -42,5 +44,46 @@ class LiteRTRunner(BundleRunner):
         return np.concatenate(outs, axis=0)
 
 
-def load(path: Path, variant: str | None, threads: int) -> LiteRTRunner:
-    return LiteRTRunner(path, variant, threads)
+class LiteRTGenerationRunner(GenerationRunner):
+    """``encode_S``/``decode_S`` signatures per source bucket S; a source is padded to the smallest
+    bucket that holds it (masked), and the decode signature of that bucket runs every step."""
+
+    runtime = "litert"
+    id_dtype = np.int32
+    batch1 = True
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        self.interpreter = Interpreter(model_path=str(self.artifact), num_threads=threads)
+        self.buckets = sorted(self.meta["buckets"])
+        have = set(self.interpreter.get_signature_list())
+        missing = [f"{k}_{S}" for S in self.buckets for k in ("encode", "decode") if f"{k}_{S}" not in have]
+        if missing:
+            raise LiteformerError(f"{self.artifact}: lacks the signatures {missing} its sidecar names "
+                                  "(graph and sidecar are from different exports)")
+        self.enc = {S: self.interpreter.get_signature_runner(f"encode_{S}") for S in self.buckets}
+        self.dec = {S: self.interpreter.get_signature_runner(f"decode_{S}") for S in self.buckets}
+
+    def pad_source(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        B, S = ids.shape
+        i = bisect.bisect_left(self.buckets, S)
+        if i == len(self.buckets):
+            raise LiteformerError(f"a source of {S} tokens exceeds the largest bucket {self.buckets[-1]}")
+        L = self.buckets[i]
+        pi, pm = np.zeros((B, L), dtype=ids.dtype), np.zeros((B, L), dtype=mask.dtype)
+        pi[:, :S], pm[:, :S] = ids, mask
+        return pi, pm
+
+    def _encode(self, ids, mask):
+        res = self.enc[ids.shape[1]](input_ids=ids, attention_mask=mask)
+        return res["output_0"], res["output_1"]
+
+    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+        res = self.dec[mask.shape[1]](token=token, position=position, attention_mask=mask, self_k=self_k,
+                                      self_v=self_v, cross_k=cross_k, cross_v=cross_v)
+        return res["output_0"], res["output_1"], res["output_2"]
+
+
+def load(path: Path, variant: str | None, threads: int) -> LiteRTRunner | LiteRTGenerationRunner:
+    cls = LiteRTGenerationRunner if is_generation(read_sidecar(path, "litert")) else LiteRTRunner
+    return cls(path, variant, threads)

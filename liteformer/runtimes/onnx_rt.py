@@ -1,4 +1,5 @@
-"""ONNX Runtime (CPU execution provider) for .onnx bundles."""
+"""ONNX Runtime (CPU execution provider) for .onnx bundles: one graph for a classifier, two
+(``encode.onnx`` and ``decode.onnx``) for a generation model."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from liteformer.runtimes.runner import BundleRunner
+from liteformer.errors import LiteformerError
+from liteformer.runtimes.bundle import read_sidecar
+from liteformer.runtimes.runner import BundleRunner, GenerationRunner, is_generation
+
+
+def session(path: Path, threads: int) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 class OnnxRunner(BundleRunner):
@@ -15,11 +26,7 @@ class OnnxRunner(BundleRunner):
 
     def __init__(self, path: Path, variant: str | None, threads: int) -> None:
         super().__init__(path, variant, threads)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(self.artifact), so, providers=["CPUExecutionProvider"])
+        self.session = session(self.artifact, threads)
         self.output = self.session.get_outputs()[0].name
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -27,5 +34,35 @@ class OnnxRunner(BundleRunner):
         return self.session.run([self.output], feed)[0]
 
 
-def load(path: Path, variant: str | None, threads: int) -> OnnxRunner:
-    return OnnxRunner(path, variant, threads)
+class OnnxGenerationRunner(GenerationRunner):
+    runtime = "onnx"
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        graphs = self.meta.get("graphs")
+        if not isinstance(graphs, dict) or set(graphs) != {"encode", "decode"}:
+            raise LiteformerError(f"{self.path}: its sidecar must name the 'encode' and 'decode' graphs")
+        folder = self.artifact.parent
+        for name, file in graphs.items():
+            if not isinstance(file, str) or Path(file).name != file or not (folder / file).is_file():
+                raise LiteformerError(f"{folder}: the generation bundle lacks its {name} graph ({file!r})")
+        self.enc = session(folder / graphs["encode"], threads)
+        self.dec = session(folder / graphs["decode"], threads)
+        want = tuple(self.layout["self_cache"])
+        got = next((tuple(i.shape[1:]) for i in self.dec.get_inputs() if i.name == "self_k"), None)
+        if got != want:
+            raise LiteformerError(f"{folder / graphs['decode']}: its cache input has shape {got}, the sidecar "
+                                  f"says {want}: graph and sidecar are from different exports")
+
+    def _encode(self, ids, mask):
+        return tuple(self.enc.run(None, {"input_ids": ids, "attention_mask": mask}))
+
+    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+        feed = {"token": token, "position": position, "attention_mask": mask, "self_k": self_k, "self_v": self_v,
+                "cross_k": cross_k, "cross_v": cross_v}
+        return tuple(self.dec.run(None, feed))
+
+
+def load(path: Path, variant: str | None, threads: int) -> OnnxRunner | OnnxGenerationRunner:
+    cls = OnnxGenerationRunner if is_generation(read_sidecar(path, "onnx")) else OnnxRunner
+    return cls(path, variant, threads)

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from liteformer.data.tokenizer import load_tokenizer
+from liteformer.data.tokenizer import load_any_tokenizer
+from liteformer.errors import LiteformerError
 from liteformer.runtimes.bundle import artifact_path, bundle_files, read_sidecar
 
 
@@ -34,7 +35,7 @@ class BundleRunner:
         self.meta = read_sidecar(path, self.runtime)
         self.path = Path(path)
         self.artifact = artifact_path(path, self.meta)
-        self.tokenizer = load_tokenizer(self.artifact.parent)
+        self.tokenizer = load_any_tokenizer(self.artifact.parent)
         self.id2label = {int(k): v for k, v in self.meta["id2label"].items()}
         self.task = self.meta.get("task", "text-classification")
         self.threads = threads
@@ -50,3 +51,73 @@ class BundleRunner:
         return {"files": [str(f) for f in files], "size_bytes": sum(f.stat().st_size for f in files),
                 "parameters": self.meta.get("parameters"), "config": cfg or None,
                 "fixed_lengths": self.meta.get("buckets")}
+
+
+def is_generation(meta: dict) -> bool:
+    """A bundle of an encoder-decoder (encode and decode graphs), from its sidecar."""
+    return isinstance(meta.get("generation"), dict)
+
+
+class GenerationRunner(BundleRunner):
+    """A generation bundle's two entry points on NumPy arrays (see export/seq2seq_graphs):
+
+        encode(input_ids (B, S), attention_mask (B, S)) -> cross_k, cross_v (B, Nx, S, d)
+        decode(token (B, 1), position (1,), attention_mask, self_k, self_v, cross_k, cross_v)
+            -> logits (B, V), self_k, self_v (B, N, L, d)
+
+    ``pad_source`` brings a source to a length the artifact takes (a LiteRT bucket); runtimes whose
+    graphs have batch 1 run the rows one by one. ``runtimes.generation`` drives the loop."""
+
+    id_dtype: type = np.int64
+    batch1 = False  # graphs exported for one sentence at a time (LiteRT, ExecuTorch)
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        lay = self.meta["generation"].get("layout")
+        if not isinstance(lay, dict) or not all(isinstance(lay.get(k), list) for k in ("self_cache", "cross_cache")):
+            raise LiteformerError(f"{self.path}: its sidecar's generation.layout is missing or malformed")
+        self.layout = lay
+        self.max_target = int(lay["max_target"])
+        self.generation = self.meta["generation"]
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        raise LiteformerError(f"{self.path}: a generation bundle has no single entry point; "
+                              "run it through its task's decoding loop (liteformer run / eval)")
+
+    def pad_source(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ids, mask
+
+    def check_cache(self, self_k: np.ndarray, cross_k: np.ndarray) -> None:
+        """A cache of the shape this model was exported with (one line naming both otherwise)."""
+        want = tuple(self.layout["self_cache"])
+        if tuple(self_k.shape[1:]) != want:
+            raise LiteformerError(f"{self.path}: decoder cache of shape {tuple(self_k.shape[1:])} does not match the "
+                                  f"model's (heads, max_target, head_dim) = {want}")
+        nx, d = self.layout["cross_cache"][0], self.layout["cross_cache"][2]
+        if cross_k.shape[1] != nx or cross_k.shape[3] != d:
+            raise LiteformerError(f"{self.path}: cross-attention cache of shape {tuple(cross_k.shape[1:])} does not "
+                                  f"match the model's ({nx}, source, {d})")
+
+    def encode(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids, mask = ids.astype(self.id_dtype), mask.astype(self.id_dtype)
+        if not self.batch1 or ids.shape[0] == 1:
+            return self._encode(ids, mask)
+        outs = [self._encode(ids[b:b + 1], mask[b:b + 1]) for b in range(ids.shape[0])]
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+    def decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+        self.check_cache(self_k, cross_k)
+        args = [token.astype(self.id_dtype), np.asarray(position).astype(self.id_dtype).reshape(1),
+                mask.astype(self.id_dtype), self_k.astype(np.float32), self_v.astype(np.float32),
+                cross_k.astype(np.float32), cross_v.astype(np.float32)]
+        if not self.batch1 or token.shape[0] == 1:
+            return self._decode(*args)
+        rows = [self._decode(*[a if i == 1 else a[b:b + 1] for i, a in enumerate(args)])
+                for b in range(token.shape[0])]
+        return tuple(np.concatenate([r[j] for r in rows]) for j in range(3))
+
+    def _encode(self, ids, mask):
+        raise NotImplementedError
+
+    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+        raise NotImplementedError

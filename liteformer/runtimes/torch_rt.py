@@ -1,5 +1,7 @@
 """PyTorch eager runtime for model folders; variant ``int8-dynamic`` quantizes Linear layers
-(int8 weights, activations quantized on the fly) at load time."""
+(int8 weights, activations quantized on the fly) at load time. An encoder-decoder runs through the
+same two graphs as its exports (export/seq2seq_graphs), in eager mode, so the bench times the
+teacher with the very loop the bundles use."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from liteformer.models.checkpoint import load_model
+from liteformer.models.checkpoint import LoadedModel, load_model
 from liteformer.models.transformer import count_parameters
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -18,12 +20,12 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 class TorchRunner:
     runtime = "torch"
 
-    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+    def __init__(self, path: Path, variant: str | None, threads: int, loaded: LoadedModel | None = None) -> None:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)
-        loaded = load_model(path)
-        loaded.require_classifier("the PyTorch runner (bench)")
-        self.path, self.variant = path, variant
+        loaded = loaded or load_model(path)
+        self.task = "translation" if loaded.is_generator else "text-classification"
+        self.path, self.variant = Path(path), variant
         self.tokenizer, self.config = loaded.tokenizer, loaded.model.config
         self.id2label = dict(self.config.id2label)
         self.parameters = count_parameters(loaded.model)
@@ -54,5 +56,40 @@ def _int8_dynamic(model: torch.nn.Module) -> torch.nn.Module:
     return quantize_(model, Int8DynamicConfig())
 
 
+class TorchGenerationRunner(TorchRunner):
+    """An encoder-decoder folder with the ``GenerationRunner`` interface (encode/decode on NumPy)."""
+
+    batch1 = False
+
+    def __init__(self, path: Path, variant: str | None, threads: int, loaded: LoadedModel | None = None,
+                 max_target: int | None = None) -> None:
+        super().__init__(path, variant, threads, loaded)
+        from liteformer.export import seq2seq_graphs as g
+        L = max_target or min(128, self.config.max_positions)
+        self.layout = g.layout(self.model, L)
+        self.max_target = L
+        self.generation = {"layout": self.layout, "bos_id": self.tokenizer.bos_id, "eos_id": self.tokenizer.eos_id}
+        self.graphs = g.EncodeGraph(self.model).eval(), g.DecodeGraph(self.model).eval()
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        raise TypeError("an encoder-decoder has no single entry point; use encode/decode")
+
+    def pad_source(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ids, mask
+
+    @torch.inference_mode()
+    def encode(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k, v = self.graphs[0](torch.from_numpy(ids).long(), torch.from_numpy(mask).long())
+        return k.numpy(), v.numpy()
+
+    @torch.inference_mode()
+    def decode(self, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = [torch.from_numpy(np.asarray(a)) for a in args]
+        t[0], t[1], t[2] = t[0].long(), t[1].long().reshape(1), t[2].long()
+        return tuple(o.numpy() for o in self.graphs[1](*t))
+
+
 def load(path: Path, variant: str | None, threads: int) -> TorchRunner:
-    return TorchRunner(path, variant, threads)
+    loaded = load_model(path)
+    cls = TorchGenerationRunner if loaded.is_generator else TorchRunner
+    return cls(path, variant, threads, loaded)

@@ -50,7 +50,7 @@ from typing import Any, Protocol
 from liteformer.errors import LiteformerError
 
 # task name -> module holding ``TASK``
-TASKS = {"text-classification": "liteformer.tasks.classification"}
+TASKS = {"text-classification": "liteformer.tasks.classification", "translation": "liteformer.tasks.translation"}
 DEFAULT = "text-classification"
 
 

@@ -9,13 +9,20 @@ Metrics (the ``sacrebleu`` package, ``pip install 'liteformer[translation]'``):
   Multi30k numbers are reported (Moses-tokenized, lowercased multi-bleu); it reads higher than
   sacreBLEU on the same output.
 
-The runtime loop (an exported encoder and decoder step driven by ``models.generation``) comes with
-the export of generation models; until then this task runs in PyTorch only and is not in ``TASKS``.
+The runtime loop (``run_sentence``): an exported bundle's ``encode`` graph once, then its
+``decode`` graph step by step with the fixed-size cache (``runtimes.generation``), greedy, batch 1 —
+what a phone app runs. Export verification (``verify``): fp32 bundles give the PyTorch model's greedy
+tokens on ≥ 99 % of the sentences and logits within 1e-4 on the first steps; quantized bundles keep
+BLEU within 0.5 of the PyTorch model on the same sentences (references needed).
+
+Sources longer than the bundle's ``max_length`` (its largest source bucket) are truncated with a
+warning and counted (``truncated`` in the report), as the PyTorch path does.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -29,6 +36,10 @@ from liteformer.models.generation import GenerationConfig, generate, model_calls
 
 NAME = "translation"
 LABEL_SMOOTHING = 0.1
+FP32_TOLERANCE = 1e-4  # export check: max |logit difference| on the first steps of a float artifact
+FIRST_STEPS = 4  # export check: decoder steps whose logits are compared
+MIN_IDENTICAL = 0.99  # export check: share of sentences with token-identical greedy output (fp32)
+MAX_BLEU_DROP = 0.5  # export check: a quantized artifact's sacreBLEU may trail its source's by this much
 
 
 @dataclass
@@ -130,3 +141,161 @@ def evaluate(model, tokenizer, data: str | ParallelDataset, cfg: GenerationConfi
     data = read_parallel(data)
     hyps = translate(model, tokenizer, data.sources, cfg, batch_size, max_length, progress)
     return score(hyps, data.targets)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the runtime loop: a bundle's encode/decode graphs driven by models.generation
+
+
+@dataclass
+class Output:
+    """One sentence through the runtime loop."""
+
+    ids: list[int]  # generated pieces (``</s>`` included when produced)
+    first_token_ms: float  # from the call to the first output token (encode + one step)
+
+
+def runtime_config(runner, beam: int = 1) -> GenerationConfig:
+    """The bundle's generation settings (its sidecar's length limit, its cache size)."""
+    gen = getattr(runner, "generation", {}) or {}
+    return GenerationConfig(beam=beam, max_len_a=float(gen.get("max_len_a", 1.5)),
+                            max_len_b=int(gen.get("max_len_b", 10)), max_target=int(runner.max_target))
+
+
+def run_sentence(runner, ids: list[int], cfg: GenerationConfig | None = None) -> Output:
+    """One source (piece ids) through ``runner``'s graphs at batch 1: encode, decode to ``</s>`` or the
+    length limit. Times the first token."""
+    from liteformer.runtimes.generation import runner_calls
+    cfg = cfg or runtime_config(runner)
+    encode, step = runner_calls(runner)
+    t0 = time.perf_counter()
+    first: list[float] = []
+
+    def timed_step(token, position, state):
+        out = step(token, position, state)
+        if not first:
+            first.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    x = torch.tensor([ids], dtype=torch.long)
+    out = generate(encode, timed_step, x, torch.ones_like(x), cfg, runner.tokenizer.bos_id, runner.tokenizer.eos_id)
+    return Output(out[0], first[0] if first else 0.0)
+
+
+def encode_pairs(runner, data: str | ParallelDataset, max_length: int | None = None, longest: int = 0,
+                 what: str = "model"):
+    """(reference translations, encoded sources) of a parallel split for ``runner``: sources cut to
+    ``max_length`` (default: the bundle's) with a warning naming how many were cut."""
+    data = read_parallel(data)
+    limit = int(getattr(runner, "meta", {}).get("max_length") or runner.describe()["config"]["max_positions"])
+    max_length = max_length or limit
+    if max(max_length, longest) > limit:
+        raise LiteformerError(f"length {max(max_length, longest)} exceeds the {what}'s {limit} source tokens")
+    enc = runner.tokenizer.encode(data.sources, max_length)
+    if enc.truncated:
+        print(f"warning: {enc.truncated} of {len(data)} sources were longer than {max_length} tokens and were "
+              "truncated", file=sys.stderr)
+    return data.targets, enc
+
+
+def report_outputs(outputs: list, references: list[str], runner, truncated: int = 0) -> BleuReport:
+    """The BLEU report of runtime outputs (``Output`` or id lists) against the references."""
+    hyps = [runner.tokenizer.decode(o.ids if isinstance(o, Output) else o) for o in outputs]
+    return score(hyps, references)
+
+
+def _first_steps(runner, model, ids: list[int], reference: list[int], L: int) -> float:
+    """Max |Δlogit| over the first ``FIRST_STEPS`` decoder steps, both fed the same tokens."""
+    from liteformer.runtimes.generation import runner_calls
+    encode, step = runner_calls(runner)
+    x = torch.tensor([ids])
+    sa, sm = encode(x, torch.ones_like(x)), model.encode(x, torch.ones_like(x), L)
+    tokens = [runner.tokenizer.bos_id, *reference][:FIRST_STEPS]
+    worst = 0.0
+    for t, tok in enumerate(tokens):
+        tk, pos = torch.tensor([[tok]]), torch.tensor([t])
+        la, sa = step(tk, pos, sa)
+        lm, sm = model.decode_step(tk, pos, sm)
+        worst = max(worst, float((la.double() - lm.double()).abs().max()))
+    return worst
+
+
+@torch.no_grad()
+def verify(runner, model, tokenizer, texts, max_length: int, quantized: bool = False) -> dict:
+    """An exported generation bundle against its PyTorch source on real sentences (``texts``: source
+    strings, or a ``ParallelDataset`` whose targets serve as references), through the runtime loop.
+    Raises LiteformerError naming the first diverging sentence; returns what it measured."""
+    refs = None
+    if isinstance(texts, ParallelDataset):
+        texts, refs = texts.sources, texts.targets
+    if not texts:
+        raise LiteformerError("verify: no inputs")
+    if quantized and refs is None:
+        raise LiteformerError("verify: a quantized translation export is checked by BLEU, which needs reference "
+                              "translations (parallel verification data)")
+    model.eval()
+    cfg = runtime_config(runner)
+    enc = tokenizer.encode(texts, max_length)
+    calls = model_calls(model, cfg.max_target)
+    same, worst, first_bad = 0, 0.0, None
+    got, want = [], []
+    for i, ids in enumerate(enc.ids):
+        x = torch.tensor([ids])
+        ref = generate(*calls, x, torch.ones_like(x), cfg, tokenizer.bos_id, tokenizer.eos_id)[0]
+        out = run_sentence(runner, ids, cfg).ids
+        got.append(out)
+        want.append(ref)
+        if out == ref:
+            same += 1
+        elif first_bad is None:
+            first_bad = i
+        if not quantized:
+            worst = max(worst, _first_steps(runner, model, ids, ref, cfg.max_target))
+    n = len(enc.ids)
+    result = {"inputs": n, "identical_outputs": same / n, "max_abs_diff_first_steps": worst, "quantized": quantized}
+    where = f"sentence {first_bad} ({texts[first_bad][:40]!r})" if first_bad is not None else ""
+    if refs is not None:
+        bleu_art = score([tokenizer.decode(o) for o in got], refs).bleu
+        bleu_src = score([tokenizer.decode(o) for o in want], refs).bleu
+        result.update(bleu=round(bleu_art, 2), bleu_source=round(bleu_src, 2))
+        if quantized and bleu_art < bleu_src - MAX_BLEU_DROP:
+            raise LiteformerError(f"verify failed: sacreBLEU {bleu_art:.2f} vs the source's {bleu_src:.2f} on {n} "
+                                  f"sentences (a drop over {MAX_BLEU_DROP})")
+    if not quantized and worst > FP32_TOLERANCE:
+        raise LiteformerError(f"verify failed: decoder logits differ from the source by {worst:.2e} "
+                              f"(> {FP32_TOLERANCE:g}) on the first {FIRST_STEPS} steps")
+    if not quantized and same / n < MIN_IDENTICAL:
+        raise LiteformerError(f"verify failed: greedy outputs identical on {same}/{n} sentences "
+                              f"(< {MIN_IDENTICAL:.0%}); first difference at {where}")
+    return result
+
+
+class Translation:
+    """The Task interface of ``liteformer.tasks`` for translation."""
+
+    name = NAME
+    metric = "bleu"
+    fixed_timing = False  # the bench times whole sentences (encode + decode), not a padded length
+
+    def read(self, path: str, text_column: str | None = None, label_column: str | None = None) -> ParallelDataset:
+        return read_parallel(path, text_column or "source", label_column if label_column not in (None, "label")
+                             else "target")
+
+    def new_head(self, model, labels) -> None:
+        raise LiteformerError("translation has no label head (the output projection is the tied embedding)")
+
+    loss = None  # training goes through train/translate.py (token batches, label smoothing)
+    encode = staticmethod(encode_pairs)
+    verify = staticmethod(verify)
+    report = staticmethod(report_outputs)
+
+    def evaluate(self, model, tokenizer, data, batch_size: int = 32, max_length: int | None = None,
+                 progress: bool = True) -> BleuReport:
+        return evaluate(model, tokenizer, data, None, batch_size, max_length, progress)
+
+    def predict(self, runner, example: list[int], length: int | None = None) -> Output:
+        """The runtime loop: one source's pieces through the bundle (greedy, batch 1)."""
+        return run_sentence(runner, example)
+
+
+TASK = Translation()

@@ -1,0 +1,98 @@
+"""The two exported entry points of an encoder-decoder (``TransformerForSeq2SeqLM``), with static
+shapes a phone runtime can run:
+
+    encode(input_ids (B, S), attention_mask (B, S)) -> cross_k, cross_v        each (B, Nx, S, d)
+    decode(token (B, 1), position (1,), attention_mask (B, S),
+           self_k, self_v (B, N, L, d), cross_k, cross_v (B, Nx, S, d))
+        -> logits (B, V), self_k_out, self_v_out (B, N, L, d)
+
+The per-layer caches are stacked on the head axis (layers may have different head counts, the head
+size d is shared): decoder layer i owns heads ``offsets[i]:offsets[i+1]`` of the stacked tensor, so a
+graph has 2 cache inputs and 2 cross inputs whatever its depth. ``N`` = self-attention heads over
+all decoder layers, ``Nx`` = cross-attention heads, ``L`` = the cache's fixed length (the longest
+output, ``max_target``). A step writes its keys/values at slot ``position`` and attends to slots
+``<= position``; the app feeds ``self_k_out``/``self_v_out`` back as the next step's cache. No
+dynamic slicing, no branches: the same graph runs every step.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from liteformer.models.seq2seq import DecoderState, TransformerForSeq2SeqLM, tied_logits
+from liteformer.models.transformer import padding_mask
+
+ENCODE_INPUTS = ("input_ids", "attention_mask")
+ENCODE_OUTPUTS = ("cross_k", "cross_v")
+DECODE_INPUTS = ("token", "position", "attention_mask", "self_k", "self_v", "cross_k", "cross_v")
+DECODE_OUTPUTS = ("logits", "self_k_out", "self_v_out")
+
+
+def head_offsets(heads: list[int]) -> list[int]:
+    """[0, h0, h0+h1, ...]: where each layer's heads start in the stacked cache."""
+    out = [0]
+    for h in heads:
+        out.append(out[-1] + h)
+    return out
+
+
+def layout(model: TransformerForSeq2SeqLM, max_target: int) -> dict:
+    """What the graphs' cache tensors hold (the sidecar's ``generation.layout``)."""
+    layers = model.decoder.layers
+    self_heads = [b.attn.n_heads for b in layers]
+    cross_heads = [b.cross.n_heads for b in layers]
+    return {"max_target": max_target, "head_dim": model.config.head_dim, "self_heads": self_heads,
+            "cross_heads": cross_heads, "self_cache": [sum(self_heads), max_target, model.config.head_dim],
+            "cross_cache": [sum(cross_heads), "source", model.config.head_dim],
+            "vocab_size": model.config.vocab_size}
+
+
+class EncodeGraph(nn.Module):
+    """The source → every decoder layer's cross-attention keys/values, stacked."""
+
+    def __init__(self, model: TransformerForSeq2SeqLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        memory = self.model.encoder(input_ids, attention_mask).last_hidden  # (B, S, H)
+        kv = [block.cross.kv(memory) for block in self.model.decoder.layers]  # per layer 2 × (B, n, S, d)
+        return torch.cat([k for k, _ in kv], 1), torch.cat([v for _, v in kv], 1)  # (B, Nx, S, d) each
+
+
+class DecodeGraph(nn.Module):
+    """One decoder step over the stacked caches."""
+
+    def __init__(self, model: TransformerForSeq2SeqLM) -> None:
+        super().__init__()
+        self.model = model
+        layers = model.decoder.layers
+        self.self_at = head_offsets([b.attn.n_heads for b in layers])
+        self.cross_at = head_offsets([b.cross.n_heads for b in layers])
+
+    def forward(self, token: torch.Tensor, position: torch.Tensor, attention_mask: torch.Tensor,
+                self_k: torch.Tensor, self_v: torch.Tensor, cross_k: torch.Tensor,
+                cross_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        s, c = self.self_at, self.cross_at
+        per = lambda x, at: [x[:, at[i]:at[i + 1]] for i in range(len(at) - 1)]  # noqa: E731  static slices
+        state = DecoderState(per(self_k, s), per(self_v, s), per(cross_k, c), per(cross_v, c),
+                             padding_mask(attention_mask))  # source mask (B, 1, 1, S)
+        x, state = self.model.decoder.step(token, position, state)  # (B, 1, H)
+        logits = tied_logits(x, self.model.decoder.embeddings)[:, 0]  # (B, V)
+        return logits, torch.cat(state.self_k, 1), torch.cat(state.self_v, 1)  # (B, V), 2 × (B, N, L, d)
+
+
+def sample_inputs(model: TransformerForSeq2SeqLM, max_target: int, rows: int, source: int,
+                  id_dtype: torch.dtype) -> tuple[dict, dict]:
+    """Example keyword inputs of the encode and decode graphs (values do not matter for tracing)."""
+    lay = layout(model, max_target)
+    N, _, d = lay["self_cache"]
+    Nx = lay["cross_cache"][0]
+    ids = torch.ones(rows, source, dtype=id_dtype)
+    encode = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    decode = {"token": torch.ones(rows, 1, dtype=id_dtype), "position": torch.zeros(1, dtype=id_dtype),
+              "attention_mask": torch.ones_like(ids),
+              "self_k": torch.zeros(rows, N, max_target, d), "self_v": torch.zeros(rows, N, max_target, d),
+              "cross_k": torch.zeros(rows, Nx, source, d), "cross_v": torch.zeros(rows, Nx, source, d)}
+    return encode, decode
