@@ -23,7 +23,8 @@ TARGET_STEPS = 4000  # automatic training length: about this many optimizer step
 
 def export_options(loaded, *, max_length: int | None = None, buckets=None, quantize: str | None = None,
                    keep_float=(), calibration_data=None, calibration_n: int = 128,
-                   text_column: str | None = None, label_column: str | None = "label", fuse: bool = True):
+                   text_column: str | None = None, label_column: str | None = "label", fuse: bool = True,
+                   max_target: int | None = None):
     """ExportOptions for ``loaded``: ``max_length`` defaults to 128 or the model's positions;
     ``calibration_data`` (a training file, or a split read) gives ``calibration_n`` calibration inputs
     for static methods."""
@@ -40,12 +41,14 @@ def export_options(loaded, *, max_length: int | None = None, buckets=None, quant
                                       label_column or "label")
     q = quantize_config(quantize, tuple(keep_float)) if quantize else None
     opts = ExportOptions(max_length=max_length, buckets=tuple(buckets) if buckets else None, quantize=q,
-                         calibration=calibration, fuse=fuse)
+                         calibration=calibration, fuse=fuse, max_target=max_target)
     opts.validate(loaded.model.config.max_positions)
+    if loaded.is_generator:
+        opts.target_length(loaded.model.config.max_positions)
     return opts
 
 
-def export_bundle(loaded, runtime: str, out: str | Path, opts, verify_texts: list[str] | None, threads: int = 2,
+def export_bundle(loaded, runtime: str, out: str | Path, opts, verify_texts, threads: int = 2,
                   max_accuracy_drop: float | None = None, tune_data=None, progress: bool = False) -> dict:
     """Export ``loaded`` to a verified ``runtime`` bundle at ``out``; with ``max_accuracy_drop``, first
     search the fewest weight groups to keep in float on ``tune_data`` (a labelled split) and record the
@@ -55,6 +58,9 @@ def export_bundle(loaded, runtime: str, out: str | Path, opts, verify_texts: lis
     if max_accuracy_drop is not None:
         if tune_data is None:
             raise LiteformerError("--max-accuracy-drop needs --eval-data (the split the budget is measured on)")
+        if loaded.is_generator:
+            raise LiteformerError("--max-accuracy-drop: the mixed-precision search is for classifiers; a "
+                                  "generation model's int8 export is checked by BLEU (within 0.5) instead")
         from liteformer.tune.mixed import tune_keep_float
         opts, mixed = tune_keep_float(loaded, runtime, opts, tune_data, max_accuracy_drop, threads, progress)
         extra = {"mixed_precision": mixed.to_dict()}
@@ -145,6 +151,8 @@ class ExportStep:
                                     "maximum length, plus it)", check=POSITIVE)
     fuse: bool = opt(True, "onnx: ONNX Runtime's transformer fusions (--no-fuse skips them: fused Attention/"
                      "SkipLayerNorm/BiasGelu are ORT contrib ops other ONNX runtimes lack)")
+    max_target: int | None = opt(None, "generation models: the decoder cache's fixed length = the longest output "
+                                 "in tokens (default: 128 or the model's positions if fewer)", check=POSITIVE)
     max_accuracy_drop: float | None = opt(None, "accuracy budget as a fraction, e.g. 0.003 = 0.3 points (turns "
                                           "on the sensitivity scan)", check=HALF_OPEN)
 

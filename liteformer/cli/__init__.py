@@ -143,8 +143,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--keep-float", default=None, help="comma-separated weight groups left in float "
                    "(embeddings, layerN.attn, layerN.ffn, head); see liteformer quantize for choosing them")
     p.add_argument("--no-verify", action="store_true", help="skip checking the artifact against the source")
-    p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
-    p.add_argument("--verify-n", type=_pos_int, default=32, help="inputs to verify on (default 32)")
+    p.add_argument("--verify-data", default=None, help="inputs for verification (default sst2:dev; for a "
+                   "translation model the sentence pairs multi30k:val)")
+    p.add_argument("--verify-n", type=_pos_int, default=None, help="inputs to verify on (default 32; 200 for "
+                   "a translation model)")
     _data_args(p)
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads for verification (default 2)")
 
@@ -163,9 +165,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--calibration-data", default=None, help="training data for int8-static calibration")
     p.add_argument("--calibration-n", type=_pos_int, default=128, help="calibration examples (default 128)")
     export_flags(p)
-    p.add_argument("--verify-data", default="sst2:dev", help="texts for verification (default sst2:dev)")
+    p.add_argument("--verify-data", default=None, help="inputs for verification (default sst2:dev; for a "
+                   "translation model the sentence pairs multi30k:val)")
     p.add_argument("--verify-n", type=_pos_int, default=200,
-                   help="inputs to verify on: labels must agree on >= 99%% (default 200)")
+                   help="inputs to verify on: labels must agree on >= 99%%, or BLEU within 0.5 (default 200)")
     _data_args(p)
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
 
@@ -248,7 +251,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def export_flags(p: argparse.ArgumentParser) -> None:
     """--max-length, --buckets, --no-fuse: what export and quantize share with a recipe's export step."""
-    add_flags(p, ExportStep, ("max_length", "buckets", "fuse"))
+    add_flags(p, ExportStep, ("max_length", "buckets", "fuse", "max_target"))
 
 
 def _generation_flags(p: argparse.ArgumentParser) -> None:

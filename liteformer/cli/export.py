@@ -16,7 +16,29 @@ def _options(a: argparse.Namespace, loaded, quantize: str | None, keep_float: tu
     return export_options(loaded, max_length=a.max_length, buckets=a.buckets,
                           quantize=quantize, keep_float=keep_float, calibration_data=a.calibration_data,
                           calibration_n=a.calibration_n, text_column=a.text_column, label_column=a.label_column,
-                          fuse=a.fuse)
+                          fuse=a.fuse, max_target=a.max_target)
+
+
+def verify_inputs(a: argparse.Namespace, loaded, n: int):
+    """The export check's inputs: texts for a classifier, sentence pairs (references) for a translation model."""
+    if loaded.is_generator:
+        from liteformer.data.parallel import ParallelDataset, read_parallel
+        d = read_parallel(a.verify_data or "multi30k:val")
+        return ParallelDataset(d.sources[:n], d.targets[:n], d.path)
+    from liteformer.data.text import read_classification
+    return read_classification(a.verify_data or "sst2:dev", a.text_column, a.label_column).texts[:n]
+
+
+def verify_text(v: dict | None) -> str:
+    """One phrase for an export check's result."""
+    if not v:
+        return "not verified"
+    if "identical_outputs" in v:
+        bleu = f", sacreBLEU {v['bleu']:.2f} (source {v['bleu_source']:.2f})" if "bleu" in v else ""
+        return (f"verified on {v['inputs']} sentences: greedy outputs identical on {v['identical_outputs']:.0%}, "
+                f"first-step max |diff| {v['max_abs_diff_first_steps']:.1e}{bleu}")
+    return (f"verified on {v['inputs']} inputs: max |diff| {v['max_abs_diff']:.1e}, labels agree "
+            f"{v['label_agreement']:.0%}")
 
 
 def cmd_export(a: argparse.Namespace) -> int:
@@ -27,23 +49,17 @@ def cmd_export(a: argparse.Namespace) -> int:
     for t in targets:
         runtimes.exporter(t)  # unknown target or missing runtime: fail before any work
     loaded = load_model(a.model)
-    loaded.require_classifier(f"liteformer {a.command}")
     keep = tuple(x.strip() for x in a.keep_float.split(",") if x.strip()) if a.keep_float else ()
     opts = _options(a, loaded, a.quantize, keep)
     for t in targets:
         opts.check_quantize(t)
-    texts = None
-    if not a.no_verify:
-        from liteformer.data.text import read_classification
-        texts = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    texts = None if a.no_verify else verify_inputs(a, loaded, a.verify_n or (200 if loaded.is_generator else 32))
     for t in targets:
         out = Path(a.out) / t if len(targets) > 1 else Path(a.out)
         print(f"exporting {loaded.path} to {t} ...", file=sys.stderr)
         meta = export_bundle(loaded, t, out, opts, texts, a.threads)
         size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
-        v = meta.get("verify")
-        check = (f"verified on {v['inputs']} inputs: max |diff| {v['max_abs_diff']:.1e}, labels agree "
-                 f"{v['label_agreement']:.0%}") if v else "not verified"
+        check = verify_text(meta.get("verify"))
         print(f"{t:<11} {out / meta['artifact']}  bundle {size / 1e6:.1f} MB  {check}  "
               f"({meta['export']['seconds']:.0f} s)")
     return 0
@@ -58,15 +74,20 @@ def cmd_quantize(a: argparse.Namespace) -> int:
     if a.max_accuracy_drop is not None and not a.eval_data:
         raise LiteformerError("--max-accuracy-drop needs --eval-data (the split the budget is measured on)")
     loaded = load_model(a.model)
-    loaded.require_classifier(f"liteformer {a.command}")
     opts = _options(a, loaded, a.method, ())
     opts.check_quantize(a.to)
+    if loaded.is_generator and a.max_accuracy_drop is not None:
+        raise LiteformerError("--max-accuracy-drop: the mixed-precision search is for classifiers; a generation "
+                              "model's int8 export is checked by BLEU (within 0.5 of the float model) instead")
     eval_data = read_classification(a.eval_data, a.text_column, a.label_column) if a.eval_data else None
-    verify = read_classification(a.verify_data, a.text_column, a.label_column).texts[: a.verify_n]
+    verify = verify_inputs(a, loaded, a.verify_n)
     meta = export_bundle(loaded, a.to, a.out, opts, verify, a.threads, a.max_accuracy_drop, eval_data,
                          progress=sys.stderr.isatty())
     size = sum(f.stat().st_size for f in Path(a.out).iterdir() if f.is_file())
     v = meta["verify"]
+    if loaded.is_generator:
+        print(f"{a.to} {a.method}: {Path(a.out) / meta['artifact']}  bundle {size / 1e6:.1f} MB  {verify_text(v)}")
+        return 0
     print(f"{a.to} {a.method}: {Path(a.out) / meta['artifact']}  bundle {size / 1e6:.1f} MB  labels agree with "
           f"the float model on {v['label_agreement']:.1%} of {v['inputs']} inputs")
     mixed = meta.get("mixed_precision")
@@ -98,6 +119,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     if runtime == "torch" and _is_seq2seq(path):
         return _translate(a, path)
     runner = runtimes.load(runtime, path, None, a.threads)
+    if getattr(runner, "task", None) == "translation":
+        return _translate_bundle(a, runner, runtime)
     cfg = runner.describe().get("config") or {}
     enc = runner.tokenizer.encode(a.text, default_max_length(cfg.get("max_positions", DEFAULT_MAX_LENGTH)))
     rows = []
@@ -132,6 +155,21 @@ def _translate(a: argparse.Namespace, path: Path) -> int:
     outputs = translate(loaded.model, loaded.tokenizer, a.text, cfg)
     if a.json:
         print(json.dumps({"model": str(path), "results": [{"text": t, "translation": o}
+                                                          for t, o in zip(a.text, outputs, strict=True)]}, indent=2))
+    else:
+        for o in outputs:
+            print(o)
+    return 0
+
+
+def _translate_bundle(a: argparse.Namespace, runner, runtime: str) -> int:
+    """Translate ``--text`` with a generation bundle in its runtime: greedy, batch 1, the app's loop."""
+    from liteformer.data.parallel import ParallelDataset
+    from liteformer.tasks.translation import encode_pairs, run_sentence
+    _, enc = encode_pairs(runner, ParallelDataset(list(a.text), list(a.text), "--text"), what="bundle")
+    outputs = [runner.tokenizer.decode(run_sentence(runner, ids).ids) for ids in enc.ids]
+    if a.json:
+        print(json.dumps({"runtime": runtime, "results": [{"text": t, "translation": o}
                                                           for t, o in zip(a.text, outputs, strict=True)]}, indent=2))
     else:
         for o in outputs:

@@ -23,6 +23,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     model = Path(a.model)
     if model.is_file() or (model / "liteformer.json").exists():  # an exported bundle or an artifact in one
+        from liteformer.runtimes.bundle import read_sidecar
+        if read_sidecar(model).get("task") == "translation":
+            return _eval_translation_bundle(a, model)
         data = read_classification(a.data, a.text_column, a.label_column)
         report = evaluate_bundle(model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
         return _print_report(a, f"bundle {model}", str(model), data, report)
@@ -53,6 +56,21 @@ def _eval_translation(a: argparse.Namespace, loaded) -> int:
         write_text(a.hypotheses, "".join(h + "\n" for h in report.hypotheses))
     if a.out:
         write_json(a.out, {"model": str(loaded.path), "data": a.data, **report.to_dict()})
+    return 0
+
+
+def _eval_translation_bundle(a: argparse.Namespace, model: Path) -> int:
+    from liteformer.fileio import write_json, write_text
+    from liteformer.tasks.translation import evaluate_bundle
+    if getattr(a, "beam", 1) != 1:
+        print("note: a bundle decodes greedily (the phone loop); --beam applies to model folders", file=sys.stderr)
+    report = evaluate_bundle(model, a.data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
+    print(f"bundle {model}  data {a.data}  greedy")
+    print(report.format())
+    if a.hypotheses:
+        write_text(a.hypotheses, "".join(h + "\n" for h in report.hypotheses))
+    if a.out:
+        write_json(a.out, {"model": str(model), "data": a.data, "beam": 1, **report.to_dict()})
     return 0
 
 

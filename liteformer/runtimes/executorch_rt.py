@@ -43,6 +43,7 @@ class ExecuTorchGenerationRunner(GenerationRunner):
             raise LiteformerError(f"{self.artifact}: lacks the method(s) {missing} of a generation bundle")
         self.enc = self.program.load_method("encode")
         self.dec = self.program.load_method("decode")
+        self.check_graph_cache(self.dec.metadata.input_tensor_meta(3).sizes(), self.artifact)  # self_k
 
     def _encode(self, ids, mask):
         out = self.enc.execute([torch.from_numpy(ids), torch.from_numpy(mask)])

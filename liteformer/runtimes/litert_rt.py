@@ -63,6 +63,8 @@ class LiteRTGenerationRunner(GenerationRunner):
                                   "(graph and sidecar are from different exports)")
         self.enc = {S: self.interpreter.get_signature_runner(f"encode_{S}") for S in self.buckets}
         self.dec = {S: self.interpreter.get_signature_runner(f"decode_{S}") for S in self.buckets}
+        for runner in self.dec.values():
+            self.check_graph_cache(runner.get_input_details()["self_k"]["shape"], self.artifact)
 
     def pad_source(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         B, S = ids.shape

@@ -87,6 +87,13 @@ class GenerationRunner(BundleRunner):
     def pad_source(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ids, mask
 
+    def check_graph_cache(self, shape, where: Path) -> None:
+        """The decode graph's cache input has the sidecar's shape (else graph and sidecar disagree)."""
+        got, want = tuple(int(x) for x in list(shape)[1:]), tuple(self.layout["self_cache"])
+        if got != want:
+            raise LiteformerError(f"{where}: its cache input has shape {got}, the sidecar says {want}: graph and "
+                                  "sidecar are from different exports")
+
     def check_cache(self, self_k: np.ndarray, cross_k: np.ndarray) -> None:
         """A cache of the shape this model was exported with (one line naming both otherwise)."""
         want = tuple(self.layout["self_cache"])

@@ -204,6 +204,21 @@ def report_outputs(outputs: list, references: list[str], runner, truncated: int 
     return score(hyps, references)
 
 
+def evaluate_bundle(path, data: str | ParallelDataset, max_length: int | None = None, threads: int = 2,
+                    progress: bool = True) -> BleuReport:
+    """The BLEU report of an exported bundle, run in its own runtime one sentence at a time (greedy),
+    as the phone runs it."""
+    from pathlib import Path
+
+    from liteformer import runtimes
+    path = Path(path)
+    runner = runtimes.load(runtimes.detect(path), path, None, threads)
+    refs, enc = encode_pairs(runner, data, max_length, what="bundle")
+    outs = [run_sentence(runner, ids) for ids in tqdm(enc.ids, desc="translate", unit="sentence",
+                                                       disable=not progress, file=sys.stderr, leave=False)]
+    return report_outputs(outs, refs, runner, enc.truncated)
+
+
 def _first_steps(runner, model, ids: list[int], reference: list[int], L: int) -> float:
     """Max |Δlogit| over the first ``FIRST_STEPS`` decoder steps, both fed the same tokens."""
     from liteformer.runtimes.generation import runner_calls
