@@ -19,9 +19,8 @@ from tqdm.auto import tqdm
 from liteformer import runtimes
 from liteformer.bench.machine import gemm_peak_gflops, machine_info
 from liteformer.bench.result import BenchResult, CandidateResult
-from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
-from liteformer.models.cost import macs_per_example
+from liteformer.models.cost import macs_per_example, macs_per_sentence
 from liteformer.models.transformer import TransformerConfig
 
 
@@ -65,6 +64,35 @@ def parse_candidate(spec: str) -> Candidate:
     runtimes.check(runtime, variant)
     default = path.name.removesuffix(path.suffix) or str(path)
     return Candidate(name or (f"{default}+{variant}" if variant else default), str(path), runtime, variant)
+
+
+def candidate_task(c: Candidate) -> str:
+    """The task of a candidate: its bundle's sidecar, or its model folder's architecture."""
+    path = Path(c.path)
+    if c.runtime == "torch":
+        from liteformer.models.checkpoint import architecture, read_config, resolve_model
+        arch = architecture(read_config(resolve_model(path)))
+        return "translation" if arch.__name__ == "TransformerForSeq2SeqLM" else "text-classification"
+    from liteformer.runtimes.bundle import read_sidecar
+    return read_sidecar(path).get("task", "text-classification")
+
+
+def bench_task(cands: list[Candidate]) -> str:
+    """The one task every runnable candidate serves (a bench compares like with like)."""
+    found = {}
+    for c in cands:
+        if not c.error:
+            try:
+                found.setdefault(candidate_task(c), c.name)
+            except LiteformerError as e:
+                c.error = str(e)
+    if len(found) > 1:
+        raise LiteformerError(f"candidates of different tasks cannot be benched together: "
+                              f"{', '.join(f'{n} ({t})' for t, n in found.items())}")
+    return next(iter(found), "text-classification")
+
+
+DEFAULT_DATA = {"text-classification": "sst2:test", "translation": "multi30k:test"}
 
 
 @dataclass
@@ -116,7 +144,8 @@ def run_bench(cands: list[Candidate], s: BenchSettings, progress: bool = True) -
         raise LiteformerError(f"candidate names must differ: {names} (use NAME=PATH)")
     if s.baseline and s.baseline not in names:
         raise LiteformerError(f"--baseline {s.baseline!r} is not a candidate name ({names})")
-    n = len(read_classification(s.data, s.text_column, s.label_column))
+    from liteformer import tasks
+    n = len(tasks.get(bench_task(cands)).read(s.data, s.text_column, s.label_column))
     timed = sorted(random.Random(0).sample(range(n), min(n, s.timed_examples or n)))
     t0 = time.time()
     runs: dict[str, list[dict]] = {c.name: [] for c in cands}
@@ -154,19 +183,31 @@ def _aggregate(c: Candidate, reps: list[dict], s: BenchSettings) -> CandidateRes
     first = reps[0]
     med = lambda xs: statistics.median(xs)  # noqa: E731
     p50s = [r["latency_ms"]["p50"] for r in reps]
+    fixed = [r["fixed_ms"] for r in reps if r.get("fixed_ms") is not None]
     row = CandidateResult(
-        **base, accuracy=first["accuracy"], correct=first["correct"], total=first["total"],
+        **base, metric=first["metric"], quality=first["quality"], accuracy=first.get("accuracy"),
+        correct=first.get("correct"), total=first["total"], scores=first.get("scores"),
         latency_mean_ms=med([r["latency_ms"]["mean"] for r in reps]), latency_p50_ms=med(p50s),
         latency_p90_ms=med([r["latency_ms"]["p90"] for r in reps]), latency_p50_spread_ms=[min(p50s), max(p50s)],
-        fixed_ms=med([r["fixed_ms"] for r in reps]), fixed_length=s.fixed_length, size_bytes=first["size_bytes"],
+        fixed_ms=med(fixed) if fixed else None, fixed_length=s.fixed_length if fixed else None,
+        size_bytes=first["size_bytes"],
         parameters=first["parameters"], peak_rss_mb=med([r["hwm_kb"] for r in reps]) / 1024,
         rss_increase_mb=med([r["hwm_kb"] - r["hwm_import_kb"] for r in reps]) / 1024,
         load_s=med([r["load_s"] for r in reps]), mean_tokens=first["mean_tokens"], truncated=first["truncated"],
         timed_per_rep=first["latency_ms"]["n"], reps=len(reps))
+    gen = [r["generation"] for r in reps if r.get("generation")]
+    if gen:
+        row.first_token_ms = med([g["first_token_ms"] for g in gen])
+        row.tokens_per_s = med([g["tokens_per_s"] for g in gen])
+        row.mean_output_tokens = gen[0]["mean_output_tokens"]
     if first.get("config"):
         cfg = TransformerConfig.from_dict(first["config"])
-        row.macs_mean_length = macs_per_example(cfg, round(first["mean_tokens"]))
-        row.macs_fixed_length = macs_per_example(cfg, s.fixed_length)
+        if gen:  # encoder once + one decoder step per output token (<s> fed first)
+            row.macs_mean_length = macs_per_sentence(cfg, round(first["mean_tokens"]),
+                                                     round(row.mean_output_tokens))
+        else:
+            row.macs_mean_length = macs_per_example(cfg, round(first["mean_tokens"]))
+            row.macs_fixed_length = macs_per_example(cfg, s.fixed_length)
     return row
 
 
@@ -177,5 +218,7 @@ def _ratios(result: BenchResult) -> None:
             continue
         c.x_smaller = base.size_bytes / c.size_bytes
         c.x_faster = base.latency_p50_ms / c.latency_p50_ms
-        c.x_faster_fixed = base.fixed_ms / c.fixed_ms
-        c.pct_accuracy = 100 * c.accuracy / base.accuracy if base.accuracy else None
+        c.x_faster_fixed = base.fixed_ms / c.fixed_ms if base.fixed_ms and c.fixed_ms else None
+        c.pct_quality = 100 * c.quality / base.quality if base.quality else None
+        if c.accuracy is not None and base.accuracy:
+            c.pct_accuracy = c.pct_quality

@@ -20,27 +20,43 @@ COLUMNS = [  # (header, key, format)
     ("× faster", "x_faster", "{:.2f}"), ("% acc", "pct_accuracy", "{:.1f}"),
     ("× roofline", "x_roofline", "{:.1f}"),
 ]
+GENERATION_COLUMNS = [  # a translation bench: sacreBLEU as quality, whole sentences, first token, tokens/s
+    ("candidate", "name", "{}"), ("runtime", "runtime", "{}"), ("BLEU", "quality", "{:.2f}"),
+    ("chrF", "chrf", "{:.2f}"), ("p50 ms", "latency_p50_ms", "{:.1f}"), ("mean ms", "latency_mean_ms", "{:.1f}"),
+    ("p90 ms", "latency_p90_ms", "{:.1f}"), ("1st tok ms", "first_token_ms", "{:.2f}"),
+    ("tok/s", "tokens_per_s", "{:.0f}"), ("size MB", "size_bytes", "{:.1f}"), ("params M", "parameters", "{:.2f}"),
+    ("GMACs", "macs_mean_length", "{:.3f}"), ("peak MB", "peak_rss_mb", "{:.0f}"),
+    ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
+    ("× faster", "x_faster", "{:.2f}"), ("% BLEU", "pct_quality", "{:.1f}"),
+    ("× roofline", "x_roofline", "{:.1f}"),
+]
+METRIC_NAMES = {"accuracy": "accuracy", "bleu": "sacreBLEU"}
 RUNTIME_COLOURS = {"torch": "tab:gray", "onnx": "tab:blue", "litert": "tab:green", "executorch": "tab:orange"}
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
+
+
+def columns(result: BenchResult) -> list[tuple[str, str, str]]:
+    return COLUMNS if result.metric == "accuracy" else GENERATION_COLUMNS
 
 
 def _cell(c: CandidateResult, key: str, fmt: str) -> str:
     if key == "runtime":
         return c.label
-    v = getattr(c, key)
+    v = (c.scores or {}).get(key) if key == "chrf" else getattr(c, key)
     if v is None:
         return "–"
     return fmt.format(v * SCALE.get(key, 1))
 
 
 def rows(result: BenchResult) -> tuple[list[str], list[list[str]]]:
-    header = [h for h, _, _ in COLUMNS]
+    cols = columns(result)
+    header = [h for h, _, _ in cols]
     body = []
     for c in result.candidates:
         if c.ok:
-            body.append([_cell(c, k, f) for _, k, f in COLUMNS])
+            body.append([_cell(c, k, f) for _, k, f in cols])
         else:
-            body.append([c.name, c.runtime, f"FAILED: {c.error}"] + [""] * (len(COLUMNS) - 3))
+            body.append([c.name, c.runtime, f"FAILED: {c.error}"] + [""] * (len(cols) - 3))
     return header, body
 
 
@@ -64,21 +80,24 @@ def format_table(result: BenchResult) -> str:
 
 def settings_line(result: BenchResult) -> str:
     s, m = result.settings, result.machine
+    what = (f"latency at real length ({s['timed_examples'] or 'all'} examples/rep) and fixed length "
+            f"{s['fixed_length']}" if result.metric == "accuracy" else
+            f"latency per sentence: encode + greedy decode to the model's own output length "
+            f"({s['timed_examples'] or 'all'} sentences/rep); sacreBLEU of the artifact's own outputs")
     return (f"data {s['data']} · batch 1 · {s['threads']} threads · {s['reps']} fresh-process repetitions "
-            f"(interleaved), medians · latency at real length ({s['timed_examples'] or 'all'} examples/rep) "
-            f"and fixed length {s['fixed_length']} · baseline {result.baseline} · "
+            f"(interleaved), medians · {what} · baseline {result.baseline} · "
             f"{m['cpu']}, {m['cores']} cores · torch {m['torch']} · {m['date']}"
             + (f" · measured GEMM peak {m['gemm_peak_gflops']} GFLOP/s (× roofline = p50 ÷ FLOPs/peak)"
                if m.get("gemm_peak_gflops") else ""))
 
 
 def pareto_front(cands: list[CandidateResult]) -> list[str]:
-    """Names of candidates no other beats on both accuracy (higher) and latency (lower)."""
+    """Names of candidates no other beats on both quality (higher) and latency (lower)."""
     ok = [c for c in cands if c.ok]
     front = []
     for c in ok:
-        dominated = any(o.accuracy >= c.accuracy and o.latency_p50_ms <= c.latency_p50_ms
-                        and (o.accuracy > c.accuracy or o.latency_p50_ms < c.latency_p50_ms)
+        dominated = any(o.quality >= c.quality and o.latency_p50_ms <= c.latency_p50_ms
+                        and (o.quality > c.quality or o.latency_p50_ms < c.latency_p50_ms)
                         for o in ok)
         if not dominated:
             front.append(c.name)
@@ -86,7 +105,7 @@ def pareto_front(cands: list[CandidateResult]) -> list[str]:
 
 
 def plot_pareto(result: BenchResult, path: str | Path) -> str:
-    """Write the accuracy-vs-latency plot; returns the latency axis's scale ("linear" or "log")."""
+    """Write the quality-vs-latency plot; returns the latency axis's scale ("linear" or "log")."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -99,13 +118,13 @@ def plot_pareto(result: BenchResult, path: str | Path) -> str:
         for n, c in enumerate(ok, 1):  # numbered markers; the legend names them (labels never overlap)
             on = c.name in front
             area = 60 + 1400 * c.size_bytes / biggest
-            ax.scatter(c.latency_p50_ms, c.accuracy, s=area, alpha=0.55,
+            ax.scatter(c.latency_p50_ms, c.quality, s=area, alpha=0.55,
                        color=RUNTIME_COLOURS.get(c.runtime, "tab:gray"), edgecolors="black" if on else "none",
                        linewidths=1.5,
                        label=f"{n}  {c.name}  [{c.label}, {c.size_mb:.1f} MB]")
-            ax.annotate(str(n), (c.latency_p50_ms, c.accuracy), fontsize=8, ha="center", va="center",
+            ax.annotate(str(n), (c.latency_p50_ms, c.quality), fontsize=8, ha="center", va="center",
                         weight="bold")
-        pts = sorted((c.latency_p50_ms, c.accuracy) for c in ok if c.name in front)
+        pts = sorted((c.latency_p50_ms, c.quality) for c in ok if c.name in front)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "--", color="tab:red", lw=1, label="Pareto front")
         legend = ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, markerscale=0.3,
                            frameon=False)
@@ -118,8 +137,11 @@ def plot_pareto(result: BenchResult, path: str | Path) -> str:
             ax.set_xscale("log")
     ax.set_xlabel(f"latency p50, batch 1, real length, {result.settings['threads']} threads (ms"
                   + (", log scale)" if ax.get_xscale() == "log" else ")"))
-    ax.set_ylabel("accuracy")
-    ax.set_title("accuracy vs latency (colour = runtime, area = file size, black edge = Pareto front)",
+    metric = METRIC_NAMES.get(result.metric, result.metric)
+    unit = "per sentence, " if result.metric != "accuracy" else ""
+    ax.set_xlabel(ax.get_xlabel().replace("latency p50, ", f"latency p50 {unit}"))
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} vs latency (colour = runtime, area = file size, black edge = Pareto front)",
                  fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -136,7 +158,8 @@ def to_markdown(result: BenchResult, png_name: str | None = "pareto.png") -> str
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in body]
     front = pareto_front(result.candidates)
-    lines += ["", f"Pareto front (accuracy vs latency): {', '.join(front) or '–'}."]
+    metric = METRIC_NAMES.get(result.metric, result.metric)
+    lines += ["", f"Pareto front ({metric} vs latency): {', '.join(front) or '–'}."]
     failed = [c for c in result.candidates if not c.ok]
     if failed:
         lines += ["", "Failed: " + "; ".join(f"{c.name}: {c.error}" for c in failed)]

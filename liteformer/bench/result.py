@@ -20,10 +20,13 @@ class CandidateResult:
     variant: str | None = None
     ok: bool = True
     error: str | None = None  # why it failed (ok is False)
-    # quality on the bench split (first repetition)
-    accuracy: float | None = None
+    # quality on the bench split (first repetition): the task's metric (accuracy, sacreBLEU) as ``quality``
+    metric: str = "accuracy"
+    quality: float | None = None
+    accuracy: float | None = None  # classification
     correct: int | None = None
     total: int | None = None
+    scores: dict | None = None  # generation: the metric report (sacreBLEU, chrF, tokenized BLEU, signature)
     # latency at real length, batch 1, ms: medians over repetitions
     latency_mean_ms: float | None = None
     latency_p50_ms: float | None = None
@@ -39,7 +42,11 @@ class CandidateResult:
     peak_rss_mb: float | None = None  # VmHWM of the runtime process, MiB
     rss_increase_mb: float | None = None  # over the process after imports
     load_s: float | None = None
-    mean_tokens: float | None = None
+    mean_tokens: float | None = None  # input tokens per example
+    # generation: per sentence at batch 1, encode + greedy decode to the model's own output length
+    first_token_ms: float | None = None  # p50 over the timed sentences, median over repetitions
+    tokens_per_s: float | None = None  # output tokens / decoding time
+    mean_output_tokens: float | None = None
     truncated: int | None = None
     # cost and the machine's roofline
     macs_mean_length: int | None = None
@@ -51,6 +58,7 @@ class CandidateResult:
     x_faster: float | None = None
     x_faster_fixed: float | None = None
     pct_accuracy: float | None = None
+    pct_quality: float | None = None  # 100 * quality / the baseline's
 
     @property
     def size_mb(self) -> float:
@@ -69,16 +77,21 @@ class CandidateResult:
     def from_dict(cls, d: dict) -> CandidateResult:
         """From a report's JSON; ValueError/TypeError when it lacks what a measured candidate has."""
         c = cls(**d)
+        if c.quality is None and c.accuracy is not None:  # reports written before the metric was generic
+            c.quality, c.metric = c.accuracy, "accuracy"
+        if c.pct_quality is None and c.pct_accuracy is not None:
+            c.pct_quality = c.pct_accuracy
         if not isinstance(c.name, str) or not isinstance(c.ok, bool):
             raise ValueError("a candidate needs a name and ok")
         if c.ok:
-            bad = [k for k in MEASURED if not isinstance(getattr(c, k), int | float) or isinstance(getattr(c, k), bool)]
+            keys = MEASURED + (("fixed_ms",) if c.metric == "accuracy" else ())
+            bad = [k for k in keys if not isinstance(getattr(c, k), int | float) or isinstance(getattr(c, k), bool)]
             if bad:
                 raise ValueError(f"candidate {c.name!r} lacks {bad}")
         return c
 
 
-MEASURED = ("accuracy", "latency_p50_ms", "fixed_ms", "size_bytes", "peak_rss_mb")  # what select and report read
+MEASURED = ("quality", "latency_p50_ms", "size_bytes", "peak_rss_mb")  # what select and report read
 
 
 @dataclass
@@ -111,6 +124,11 @@ class BenchResult:
             raise LiteformerError(f"{path}: a folder, not a bench.json file") from None
         except (ValueError, TypeError, UnicodeDecodeError) as e:
             raise LiteformerError(f"{path}: not a liteformer bench JSON report ({e})") from None
+
+    @property
+    def metric(self) -> str:
+        """The quality metric of the report's candidates (accuracy, bleu)."""
+        return next((c.metric for c in self.candidates if c.ok), "accuracy")
 
     def ok(self) -> list[CandidateResult]:
         return [c for c in self.candidates if c.ok]

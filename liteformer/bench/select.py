@@ -9,7 +9,8 @@ from liteformer.bench.result import BenchResult, CandidateResult
 from liteformer.errors import LiteformerError
 
 # budgets with an upper bound besides > 0: key -> (bound, what the number is)
-UPPER_BOUNDS = {"min_accuracy": (1, "a fraction"), "min_pct_accuracy": (100, "a percentage")}
+UPPER_BOUNDS = {"min_accuracy": (1, "a fraction"), "min_pct_accuracy": (100, "a percentage"),
+                "min_pct_quality": (100, "a percentage")}
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class Budget:
     min_x_faster: float | None = None  # baseline p50 / candidate p50
     min_x_smaller: float | None = None  # baseline size / candidate size
     min_pct_accuracy: float | None = None  # 100 * candidate accuracy / baseline accuracy
+    # any task: its quality metric (accuracy as a fraction, sacreBLEU 0-100) and its share of the baseline's
+    min_quality: float | None = None
+    min_pct_quality: float | None = None
 
     def validate(self) -> None:
         for k, v in asdict(self).items():
@@ -45,16 +49,20 @@ class Budget:
             out.append(("--max-memory-mb", "peak_rss_mb", self.max_memory_mb, 1))
         if self.min_accuracy is not None:
             out.append(("--min-accuracy", "accuracy", self.min_accuracy, -1))
+        if self.min_quality is not None:
+            out.append(("--min-quality", "quality", self.min_quality, -1))
         for flag, key, limit in (("--min-x-faster", "x_faster", self.min_x_faster),
                                  ("--min-x-smaller", "x_smaller", self.min_x_smaller),
-                                 ("--min-pct-accuracy", "pct_accuracy", self.min_pct_accuracy)):
+                                 ("--min-pct-accuracy", "pct_accuracy", self.min_pct_accuracy),
+                                 ("--min-pct-quality", "pct_quality", self.min_pct_quality)):
             if limit is not None:
                 out.append((flag, key, limit, -1))
         return out
 
     @property
     def relative(self) -> bool:
-        return any(v is not None for v in (self.min_x_faster, self.min_x_smaller, self.min_pct_accuracy))
+        return any(v is not None for v in (self.min_x_faster, self.min_x_smaller, self.min_pct_accuracy,
+                                           self.min_pct_quality))
 
 
 # Named device profiles: thread count and sequence length for bench, budgets for select.
@@ -102,12 +110,16 @@ def select(result: BenchResult, budget: Budget) -> Selection:
     if not ok:
         raise LiteformerError("the report has no successful candidate to choose from")
     checks = budget.checks()
-    if budget.relative and any(c.x_faster is None or c.pct_accuracy is None for c in ok):
+    if budget.relative and any(c.x_faster is None or c.pct_quality is None for c in ok):
         raise LiteformerError(f"relative budgets (× faster, × smaller, % accuracy) need the baseline "
                               f"{result.baseline!r} measured in the same report, and it is missing or failed")
+    for flag, key, _, _ in checks:
+        if any(getattr(c, key) is None for c in ok):
+            raise LiteformerError(f"{flag}: this report's candidates have no {key.replace('_', ' ')} (their metric "
+                                  f"is {result.metric}; use --min-quality / --min-pct-quality)")
     feasible = [c for c in ok if _violation(c, checks) <= 0]
-    if feasible:  # most accurate; ties go to the faster, then the smaller
-        best = max(feasible, key=lambda c: (c.accuracy, -c.latency_p50_ms, -c.size_bytes))
+    if feasible:  # best quality; ties go to the faster, then the smaller
+        best = max(feasible, key=lambda c: (c.quality, -c.latency_p50_ms, -c.size_bytes))
         return Selection(best, feasible, "", [])
     alone = [flag for flag, key, limit, sign in checks
              if not any(_value(c, key) * sign <= limit * sign for c in ok)]
@@ -128,5 +140,6 @@ def miss_text(v: float) -> str:
 
 
 def describe_candidate(c: CandidateResult) -> str:
-    return (f"{c.name} ({c.runtime}): accuracy {c.accuracy:.4f}, p50 {c.latency_p50_ms:.2f} ms, "
+    quality = f"accuracy {c.quality:.4f}" if c.metric == "accuracy" else f"{c.metric} {c.quality:.2f}"
+    return (f"{c.name} ({c.runtime}): {quality}, p50 {c.latency_p50_ms:.2f} ms, "
             f"size {c.size_mb:.1f} MB, peak memory {c.peak_rss_mb:.0f} MiB")

@@ -46,15 +46,16 @@ def measure(spec: dict) -> dict:
     runner = runtimes.load(spec["runtime"], Path(spec["path"]), spec.get("variant"), threads)
     load_s = time.perf_counter() - t
     task = tasks.get(getattr(runner, "task", None))
+    fixed_timing = getattr(task, "fixed_timing", True)  # generation: whole sentences only
     data = task.read(spec["data"], spec.get("text_column"), spec.get("label_column", "label"))
-    y, enc = task.encode(runner, data, spec.get("max_length"), spec["fixed_length"])
+    y, enc = task.encode(runner, data, spec.get("max_length"), spec["fixed_length"] if fixed_timing else 0)
     described = runner.describe()
     timed = set(spec["timed"]) if spec.get("timed") is not None else set(range(len(y)))
     do_all = spec.get("accuracy", True)
 
     for i in range(min(spec.get("warmup", 10), len(enc.ids))):
         task.predict(runner, enc.ids[i])
-    lat, pred = [], {}
+    lat, pred, first, out_tokens = [], {}, [], []
     for i, ids in enumerate(enc.ids):  # the task's runtime loop, one example at a time
         if i not in timed and not do_all:
             continue
@@ -63,28 +64,40 @@ def measure(spec: dict) -> dict:
         dt = (time.perf_counter() - t) * 1000
         if i in timed:
             lat.append(dt)
+            if hasattr(pred[i], "first_token_ms"):  # generation: first token and output length
+                first.append(pred[i].first_token_ms)
+                out_tokens.append(len(pred[i].ids))
     fixed = []
     L = spec["fixed_length"]
-    longest = max(enc.ids, key=len)[:L]
-    for _ in range(spec.get("fixed_reps", 20)):
-        t = time.perf_counter()
-        task.predict(runner, longest, L)
-        fixed.append((time.perf_counter() - t) * 1000)
+    if fixed_timing:
+        longest = max(enc.ids, key=len)[:L]
+        for _ in range(spec.get("fixed_reps", 20)):
+            t = time.perf_counter()
+            task.predict(runner, longest, L)
+            fixed.append((time.perf_counter() - t) * 1000)
     out = {
         "ok": True,
         "load_s": load_s,
         "latency_ms": {"mean": sum(lat) / len(lat), "p50": _percentile(lat, 0.5), "p90": _percentile(lat, 0.9),
                        "n": len(lat)},
-        "fixed_ms": _percentile(fixed, 0.5),
+        "fixed_ms": _percentile(fixed, 0.5) if fixed else None,
         "hwm_import_kb": hwm_import,
         "hwm_kb": proc_status_kb("VmHWM"),
         "truncated": enc.truncated,
         "mean_tokens": sum(len(x) for x in enc.ids) / len(enc.ids),
         **described,
     }
+    if first:
+        out["generation"] = {"first_token_ms": _percentile(first, 0.5),
+                             "tokens_per_s": sum(out_tokens) / (sum(lat) / 1000),
+                             "mean_output_tokens": sum(out_tokens) / len(out_tokens)}
     if do_all:
         report = task.report([pred[i] for i in range(len(y))], y, runner)
-        out.update(accuracy=report.accuracy, correct=report.correct, total=report.total, labels=report.labels)
+        out.update(metric=task.metric, quality=getattr(report, task.metric))
+        if task.metric == "accuracy":
+            out.update(accuracy=report.accuracy, correct=report.correct, total=report.total, labels=report.labels)
+        else:
+            out.update(scores=report.to_dict(), total=len(y))
     return out
 
 

@@ -196,7 +196,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        "  int8=torch+int8-dynamic:../shared/models/minilm-l6-sst2  int8 dynamic PyTorch\n"
                        "exit code 2 when a candidate failed (its reason is in the report; the rest is kept).")
     p.add_argument("candidates", nargs="+", help="model folders or artifacts, see below")
-    p.add_argument("--data", default="sst2:test", help="labelled data (default sst2:test)")
+    p.add_argument("--data", default=None, help="labelled data (default sst2:test; translation: the sentence "
+                   "pairs multi30k:test)")
     _data_args(p)
     p.add_argument("--profile", default=None, help="device profile: sets --threads and --length "
                    "(phone-low, phone-mid, phone-high)")
@@ -228,6 +229,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    "the baseline, e.g. 12")
     p.add_argument("--min-pct-accuracy", type=float, default=None, help="at least this percentage of the "
                    "baseline's accuracy, e.g. 98")
+    p.add_argument("--min-quality", type=float, default=None, help="the report's quality metric at least this "
+                   "(accuracy as a fraction, sacreBLEU 0-100 for translation)")
+    p.add_argument("--min-pct-quality", type=float, default=None, help="at least this percentage of the "
+                   "baseline's quality metric (accuracy or sacreBLEU), e.g. 97")
     p.add_argument("--json", action="store_true", help="print the choice as JSON")
 
     p = sub.add_parser("demo", help="the main job on bundled data: teacher -> student -> phone bundles -> best",

@@ -87,18 +87,19 @@ def _print_report(a: argparse.Namespace, title: str, source: str, data, report) 
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    from liteformer.bench.harness import BenchSettings, parse_candidates, run_bench
+    from liteformer import tasks
+    from liteformer.bench.harness import DEFAULT_DATA, BenchSettings, bench_task, parse_candidates, run_bench
     from liteformer.bench.report import format_table, write_reports
     from liteformer.bench.select import profile
     prof = profile(a.profile) if a.profile else {}
-    s = BenchSettings(data=a.data, text_column=a.text_column, label_column=a.label_column,
+    cands = parse_candidates(a.candidates)
+    task = bench_task(cands)
+    s = BenchSettings(data=a.data or DEFAULT_DATA[task], text_column=a.text_column, label_column=a.label_column,
                       threads=a.threads or prof.get("threads", 2), reps=a.reps,
                       fixed_length=a.length or prof.get("fixed_length", 128), max_length=a.max_length,
                       timed_examples=a.timed_examples or None, warmup=a.warmup, baseline=a.baseline)
     s.validate()
-    from liteformer.data.text import read_classification
-    read_classification(s.data, s.text_column, s.label_column)  # bad data: fail before any work
-    cands = parse_candidates(a.candidates)
+    tasks.get(task).read(s.data, s.text_column, s.label_column)  # bad data: fail before any work
     if all(c.error for c in cands):  # nothing could run: no report, the first reason
         raise LiteformerError(cands[0].error)
     result = run_bench(cands, s, progress=sys.stderr.isatty())
@@ -118,7 +119,8 @@ def cmd_select(a: argparse.Namespace) -> int:
     from liteformer.bench.select import Budget, describe_candidate, miss_text, profile, select
     budget = profile(a.profile)["budget"] if a.profile else Budget()
     flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy",
-                                        "min_x_faster", "min_x_smaller", "min_pct_accuracy")}
+                                        "min_x_faster", "min_x_smaller", "min_pct_accuracy", "min_quality",
+                                        "min_pct_quality")}
     budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
     budget.validate()  # the flags before the report
     path = Path(a.report)
