@@ -165,9 +165,11 @@ def step_configs(name: str) -> list[type]:
     checks come from their fields)."""
     from liteformer.compress.distill import DistillConfig, StudentSpec
     from liteformer.compress.factorize import LowRankConfig
-    from liteformer.train.config import TrainConfig
+    from liteformer.train.config import TrainConfig, TranslationConfig
+    from liteformer.verbs_translation import Seq2SeqDistill
     return {"finetune": [FinetuneStep, TrainConfig], "student": [StudentSpec], "prune": [PruneOptions],
-            "factorize": [LowRankConfig], "distill": [TrainConfig, DistillConfig], "export": [ExportStep]}[name]
+            "factorize": [LowRankConfig], "distill": [TrainConfig, DistillConfig, TranslationConfig, Seq2SeqDistill],
+            "export": [ExportStep]}[name]
 
 
 def check_step(name: str, opts: dict) -> None:

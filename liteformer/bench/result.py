@@ -60,6 +60,13 @@ class CandidateResult:
     pct_accuracy: float | None = None
     pct_quality: float | None = None  # 100 * quality / the baseline's
 
+    def __post_init__(self) -> None:
+        # a classifier's quality is its accuracy (also in reports written before the metric was generic)
+        if self.quality is None and self.accuracy is not None and self.metric == "accuracy":
+            self.quality = self.accuracy
+        if self.pct_quality is None and self.pct_accuracy is not None:
+            self.pct_quality = self.pct_accuracy
+
     @property
     def size_mb(self) -> float:
         return self.size_bytes / 1e6
@@ -77,10 +84,6 @@ class CandidateResult:
     def from_dict(cls, d: dict) -> CandidateResult:
         """From a report's JSON; ValueError/TypeError when it lacks what a measured candidate has."""
         c = cls(**d)
-        if c.quality is None and c.accuracy is not None:  # reports written before the metric was generic
-            c.quality, c.metric = c.accuracy, "accuracy"
-        if c.pct_quality is None and c.pct_accuracy is not None:
-            c.pct_quality = c.pct_accuracy
         if not isinstance(c.name, str) or not isinstance(c.ok, bool):
             raise ValueError("a candidate needs a name and ok")
         if c.ok:

@@ -389,10 +389,11 @@ def _finetune_translation(a: argparse.Namespace, cfg) -> int:
 def _distill_translation(a: argparse.Namespace) -> int:
     import torch
 
-    from liteformer.data.parallel import ParallelDataset, read_parallel
+    from liteformer.data.parallel import read_parallel
     from liteformer.models.checkpoint import load_model
     from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import Prepared, prepare, teacher_targets, train_translation
+    from liteformer.train.translate import Prepared
+    from liteformer.verbs_translation import Seq2SeqDistill, cut_student, distill_translation
     if a.threads:
         torch.set_num_threads(a.threads)
     unsupported = [f for f, v in (("--student-init-embeddings", a.student_init_embeddings),
@@ -410,17 +411,17 @@ def _distill_translation(a: argparse.Namespace) -> int:
     cfg = _train_config(a)
     tcfg = from_values(TranslationConfig, vars(a))
     tcfg.validate()
+    sd = Seq2SeqDistill(a.kd, a.alpha, a.temperature)
     teacher = load_model(a.teacher)
     if not teacher.model.config.num_decoder_layers:
         raise LiteformerError(f"{a.teacher}: not a translation model (no decoder)")
     train = read_parallel(a.train)
+    dev = read_parallel(a.dev) if a.dev else None
     notes = {}
     if a.student_config:
-        prep = prepare(train, a.student_config, tokenizer=str(teacher.path), dev=a.dev, seed=a.seed)
-        if a.student_init_from_teacher:
-            from liteformer.compress.distill.student import cut_seq2seq_student_
-            notes["init_from_teacher"] = cut_seq2seq_student_(prep.model, teacher.model, teacher.tokenizer, train,
-                                                              progress=sys.stderr.isatty())
+        prep, notes = cut_student(teacher, train, a.student_config, a.student_init_from_teacher,
+                                  progress=sys.stderr.isatty(), seed=a.seed)
+        prep.dev = dev
     elif a.student:
         student = load_model(a.student)
         if not student.is_generator:
@@ -428,21 +429,13 @@ def _distill_translation(a: argparse.Namespace) -> int:
         if student.tokenizer.tok.get_vocab() != teacher.tokenizer.tok.get_vocab():
             raise LiteformerError(f"{a.student}: its vocabulary differs from the teacher's ({a.teacher}); word-level "
                                   "distillation needs one vocabulary")
-        prep = Prepared(student.model, teacher.tokenizer, train, read_parallel(a.dev) if a.dev else None)
+        prep = Prepared(student.model, teacher.tokenizer, train, dev)
     else:
         from liteformer.compress.distill.student import seq2seq_student_from_teacher
         enc, dec = _layer_split(a.keep_layers)
-        prep = Prepared(seq2seq_student_from_teacher(teacher.model, enc, dec), teacher.tokenizer, train,
-                        read_parallel(a.dev) if a.dev else None)
-    if a.kd in ("sequence", "both"):  # after the student is built: a bad student costs no generation
-        cache = a.kd_targets or f"{a.out}.kd-targets.txt"
-        targets = teacher_targets(teacher.model, teacher.tokenizer, train.sources, cache, progress=sys.stderr.isatty())
-        prep.train = ParallelDataset(train.sources, targets, f"{train.path} (teacher's outputs: {cache})")
-    result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume,
-                               teacher=teacher.model if a.kd in ("word", "both") else None, alpha=a.alpha,
-                               temperature=a.temperature,
-                               record={"distill": {"teacher": str(teacher.path), "kd": a.kd, "alpha": a.alpha,
-                                                   "temperature": a.temperature, **notes}})
+        prep = Prepared(seq2seq_student_from_teacher(teacher.model, enc, dec), teacher.tokenizer, train, dev)
+    result = distill_translation(teacher, prep, a.out, cfg, tcfg, sd, a.kd_targets, progress=sys.stderr.isatty(),
+                                 resume=a.resume, notes=notes)
     if int(os.environ.get("RANK", "0")) == 0:
         best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
         print(f"distilled ({a.kd}-level) {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")

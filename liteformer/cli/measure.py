@@ -23,7 +23,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     model = Path(a.model)
     if model.is_file() or (model / "liteformer.json").exists():  # an exported bundle or an artifact in one
+        from liteformer import runtimes
         from liteformer.runtimes.bundle import read_sidecar
+        runtimes.detect(model)  # an unknown file type or a lone artifact: one line
         if read_sidecar(model).get("task") == "translation":
             return _eval_translation_bundle(a, model)
         data = read_classification(a.data, a.text_column, a.label_column)

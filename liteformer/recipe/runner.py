@@ -48,8 +48,16 @@ def _digest(*parts) -> str:
 
 def _content_key(path: str) -> str:
     """Hash of a data file or a model folder's files (aliases such as sst2:train hash their file)."""
+    from liteformer.data.parallel import PAIRS, resolve_pair
     from liteformer.data.text import resolve
     from liteformer.models.checkpoint import file_sha256, resolve_model
+    if ("," in path or path.split(":")[0] in PAIRS) and not Path(path).exists():  # sentence pairs
+        found = resolve_pair(path)
+        files = found if isinstance(found, tuple) else (found,)
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise LiteformerError(f"{path}: no such file {missing[0]}")
+        return _digest([file_sha256(f) for f in files])
     p = resolve(path) if ":" in path and not Path(path).exists() else resolve_model(path)
     if p.is_dir():
         return _digest([(f.name, file_sha256(f)) for f in sorted(p.iterdir()) if f.is_file()])
@@ -108,7 +116,7 @@ def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, pro
         log(f"[{i + 1}/{len(variants)}] {label}")
         key = teacher_key or data_key
         ctx = Context(teacher or "", teacher or "", data, progress, teacher_store=str(cache / "teacher-outputs"),
-                      splits=splits)
+                      splits=splits, task=recipe.task)
         for j, (name, opts) in enumerate(steps):
             key = _digest(name, opts, key, data_key)
             try:
@@ -183,7 +191,8 @@ def print_result(res: RecipeResult, out=sys.stdout) -> None:
     print(f"report: {res.report.get('md')}  {res.report.get('html')}  {res.report.get('png')}", file=out)
     if res.chosen:
         c = res.chosen
-        print(f"best under the budget: {c.name} ({c.runtime}): accuracy {c.accuracy:.4f}, "
+        quality = f"accuracy {c.quality:.4f}" if c.metric == "accuracy" else f"{c.metric} {c.quality:.2f}"
+        print(f"best under the budget: {c.name} ({c.runtime}): {quality}, "
               f"p50 {c.latency_p50_ms:.2f} ms, {c.size_mb:.1f} MB"
               + (f", {c.x_smaller:.1f}x smaller, {c.x_faster:.1f}x faster than the teacher"
                  if c.x_smaller else ""), file=out)

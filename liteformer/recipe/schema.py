@@ -44,11 +44,19 @@ def step_options(name: str) -> dict[str, type | tuple]:
 SECTIONS: dict[str, dict[str, type | tuple]] = {
     "data": {"train": str, "dev": str, "test": str, "text_column": str, "label_column": str},
     "budget": {"profile": str, "max_latency_ms": NUM, "max_size_mb": NUM, "max_memory_mb": NUM, "min_accuracy": NUM,
-               "min_x_faster": NUM, "min_x_smaller": NUM, "min_pct_accuracy": NUM},  # min_x_*: against the teacher
+               "min_x_faster": NUM, "min_x_smaller": NUM, "min_pct_accuracy": NUM,  # min_x_*: against the teacher
+               "min_quality": NUM, "min_pct_quality": NUM},  # the task's metric (accuracy, sacreBLEU)
     "bench": {"reps": int, "timed_examples": int, "threads": int, "length": int},
 }
-TOP = {"name": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list, "search": dict}
+TOP = {"name": str, "task": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list,
+       "search": dict}
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
+# steps (or their options) a translation recipe refuses: True = the whole step
+TRANSLATION_REFUSED = {"finetune": True, "student": ("layers", "tokenizer", "vocab_size", "init_embeddings"),
+                       "distill": ("hidden_weight", "attention_weight", "augment", "layer_map", "unlabelled"),
+                       "export": ("max_accuracy_drop",)}
+CLASSIFICATION_REFUSED = {"distill": ("kd", "max_tokens", "label_smoothing", "dev_sentences"),
+                          "export": ("max_target",)}
 
 
 @dataclass
@@ -63,11 +71,13 @@ class Recipe:
     search: dict[str, list] = field(default_factory=dict)
     step_lines: list[int] = field(default_factory=list)  # the recipe line of each step, for run-time errors
     input_lines: dict = field(default_factory=dict)  # the line of teacher and of each data entry
+    task: str = "text-classification"  # translation: data are sentence pairs, the metric sacreBLEU
 
     def check_inputs(self) -> None:
         """The teacher and the data files exist (paths relative to where liteformer runs): checked by
         ``run`` and ``run --check`` before any work, not by loading (a recipe may name files of
         another machine)."""
+        from liteformer.data.parallel import resolve_pair
         from liteformer.data.text import resolve
         from liteformer.models.checkpoint import ALIASES
 
@@ -78,11 +88,12 @@ class Recipe:
         for split in ("train", "dev", "test"):
             if split in self.data:
                 try:
-                    path = resolve(self.data[split])
+                    found = resolve_pair(self.data[split]) if self.task == "translation" else resolve(self.data[split])
                 except LiteformerError as e:
                     fail(split, f"data.{split}: {e}")
-                if not path.is_file():
-                    fail(split, f"data.{split}: {self.data[split]}: no such file")
+                for path in found if isinstance(found, tuple) else (found,):
+                    if not path.is_file():
+                        fail(split, f"data.{split}: {path}: no such file")
         if self.teacher is not None and self.teacher not in ALIASES and not Path(self.teacher).is_dir():
             fail("teacher", f"teacher {self.teacher}: no such model folder")
 
@@ -196,6 +207,23 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
         steps.append((name, opts))
         step_lines.append(lines.get((id(item), name)))
     names = [n for n, _ in steps]
+    from liteformer.tasks import TASKS
+    task = doc.get("task", "text-classification")
+    if task not in TASKS:
+        fail(doc, "task", f"unknown task {task!r} (tasks: {', '.join(TASKS)})")
+    refused = TRANSLATION_REFUSED if task == "translation" else CLASSIFICATION_REFUSED
+    for i, (name, opts) in enumerate(steps):
+        bad = refused.get(name)
+        if task != "translation" and bad and any(k in opts for k in bad):
+            fail(steps_raw[i], name, f"step {name}: {', '.join(k for k in bad if k in opts)}: translation options "
+                 "(this recipe's task is text classification)")
+    if task == "translation":
+        for i, (name, opts) in enumerate(steps):
+            bad = TRANSLATION_REFUSED.get(name)
+            if bad and (bad is True or any(k in opts for k in bad)):
+                given = "" if bad is True else " with " + ", ".join(k for k in bad if k in opts)
+                fail(steps_raw[i], name, f"step {name}{given}: not for a translation recipe (give a trained "
+                     "teacher; see recipes/multi30k-mobile.yaml)")
     if doc.get("teacher") is None and names[0] != "finetune":
         fail(doc, "steps", "give a teacher (a model folder), or make the first step `finetune: {base: ...}`")
     if doc.get("teacher") is not None and "finetune" in names:
@@ -225,7 +253,7 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     input_lines = {k: lines.get((id(data), k)) for k in data}
     input_lines["teacher"] = lines.get((id(doc), "teacher"))
     return Recipe(p, str(doc.get("name") or p.stem), doc.get("teacher"), data, budget, doc.get("bench") or {},
-                  steps, search, step_lines, input_lines)
+                  steps, search, step_lines, input_lines, task)
 
 
 def _type_name(t) -> str:

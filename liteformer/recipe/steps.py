@@ -37,12 +37,22 @@ class Context:
     threads: int = 2
     teacher_store: str | None = None  # folder for the teacher's outputs, shared by the distill steps
     splits: dict = field(default_factory=dict)  # data files read so far (shared by a run's steps and variants)
+    task: str = "text-classification"
+
+    @property
+    def translation(self) -> bool:
+        return self.task == "translation"
 
     def split(self, name: str):
-        """The labelled split ``name`` (train, dev), read once per recipe run."""
+        """The split ``name`` (train, dev) of the task's data (labelled texts, or sentence pairs), read
+        once per recipe run."""
         if name not in self.splits:
-            self.splits[name] = read_classification(self.data[name], self.data.get("text_column"),
-                                                    self.data.get("label_column", "label"))
+            if self.translation:
+                from liteformer.data.parallel import read_parallel
+                self.splits[name] = read_parallel(self.data[name])
+            else:
+                self.splits[name] = read_classification(self.data[name], self.data.get("text_column"),
+                                                        self.data.get("label_column", "label"))
         return self.splits[name]
 
 
@@ -68,6 +78,12 @@ def student(ctx: Context, opts: dict, out: Path) -> dict:
     loaded = load_model(ctx.current)
     notes = {}
     spec = from_values(StudentSpec, opts)
+    if ctx.translation:  # a config on the teacher's joint vocabulary, optionally cut from the teacher
+        from liteformer.verbs_translation import cut_student
+        prep, notes = cut_student(loaded, ctx.split("train"), spec.config, spec.init_from_teacher, ctx.progress)
+        save_model(prep.model, prep.tokenizer, out)
+        return {"layers": prep.model.config.num_layers, "decoder_layers": prep.model.config.num_decoder_layers,
+                "hidden": prep.model.config.hidden_size, **notes}
     if spec.layers is not None:
         model, tok = student_from_teacher(loaded.model, [int(i) for i in spec.layers]), loaded.tokenizer
     else:
@@ -98,7 +114,29 @@ def factorize(ctx: Context, opts: dict, out: Path) -> dict:
     return {"params_before": report.params_before, "params_after": report.params_after}
 
 
+def distill_translation(ctx: Context, opts: dict, out: Path) -> dict:
+    """Distill the current model (a student on the teacher's vocabulary) from the recipe's teacher."""
+    from liteformer.models.checkpoint import load_model
+    from liteformer.train.config import TranslationConfig
+    from liteformer.train.translate import Prepared
+    from liteformer.verbs_translation import Seq2SeqDistill, distill_translation
+    teacher, student = load_model(ctx.teacher), load_model(ctx.current)
+    if student.tokenizer.tok.get_vocab() != teacher.tokenizer.tok.get_vocab():
+        raise LiteformerError("the student's vocabulary differs from the teacher's (word-level KD needs one)")
+    tcfg = from_values(TranslationConfig, opts)
+    tcfg.validate()
+    cfg = train_config({"max_steps": 2000, "schedule": "inverse-sqrt", "warmup": 0.05, **opts}, None, 1e-3)
+    prep = Prepared(student.model, teacher.tokenizer, ctx.split("train"),
+                    ctx.split("dev") if ctx.data.get("dev") else None)
+    result = distill_translation(teacher, prep, out, cfg, tcfg, from_values(Seq2SeqDistill, opts),
+                                 kd_targets=str(Path(ctx.teacher_store or out.parent) / "kd-targets.txt"),
+                                 progress=ctx.progress, resume=True)
+    return {"steps": result.steps, "dev_bleu": result.best.bleu if result.best else None}
+
+
 def distill(ctx: Context, opts: dict, out: Path) -> dict:
+    if ctx.translation:
+        return distill_translation(ctx, opts, out)
     from liteformer.compress.distill import DistillConfig, StudentSpec
     from liteformer.train.distill import distill as run
     n = len(_train(ctx).texts)
@@ -119,6 +157,8 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     o = from_values(ExportStep, opts)
     q = None if o.quantize == "none" else o.quantize
     drop = o.max_accuracy_drop if q else None
+    if ctx.translation:
+        return _export_translation(ctx, loaded, o, q, out)
     # the dev split checks each export; with an accuracy budget its labels also drive the search
     verify = ctx.split("dev" if ctx.data.get("dev") else "train")
     tune = None
@@ -138,6 +178,25 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
             done[rt] = {"error": str(e), "quantize": q}
             continue
         done[rt] = {"verify": meta.get("verify"), "quantize": q, "keep_float": meta["export"]["keep_float"]}
+    return {"bundles": done}
+
+
+def _export_translation(ctx: Context, loaded, o: ExportStep, q: str | None, out: Path) -> dict:
+    """One verified bundle per runtime: greedy-identical (fp32) or within 0.5 sacreBLEU (int8) on 200 dev pairs."""
+    from liteformer.data.parallel import ParallelDataset
+    pairs = ctx.split("dev" if ctx.data.get("dev") else "train")
+    verify = ParallelDataset(pairs.sources[:200], pairs.targets[:200], pairs.path)
+    eo = export_options(loaded, max_length=o.max_length, buckets=o.buckets, quantize=q, fuse=o.fuse,
+                        max_target=o.max_target)
+    out.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for rt in o.to:
+        try:
+            meta = export_bundle(loaded, rt, out / rt, eo, verify, ctx.threads)
+        except LiteformerError as e:
+            done[rt] = {"error": str(e), "quantize": q}
+            continue
+        done[rt] = {"verify": meta.get("verify"), "quantize": q, "keep_float": []}
     return {"bundles": done}
 
 

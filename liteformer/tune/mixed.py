@@ -20,7 +20,7 @@ from liteformer import runtimes, tasks
 from liteformer.compress.quantize.groups import all_groups
 from liteformer.data.text import TextDataset
 from liteformer.errors import LiteformerError
-from liteformer.export.exporter import TASK, export_model
+from liteformer.export.exporter import export_model
 from liteformer.export.options import ExportOptions
 from liteformer.models.checkpoint import LoadedModel
 
@@ -79,7 +79,7 @@ def tune_keep_float(loaded: LoadedModel, runtime: str, opts: ExportOptions, data
     ``export: {max_accuracy_drop: ...}`` both call it. ``data`` is encoded once for all trials."""
     if opts.quantize is None:
         raise LiteformerError("an accuracy budget needs a quantization method to search under")
-    task = tasks.get(TASK)
+    task = tasks.get("text-classification")  # the search is for classifiers (export refuses generators)
     work = Path(tempfile.mkdtemp(prefix="liteformer-mixed-"))
     cache: dict[tuple[str, ...], float] = {}
     float_report = task.evaluate(loaded.model, loaded.tokenizer, data, max_length=opts.max_length, progress=False)
