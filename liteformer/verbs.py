@@ -45,6 +45,9 @@ def export_options(loaded, *, max_length: int | None = None, buckets=None, quant
     opts.validate(loaded.model.config.max_positions)
     if loaded.is_generator:
         opts.target_length(loaded.model.config.max_positions)
+        if q is not None and q.static:
+            raise LiteformerError(f"{q.method}: static quantization of a generation model is not supported "
+                                  "(use int8-dynamic)")
     return opts
 
 
@@ -167,7 +170,7 @@ def step_configs(name: str) -> list[type]:
     from liteformer.compress.factorize import LowRankConfig
     from liteformer.train.config import TrainConfig, TranslationConfig
     from liteformer.verbs_translation import Seq2SeqDistill
-    return {"finetune": [FinetuneStep, TrainConfig], "student": [StudentSpec], "prune": [PruneOptions],
+    return {"finetune": [FinetuneStep, TrainConfig, TranslationConfig], "student": [StudentSpec], "prune": [PruneOptions],
             "factorize": [LowRankConfig], "distill": [TrainConfig, DistillConfig, TranslationConfig, Seq2SeqDistill],
             "export": [ExportStep]}[name]
 
@@ -188,6 +191,10 @@ def check_step(name: str, opts: dict) -> None:
 class FinetuneStep:
     base: str = opt("minilm-l6", "base model folder or alias")
     label_names: list[str] | None = opt(None, "names for integer labels 0..n-1 of a new head")
+    model_config: str | None = opt(None, "translation: JSON of TransformerConfig fields (num_decoder_layers > 0), "
+                                   "trained from scratch")
+    vocab_size: int | None = opt(None, "translation: size of the joint subword vocabulary learned on the pairs "
+                                 "(default 8000)", check=POSITIVE)
 
 
 def auto_epochs(n_train: int, batch_size: int = 32) -> float:

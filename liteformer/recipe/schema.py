@@ -51,11 +51,13 @@ SECTIONS: dict[str, dict[str, type | tuple]] = {
 TOP = {"name": str, "task": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list,
        "search": dict}
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
+DEMO_TRANSLATION = Path(__file__).with_name("demo-translation.yaml")  # `liteformer demo --task translation`
 # steps (or their options) a translation recipe refuses: True = the whole step
-TRANSLATION_REFUSED = {"finetune": True, "student": ("layers", "tokenizer", "vocab_size", "init_embeddings"),
+TRANSLATION_REFUSED = {"finetune": ("base", "label_names"), "student": ("layers", "tokenizer", "vocab_size", "init_embeddings"),
                        "distill": ("hidden_weight", "attention_weight", "augment", "layer_map", "unlabelled"),
                        "export": ("max_accuracy_drop",)}
 CLASSIFICATION_REFUSED = {"distill": ("kd", "max_tokens", "label_smoothing", "dev_sentences"),
+                          "finetune": ("model_config", "vocab_size", "max_tokens", "label_smoothing", "dev_sentences"),
                           "export": ("max_target",)}
 
 
@@ -222,8 +224,11 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
             bad = TRANSLATION_REFUSED.get(name)
             if bad and (bad is True or any(k in opts for k in bad)):
                 given = "" if bad is True else " with " + ", ".join(k for k in bad if k in opts)
-                fail(steps_raw[i], name, f"step {name}{given}: not for a translation recipe (give a trained "
-                     "teacher; see recipes/multi30k-mobile.yaml)")
+                fail(steps_raw[i], name, f"step {name}{given}: not for a translation recipe (see "
+                     "recipes/multi30k-mobile.yaml)")
+            if name == "finetune" and "model_config" not in opts:
+                fail(steps_raw[i], name, "step finetune of a translation recipe trains from scratch: give "
+                     "model_config (a JSON with num_decoder_layers > 0)")
     if doc.get("teacher") is None and names[0] != "finetune":
         fail(doc, "steps", "give a teacher (a model folder), or make the first step `finetune: {base: ...}`")
     if doc.get("teacher") is not None and "finetune" in names:

@@ -60,7 +60,22 @@ def _train(ctx: Context):
     return ctx.split("train")
 
 
+def finetune_translation(ctx: Context, opts: dict, out: Path) -> dict:
+    """A translation teacher from scratch: a joint subword vocabulary and the model of ``model_config``."""
+    from liteformer.train.config import TranslationConfig
+    from liteformer.train.translate import prepare, train_translation
+    tcfg = from_values(TranslationConfig, opts)
+    tcfg.validate()
+    cfg = train_config({"max_steps": 4000, "schedule": "inverse-sqrt", "warmup": 0.05, **opts}, None, 1e-3)
+    prep = prepare(ctx.split("train"), opts["model_config"], opts.get("vocab_size") or 8000,
+                   dev=ctx.split("dev") if ctx.data.get("dev") else None, seed=opts.get("seed", 0))
+    result = train_translation(prep, out, cfg, tcfg, progress=ctx.progress, resume=True)
+    return {"steps": result.steps, "dev_bleu": result.best.bleu if result.best else None}
+
+
 def finetune(ctx: Context, opts: dict, out: Path) -> dict:
+    if ctx.translation:
+        return finetune_translation(ctx, opts, out)
     from liteformer.train.finetune import finetune as run
     from liteformer.train.finetune import prepare
     prep = prepare(ctx.split("train"), base=opts.get("base", "minilm-l6"),
