@@ -170,7 +170,8 @@ def step_configs(name: str) -> list[type]:
     from liteformer.compress.factorize import LowRankConfig
     from liteformer.train.config import TrainConfig, TranslationConfig
     from liteformer.verbs_translation import Seq2SeqDistill
-    return {"finetune": [FinetuneStep, TrainConfig, TranslationConfig], "student": [StudentSpec], "prune": [PruneOptions],
+    return {"finetune": [FinetuneStep, TrainConfig, TranslationConfig], "student": [StudentSpec],
+            "prune": [PruneOptions],
             "factorize": [LowRankConfig], "distill": [TrainConfig, DistillConfig, TranslationConfig, Seq2SeqDistill],
             "export": [ExportStep]}[name]
 

@@ -53,7 +53,8 @@ TOP = {"name": str, "task": str, "teacher": str, "data": dict, "budget": dict, "
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
 DEMO_TRANSLATION = Path(__file__).with_name("demo-translation.yaml")  # `liteformer demo --task translation`
 # steps (or their options) a translation recipe refuses: True = the whole step
-TRANSLATION_REFUSED = {"finetune": ("base", "label_names"), "student": ("layers", "tokenizer", "vocab_size", "init_embeddings"),
+TRANSLATION_REFUSED = {"finetune": ("base", "label_names"),
+                       "student": ("layers", "tokenizer", "vocab_size", "init_embeddings"),
                        "distill": ("hidden_weight", "attention_weight", "augment", "layer_map", "unlabelled"),
                        "export": ("max_accuracy_drop",)}
 CLASSIFICATION_REFUSED = {"distill": ("kd", "max_tokens", "label_smoothing", "dev_sentences"),
