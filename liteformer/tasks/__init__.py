@@ -25,14 +25,17 @@ matrix, argmax per example, fp32 max |Δlogit| ≤ 1e-4 and ≥ 99 % label agree
 
 How the next tasks plug in, without touching ``compress/`` or ``bench/``:
 
-- **Sequence to sequence** (translation, summarization, dialogue): ``read`` gives source/target
-  pairs; ``new_head`` ties the decoder's output projection to its embeddings; ``loss`` is
-  label-smoothed token cross-entropy; ``evaluate`` generates (greedy or beam) and scores BLEU /
-  ROUGE. The exported artifact has two entry points (``encode`` and ``decode_step`` with a
-  fixed-size cache): its runner exposes them as methods, and ``predict`` is the decoding loop —
-  encode once, call ``decode_step`` until EOS or the length limit, detokenize — so the bench times
-  whole sentences (and first-token latency) through the same worker. ``verify`` compares greedy
-  tokens and first-step logits.
+- **Sequence to sequence** — translation (``translation.py``, registered): ``read`` gives
+  source/target pairs; the output projection is the tied embedding; training goes through
+  ``train/translate.py`` (token batches, label-smoothed cross-entropy); ``evaluate`` generates
+  (greedy or beam) and scores sacreBLEU / chrF. The exported artifact has two entry points
+  (``encode`` and ``decode`` with a fixed-size cache, ``export/seq2seq_graphs.py``): its runner
+  (``runtimes.runner.GenerationRunner``) exposes them as methods, and ``predict`` is the decoding
+  loop — encode once, call ``decode`` until EOS or the length limit, detokenize — returning the
+  output with its first-token time, so the bench times whole sentences, first tokens and tokens/s
+  through the same worker (``fixed_timing = False``: no padded-length timing). ``verify`` compares
+  greedy tokens and first-step logits (fp32) or BLEU (quantized). Summarization and dialogue reuse
+  it with their own data and metrics.
 - **Speech recognition**: ``read`` gives (waveform, transcript) pairs; the runner's input is audio
   (or log-mel features, whichever the bundle's sidecar declares); ``loss`` is CTC; ``predict`` runs
   the encoder and greedy CTC decoding; ``report`` gives WER/CER. Compressors see an ``nn.Module``
