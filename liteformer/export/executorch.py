@@ -38,12 +38,12 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
 
 def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     """An encoder-decoder as one .pte with two methods, ``encode`` and ``decode``
-    (export/seq2seq_graphs; batch 1, dynamic source length up to max_length, the decoder cache fixed
+    (models/seq2seq_graphs; batch 1, dynamic source length up to max_length, the decoder cache fixed
     at ``max_target`` slots), both lowered to XNNPACK."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    from liteformer.export import seq2seq_graphs as g
+    from liteformer.models import seq2seq_graphs as g
 
     L = opts.target_length(model.config.max_positions)
     int8_table = bool(opts.quantize) and "embeddings" not in opts.keep_float

@@ -49,11 +49,11 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
 
 def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     """An encoder-decoder as one .tflite with two signatures per source-length bucket S,
-    ``encode_S`` and ``decode_S`` (export/seq2seq_graphs; batch 1, int32 ids, the decoder cache fixed
+    ``encode_S`` and ``decode_S`` (models/seq2seq_graphs; batch 1, int32 ids, the decoder cache fixed
     at ``max_target`` slots). The weights are stored once for all signatures."""
     import litert_torch
 
-    from liteformer.export import seq2seq_graphs as g
+    from liteformer.models import seq2seq_graphs as g
 
     L = opts.target_length(model.config.max_positions)
     buckets = opts.bucket_list()

@@ -59,11 +59,11 @@ def _export_plain(model: torch.nn.Module, path: Path, names: dict) -> str:
 
 
 def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
-    """An encoder-decoder as two graphs, ``encode.onnx`` and ``decode.onnx`` (export/seq2seq_graphs),
+    """An encoder-decoder as two graphs, ``encode.onnx`` and ``decode.onnx`` (models/seq2seq_graphs),
     dynamic batch and source length, the decoder cache fixed at ``max_target`` slots."""
     import onnx  # noqa: F401
 
-    from liteformer.export import seq2seq_graphs as g
+    from liteformer.models import seq2seq_graphs as g
 
     L = opts.target_length(model.config.max_positions)
     enc_in, dec_in = g.sample_inputs(model, L, 2, 8, torch.long)

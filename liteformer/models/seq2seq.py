@@ -11,7 +11,7 @@ Incremental decoding (``encode`` once, then ``decode_step`` per output token):
   position by ``torch.where`` over a one-hot mask of that position (a select, which every phone
   runtime has; a scatter does not lower everywhere) and read through a mask of the positions written
   so far — no growing tensors, no data-dependent slicing, no branches, so the same step exports with
-  static shapes (``export/seq2seq_graphs.py``);
+  static shapes (``models/seq2seq_graphs.py``);
 - a step gives exactly the logits of the full (teacher-forced) decoder at that position.
 Source, target and output embeddings are one tied matrix (a joint vocabulary).
 """

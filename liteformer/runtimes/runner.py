@@ -59,7 +59,7 @@ def is_generation(meta: dict) -> bool:
 
 
 class GenerationRunner(BundleRunner):
-    """A generation bundle's two entry points on NumPy arrays (see export/seq2seq_graphs):
+    """A generation bundle's two entry points on NumPy arrays (see models/seq2seq_graphs):
 
         encode(input_ids (B, S), attention_mask (B, S)) -> cross_k, cross_v (B, Nx, S, d)
         decode(token (B, 1), position (1,), attention_mask, self_k, self_v, cross_k, cross_v)

@@ -1,6 +1,6 @@
 """PyTorch eager runtime for model folders; variant ``int8-dynamic`` quantizes Linear layers
 (int8 weights, activations quantized on the fly) at load time. An encoder-decoder runs through the
-same two graphs as its exports (export/seq2seq_graphs), in eager mode, so the bench times the
+same two graphs as its exports (models/seq2seq_graphs), in eager mode, so the bench times the
 teacher with the very loop the bundles use."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class TorchGenerationRunner(TorchRunner):
     def __init__(self, path: Path, variant: str | None, threads: int, loaded: LoadedModel | None = None,
                  max_target: int | None = None) -> None:
         super().__init__(path, variant, threads, loaded)
-        from liteformer.export import seq2seq_graphs as g
+        from liteformer.models import seq2seq_graphs as g
         L = max_target or min(128, self.config.max_positions)
         self.layout = g.layout(self.model, L)
         self.max_target = L

@@ -29,7 +29,7 @@ How the next tasks plug in, without touching ``compress/`` or ``bench/``:
   source/target pairs; the output projection is the tied embedding; training goes through
   ``train/translate.py`` (token batches, label-smoothed cross-entropy); ``evaluate`` generates
   (greedy or beam) and scores sacreBLEU / chrF. The exported artifact has two entry points
-  (``encode`` and ``decode`` with a fixed-size cache, ``export/seq2seq_graphs.py``): its runner
+  (``encode`` and ``decode`` with a fixed-size cache, ``models/seq2seq_graphs.py``): its runner
   (``runtimes.runner.GenerationRunner``) exposes them as methods, and ``predict`` is the decoding
   loop — encode once, call ``decode`` until EOS or the length limit, detokenize — returning the
   output with its first-token time, so the bench times whole sentences, first tokens and tokens/s

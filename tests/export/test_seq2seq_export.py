@@ -12,7 +12,7 @@ import torch
 from liteformer import runtimes
 from liteformer.data.parallel import ParallelDataset, read_parallel
 from liteformer.errors import LiteformerError
-from liteformer.export import seq2seq_graphs as g
+from liteformer.models import seq2seq_graphs as g
 from liteformer.export.exporter import export_model
 from liteformer.export.options import ExportOptions
 from liteformer.models.checkpoint import load_model

@@ -19,14 +19,15 @@ def recipe(nmt_folder, tmp_path_factory):
         "hidden_size": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 32, "num_decoder_layers": 1,
         "max_positions": 64, "norm_first": True, "positions": "learned", "activation": "gelu", "dropout": 0.0,
         "attention_dropout": 0.0}))
-    d = read_parallel("multi30k:test")
-    (root / "test.tsv").write_text("source\ttarget\n" + "".join(f"{s}\t{t}\n" for s, t in zip(d.sources[:6],
-                                                                                           d.targets[:6], strict=True)))
+    for split, name, n in (("test", "multi30k:test", 6), ("train", "multi30k:val", 24)):
+        d = read_parallel(name)
+        (root / f"{split}.tsv").write_text("source\ttarget\n" + "".join(
+            f"{s}\t{t}\n" for s, t in zip(d.sources[:n], d.targets[:n], strict=True)))
     path = root / "r.yaml"
     path.write_text(f"""name: nmt-tiny
 task: translation
 teacher: {nmt_folder}
-data: {{train: multi30k:val, dev: multi30k:val, test: {root / 'test.tsv'}}}
+data: {{train: {root / 'train.tsv'}, dev: {root / 'train.tsv'}, test: {root / 'test.tsv'}}}
 budget: {{max_size_mb: 50}}
 bench: {{reps: 1, timed_examples: 3}}
 steps:
