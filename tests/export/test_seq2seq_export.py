@@ -12,9 +12,9 @@ import torch
 from liteformer import runtimes
 from liteformer.data.parallel import ParallelDataset, read_parallel
 from liteformer.errors import LiteformerError
-from liteformer.models import seq2seq_graphs as g
 from liteformer.export.exporter import export_model
 from liteformer.export.options import ExportOptions
+from liteformer.models import seq2seq_graphs as g
 from liteformer.models.checkpoint import load_model
 from liteformer.models.generation import GenerationConfig, generate, model_calls
 from liteformer.runtimes.generation import runner_calls
