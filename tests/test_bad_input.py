@@ -65,6 +65,9 @@ def _translation_model(root: Path) -> str:
     tok = train_subword(pairs.sources + pairs.targets, 200)
     cfg = TransformerConfig.tiny(vocab_size=tok.vocab_size, num_decoder_layers=1, type_vocab_size=0, pooler="none")
     save_model(TransformerForSeq2SeqLM(cfg), tok, root / "nmt")
+    other = train_subword(pairs.sources + pairs.targets, 150)  # a translation model of another vocabulary
+    cfg = TransformerConfig.tiny(vocab_size=other.vocab_size, num_decoder_layers=1, type_vocab_size=0, pooler="none")
+    save_model(TransformerForSeq2SeqLM(cfg), other, root / "nmt-other")
     (root / "nmt.json").write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 64,
                                                "num_decoder_layers": 1, "max_positions": 64}))
     return str(root / "nmt")
@@ -325,6 +328,8 @@ CASES += [
      "goes with --student-config"),
     ("nmt-student-classifier", ["distill", "--task", "translation", "--teacher", "{nmt}", "--student", T,
                                 "--train", "multi30k:val", "--out", "{root}/x"], "not a translation model"),
+    ("nmt-student-vocab", ["distill", "--task", "translation", "--teacher", "{nmt}", "--student", "{root}/nmt-other",
+                           "--train", "multi30k:val", "--out", "{root}/x"], "its vocabulary differs from the teacher's"),
     ("nmt-export-target", ["export", "{nmt}", "--to", "onnx", "--out", "{root}/x", "--max-target", "0"],
      "max_target must be > 0"),
     ("nmt-export-long-target", ["export", "{nmt}", "--to", "onnx", "--out", "{root}/x", "--max-target", "999"],
