@@ -47,7 +47,9 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
 
     L = opts.target_length(model.config.max_positions)
     int8_table = bool(opts.quantize) and "embeddings" not in opts.keep_float
-    if int8_table:
+    output = None
+    if int8_table:  # int8 rows for the lookups; the output projection an int8 Linear that XNNPACK runs as a GEMM
+        output = g.untied_output(model)  # (rather than the int8 table dequantized at every step)
         model = quantize_(copy.deepcopy(model), Int8EmbeddingConfig())
         model.decoder.embeddings.word = model.encoder.embeddings.word  # still one (tied) table
     enc_in, dec_in = g.sample_inputs(model, L, 1, min(8, opts.max_length), torch.long)
@@ -57,7 +59,7 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
                "cross_k": {2: src}, "cross_v": {2: src}}
     programs, quant = {}, None
     for name, module, sample, dyn in (("encode", g.EncodeGraph(model), enc_in, enc_dyn),
-                                      ("decode", g.DecodeGraph(model), dec_in, dec_dyn)):
+                                      ("decode", g.DecodeGraph(model, output), dec_in, dec_dyn)):
         ep = torch.export.export(module.eval(), (), kwargs=sample, dynamic_shapes=dyn, strict=False)
         if opts.quantize:
             ep, quant = _pt2e_quantize(ep, module, opts, (), sample, dyn, prefix="model.")

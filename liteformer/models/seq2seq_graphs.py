@@ -62,11 +62,14 @@ class EncodeGraph(nn.Module):
 
 
 class DecodeGraph(nn.Module):
-    """One decoder step over the stacked caches."""
+    """One decoder step over the stacked caches. ``output``: an explicit (V, E) output Linear in place
+    of the tied embedding's transpose (a runtime whose quantizer handles Linear layers, not a
+    vocabulary table read twice — ExecuTorch with int8 rows — runs it as one int8 GEMM)."""
 
-    def __init__(self, model: TransformerForSeq2SeqLM) -> None:
+    def __init__(self, model: TransformerForSeq2SeqLM, output: nn.Linear | None = None) -> None:
         super().__init__()
         self.model = model
+        self.output = output
         layers = model.decoder.layers
         self.self_at = head_offsets([b.attn.n_heads for b in layers])
         self.cross_at = head_offsets([b.cross.n_heads for b in layers])
@@ -79,7 +82,10 @@ class DecodeGraph(nn.Module):
         state = DecoderState(per(self_k, s), per(self_v, s), per(cross_k, c), per(cross_v, c),
                              padding_mask(attention_mask))  # source mask (B, 1, 1, S)
         x, state = self.model.decoder.step(token, position, state)  # (B, 1, H)
-        logits = tied_logits(x, self.model.decoder.embeddings)[:, 0]  # (B, V)
+        if self.output is not None:
+            logits = self.output(x)[:, 0]  # (B, V)
+        else:
+            logits = tied_logits(x, self.model.decoder.embeddings)[:, 0]  # (B, V)
         return logits, torch.cat(state.self_k, 1), torch.cat(state.self_v, 1)  # (B, V), 2 × (B, N, L, d)
 
 
@@ -96,3 +102,15 @@ def sample_inputs(model: TransformerForSeq2SeqLM, max_target: int, rows: int, so
               "self_k": torch.zeros(rows, N, max_target, d), "self_v": torch.zeros(rows, N, max_target, d),
               "cross_k": torch.zeros(rows, Nx, source, d), "cross_v": torch.zeros(rows, Nx, source, d)}
     return encode, decode
+
+
+def untied_output(model: TransformerForSeq2SeqLM) -> nn.Linear | None:
+    """A Linear holding the tied output projection's weight (a copy), or None for a factorized table."""
+    emb = model.decoder.embeddings
+    if emb.project is not None:
+        return None
+    w = emb.word.weight.detach()  # (V, E)
+    out = nn.Linear(w.shape[1], w.shape[0], bias=False)
+    with torch.no_grad():
+        out.weight.copy_(w)
+    return out
