@@ -106,7 +106,7 @@ class GenerationRunner(BundleRunner):
                                   f"match the model's ({nx}, source, {d})")
 
     def encode(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids, mask = ids.astype(self.id_dtype), mask.astype(self.id_dtype)
+        ids, mask = ids.astype(self.id_dtype, copy=False), mask.astype(self.id_dtype, copy=False)
         if not self.batch1 or ids.shape[0] == 1:
             return self._encode(ids, mask)
         outs = [self._encode(ids[b:b + 1], mask[b:b + 1]) for b in range(ids.shape[0])]
@@ -114,9 +114,9 @@ class GenerationRunner(BundleRunner):
 
     def decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
         self.check_cache(self_k, cross_k)
-        args = [token.astype(self.id_dtype), np.asarray(position).astype(self.id_dtype).reshape(1),
-                mask.astype(self.id_dtype), self_k.astype(np.float32), self_v.astype(np.float32),
-                cross_k.astype(np.float32), cross_v.astype(np.float32)]
+        ids = [token, np.asarray(position).reshape(1), mask]  # no copies of arrays already of the right type:
+        args = [x.astype(self.id_dtype, copy=False) for x in ids] + [  # this runs at every decoder step
+            x.astype(np.float32, copy=False) for x in (self_k, self_v, cross_k, cross_v)]
         if not self.batch1 or token.shape[0] == 1:
             return self._decode(*args)
         rows = [self._decode(*[a if i == 1 else a[b:b + 1] for i, a in enumerate(args)])
