@@ -29,11 +29,6 @@ LOOP = ("tokenize the source (pieces + </s>, at most max_length; LiteRT: pad to 
         "ceil(max_len_a * source_tokens + max_len_b)); detokenize the pieces")
 
 
-def task_of(loaded: LoadedModel) -> str:
-    """The task a model folder's model serves."""
-    return "translation" if loaded.is_generator else "text-classification"
-
-
 def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: ExportOptions,
                  verify_texts=None, threads: int = 2, extra: dict | None = None) -> dict:
     """Write a bundle for ``runtime`` at ``out`` (atomically); verify it unless no inputs are given
@@ -56,7 +51,7 @@ def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: Expor
         from liteformer.compress.quantize.groups import check_groups
         check_groups(opts.keep_float, model.config)
     be = runtimes.exporter(runtime)
-    task = tasks.get(task_of(loaded))
+    task = tasks.get(loaded.task)
     t0 = time.time()
     with atomic_dir(out) as tmp:
         with quiet():  # the converters' own progress output (see liteformer.quiet)

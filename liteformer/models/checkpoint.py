@@ -52,6 +52,11 @@ class LoadedModel:
         """An encoder-decoder (translation), not a classifier."""
         return bool(self.model.config.num_decoder_layers)
 
+    @property
+    def task(self) -> str:
+        """The task this model serves (a name in ``liteformer.tasks.TASKS``)."""
+        return "translation" if self.is_generator else "text-classification"
+
     def require_classifier(self, what: str) -> None:
         """Refuse a translation model where only text classifiers are handled so far."""
         if self.is_generator:

@@ -29,19 +29,26 @@ class LiteRTRunner(BundleRunner):
         self.runners = {T: self.interpreter.get_signature_runner(names[T]) for T in self.buckets}
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        B, T = input_ids.shape
-        i = bisect.bisect_left(self.buckets, T)
-        if i == len(self.buckets):
-            raise ValueError(f"input of {T} tokens exceeds the largest bucket {self.buckets[-1]}")
-        L = self.buckets[i]
-        outs = []
-        for b in range(B):  # signatures have batch 1
-            ids = np.zeros((1, L), dtype=np.int32)
-            mask = np.zeros((1, L), dtype=np.int32)
-            ids[0, :T], mask[0, :T] = input_ids[b], attention_mask[b]
-            res = self.runners[L](input_ids=ids, attention_mask=mask)
-            outs.append(next(iter(res.values())))
+        padded = pad_to_bucket(self.buckets, input_ids, attention_mask, np.int32)
+        if padded is None:
+            raise ValueError(f"input of {input_ids.shape[1]} tokens exceeds the largest bucket {self.buckets[-1]}")
+        ids, mask = padded
+        run = self.runners[ids.shape[1]]
+        outs = [next(iter(run(input_ids=ids[b:b + 1], attention_mask=mask[b:b + 1]).values()))
+                for b in range(ids.shape[0])]  # signatures have batch 1
         return np.concatenate(outs, axis=0)
+
+
+def pad_to_bucket(buckets: list[int], ids: np.ndarray, mask: np.ndarray,
+                  dtype=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``ids``/``mask`` (B, T) zero-padded (mask 0) to the smallest bucket that holds T; None if none does."""
+    B, T = ids.shape
+    i = bisect.bisect_left(buckets, T)
+    if i == len(buckets):
+        return None
+    pi, pm = np.zeros((B, buckets[i]), dtype=dtype or ids.dtype), np.zeros((B, buckets[i]), dtype=dtype or mask.dtype)
+    pi[:, :T], pm[:, :T] = ids, mask
+    return pi, pm
 
 
 class LiteRTGenerationRunner(GenerationRunner):
@@ -67,14 +74,10 @@ class LiteRTGenerationRunner(GenerationRunner):
             self.check_graph_cache(runner.get_input_details()["self_k"]["shape"], self.artifact)
 
     def pad_source(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        B, S = ids.shape
-        i = bisect.bisect_left(self.buckets, S)
-        if i == len(self.buckets):
-            raise LiteformerError(f"a source of {S} tokens exceeds the largest bucket {self.buckets[-1]}")
-        L = self.buckets[i]
-        pi, pm = np.zeros((B, L), dtype=ids.dtype), np.zeros((B, L), dtype=mask.dtype)
-        pi[:, :S], pm[:, :S] = ids, mask
-        return pi, pm
+        padded = pad_to_bucket(self.buckets, ids, mask)
+        if padded is None:
+            raise LiteformerError(f"a source of {ids.shape[1]} tokens exceeds the largest bucket {self.buckets[-1]}")
+        return padded
 
     def _encode(self, ids, mask):
         res = self.enc[ids.shape[1]](input_ids=ids, attention_mask=mask)

@@ -24,7 +24,7 @@ class TorchRunner:
         torch.set_num_threads(threads)
         torch.set_flush_denormal(True)
         loaded = loaded or load_model(path)
-        self.task = "translation" if loaded.is_generator else "text-classification"
+        self.task = loaded.task
         self.path, self.variant = Path(path), variant
         self.tokenizer, self.config = loaded.tokenizer, loaded.model.config
         self.id2label = dict(self.config.id2label)
