@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from translation_teacher import ROOT
+from translation_teacher import ROOT, pairs
 
 RUNTIMES = ("onnx", "litert", "executorch")
 
@@ -84,9 +84,8 @@ def main() -> int:
     ap.add_argument("--timed", type=int, default=300, help="sentences timed per repetition (default 300)")
     ap.add_argument("--results", action="store_true", help="also copy the report to docs/results")
     a = ap.parse_args()
-    data = Path(a.shared) / "datasets" / "multi30k"
-    test = a.test or f"{data / 'test_2016_flickr.en.gz'},{data / 'test_2016_flickr.de.gz'}"
-    verify = a.verify or f"{data / 'val.en.gz'},{data / 'val.de.gz'}"
+    test = a.test or pairs(a.shared, "test_2016_flickr")
+    verify = a.verify or pairs(a.shared, "val")
     teacher, work = Path(a.teacher), Path(a.work)
     student = Path(a.student) if a.student else None
     if student is None:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from translation_teacher import ROOT, run_for
+from translation_teacher import ROOT, pairs, run_for
 
 WAYS = {"references": [], "word-kd": ["--kd", "word"], "sequence-kd": ["--kd", "sequence"],
         "both": ["--kd", "both"]}
@@ -88,10 +88,7 @@ def main() -> int:
     ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
                     "a GPU; bf16: on a CPU too, fast with AMX)")
     a = ap.parse_args()
-    data = Path(a.shared) / "datasets" / "multi30k"
-    train = f"{data / 'train.en.gz'},{data / 'train.de.gz'}"
-    dev = f"{data / 'val.en.gz'},{data / 'val.de.gz'}"
-    test = f"{data / 'test_2016_flickr.en.gz'},{data / 'test_2016_flickr.de.gz'}"
+    train, dev, test = (pairs(a.shared, s) for s in ("train", "val", "test_2016_flickr"))
     work, teacher = Path(a.work), Path(a.teacher)
     if not (teacher / "training.json").exists():
         sys.exit(f"{teacher}: no finished teacher; run benchmarks/translation_teacher.py first")

@@ -30,6 +30,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+def pairs(shared: str | Path, split: str) -> str:
+    """A Multi30k EN→DE split of the shared data as liteformer's ``SRC,TGT`` pair spec."""
+    d = Path(shared) / "datasets" / "multi30k"
+    return f"{d / f'{split}.en.gz'},{d / f'{split}.de.gz'}"
+
+
 def run_for(cmd: list[str], minutes: float) -> float:
     """Run ``cmd`` (a resumable liteformer training) for at most ``minutes``, then stop it as Ctrl-C
     does (its last checkpoint is kept); returns the seconds it ran."""
@@ -76,14 +82,13 @@ def main() -> int:
     ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
                     "a GPU; bf16: on a CPU too, fast with AMX)")
     a = ap.parse_args()
-    data = Path(a.shared) / "datasets" / "multi30k"
     work = Path(a.work)
     progress_file = work.parent / "teacher-progress.json"
     progress = json.loads(progress_file.read_text()) if progress_file.exists() else {"seconds": 0.0, "slices": 0}
     if not (work / "training.json").exists():
         cmd = [sys.executable, "-m", "liteformer", "finetune", "--task", "translation", "--model-config", a.config,
-               "--vocab-size", "8000", "--train", f"{data / 'train.en.gz'},{data / 'train.de.gz'}",
-               "--dev", f"{data / 'val.en.gz'},{data / 'val.de.gz'}", "--dev-sentences", "500",
+               "--vocab-size", "8000", "--train", pairs(a.shared, "train"),
+               "--dev", pairs(a.shared, "val"), "--dev-sentences", "500",
                "--max-steps", str(a.steps), "--max-tokens", str(a.max_tokens), "--lr", str(a.lr),
                "--schedule", "inverse-sqrt", "--warmup", "0.05", "--eval-every", "500", "--average-last", "5",
                "--checkpoint-every", str(a.checkpoint_every), "--weight-decay", "0.0001", "--threads", str(a.threads),
@@ -106,7 +111,7 @@ def main() -> int:
         print(f"teacher trained in {progress['seconds'] / 60:.1f} minutes: {work}")
         return 0
     r = subprocess.run([sys.executable, "-m", "liteformer", "eval", "--model", str(work), "--data",
-                        f"{data / 'test_2016_flickr.en.gz'},{data / 'test_2016_flickr.de.gz'}", "--beam", "5",
+                        pairs(a.shared, "test_2016_flickr"), "--beam", "5",
                         "--threads", str(a.threads), "--out", str(work.parent / "teacher-test.json"),
                         "--hypotheses", str(work.parent / "teacher-test.hyp.de")], cwd=ROOT, capture_output=True,
                        text=True)
