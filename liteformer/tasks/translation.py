@@ -107,6 +107,12 @@ def sequence_loss(model, src, src_mask, dec_in, dec_mask, tgt, pad_id: int,
         real, per_token).sum(-1)
 
 
+def warn_truncated(cut: int, total: int, max_length: int) -> None:
+    if cut:
+        print(f"warning: {cut} of {total} sources were longer than {max_length} tokens and were truncated",
+              file=sys.stderr)
+
+
 @torch.no_grad()
 def translate(model, tokenizer, texts: list[str], cfg: GenerationConfig | None = None, batch_size: int = 32,
               max_length: int | None = None, progress: bool = False) -> list[str]:
@@ -117,9 +123,7 @@ def translate(model, tokenizer, texts: list[str], cfg: GenerationConfig | None =
                               "positions")
     max_length = max_length or model.config.max_positions
     enc = tokenizer.encode(texts, max_length)
-    if enc.truncated:
-        print(f"warning: {enc.truncated} of {len(texts)} sources were longer than {max_length} tokens and were "
-              "truncated", file=sys.stderr)
+    warn_truncated(enc.truncated, len(texts), max_length)
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(enc.ids[i]))
     out: list[str] = [""] * len(texts)
@@ -192,9 +196,7 @@ def encode_pairs(runner, data: str | ParallelDataset, max_length: int | None = N
     if max(max_length, longest) > limit:
         raise LiteformerError(f"length {max(max_length, longest)} exceeds the {what}'s {limit} source tokens")
     enc = runner.tokenizer.encode(data.sources, max_length)
-    if enc.truncated:
-        print(f"warning: {enc.truncated} of {len(data)} sources were longer than {max_length} tokens and were "
-              "truncated", file=sys.stderr)
+    warn_truncated(enc.truncated, len(data), max_length)
     return data.targets, enc
 
 
