@@ -13,9 +13,12 @@ from liteformer.cli.compress import add_parsers as add_compress_parsers
 from liteformer.cli.compress import cmd_factorize, cmd_prune
 from liteformer.cli.export import cmd_export, cmd_quantize, cmd_run
 from liteformer.cli.measure import cmd_bench, cmd_eval, cmd_select
+from liteformer.cli.speech import speech_flags
 from liteformer.errors import LiteformerError
 from liteformer.options import OptionError, add_flags, from_values
 from liteformer.verbs import ExportStep
+
+TRAINABLE = ["text-classification", "translation", "speech-recognition"]  # --task of finetune and distill
 
 EPILOG = """examples:
   liteformer demo                                   the main job on bundled data: fine-tune a teacher, distill a
@@ -103,10 +106,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     src.add_argument("--tokenizer", help="with --model-config: a tokenizer folder to use")
     src.add_argument("--vocab-size", type=_pos_int, help="with --model-config: train a new vocabulary of this "
                      "size on the training text (WordPiece; for translation a joint subword one, default 8000)")
-    p.add_argument("--task", default="text-classification", choices=["text-classification", "translation"],
+    p.add_argument("--task", default="text-classification", choices=TRAINABLE,
                    help="what to train (default text-classification); translation: --train/--dev are sentence "
                    "pairs (multi30k:train, SRC,TGT files or a source/target column file), --model-config a JSON "
-                   "with num_decoder_layers > 0")
+                   "with num_decoder_layers > 0; speech-recognition: --train/--dev are clips, --model-config a "
+                   "JSON with an 'audio' section (examples/asr-teacher.json)")
     if wants("finetune"):
         from liteformer.options import add_flags as _add
         from liteformer.train.config import TranslationConfig
@@ -114,6 +118,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         _add(t, TranslationConfig)
         t.add_argument("--subword", default="bpe", choices=["bpe", "unigram"], help="joint vocabulary kind "
                        "(default bpe)")
+        speech_flags(p)
         _train_io_args(p)
         p.add_argument("--label-names", default=None, help="comma-separated names for integer labels 0..n-1 of "
                        "a new head, e.g. negative,positive")
@@ -289,7 +294,7 @@ def _distill_flags(p: argparse.ArgumentParser) -> None:
     from liteformer.train.config import TranslationConfig
     t = p.add_argument_group("translation (--task translation: a translation teacher; the student from "
                              "--student-config, --keep-layers or --student, e.g. a pruned teacher)")
-    t.add_argument("--task", default="text-classification", choices=["text-classification", "translation"],
+    t.add_argument("--task", default="text-classification", choices=TRAINABLE,
                    help="what the teacher does (default text-classification)")
     t.add_argument("--kd", default="both", choices=["word", "sequence", "both"], help="word: the teacher's token "
                    "distributions (--alpha, --temperature); sequence: train on the teacher's beam-5 outputs for the "
@@ -299,6 +304,7 @@ def _distill_flags(p: argparse.ArgumentParser) -> None:
     t.add_argument("--kd-targets", default=None, metavar="FILE", help="where the teacher's outputs are kept and "
                    "reused (default OUT.kd-targets.txt)")
     add_flags(t, TranslationConfig)
+    speech_flags(p, distill=True)
 
 
 def _train_args(p: argparse.ArgumentParser, epochs: float, lr: float) -> None:
@@ -364,6 +370,9 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     cfg.validate()
     if a.task == "translation":
         return _finetune_translation(a, cfg)
+    if a.task == "speech-recognition":
+        from liteformer.cli.speech import finetune_speech
+        return finetune_speech(a, cfg)
     torch.manual_seed(a.seed)
     names = [x.strip() for x in a.label_names.split(",")] if a.label_names else None
     prep = prepare(a.train, a.base, a.model_config, a.tokenizer, a.vocab_size, a.dev,
@@ -522,6 +531,11 @@ def cmd_distill(a: argparse.Namespace) -> int:
     import torch
     if a.task == "translation":
         return _distill_translation(a)
+    if a.task == "speech-recognition":
+        from liteformer.cli.speech import distill_speech
+        if a.threads:
+            torch.set_num_threads(a.threads)
+        return distill_speech(a, _train_config(a))
 
     from liteformer.compress.distill import DistillConfig, StudentSpec
     from liteformer.train.distill import distill

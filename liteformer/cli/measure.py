@@ -32,6 +32,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
         report = evaluate_bundle(model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
         return _print_report(a, f"bundle {model}", str(model), data, report)
     loaded = load_model(a.model)
+    if loaded.is_speech:
+        from liteformer.cli.speech import eval_speech
+        return eval_speech(a, loaded)
     if loaded.model.config.num_decoder_layers:
         return _eval_translation(a, loaded)
     max_pos = loaded.model.config.max_positions

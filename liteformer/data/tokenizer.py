@@ -76,14 +76,19 @@ class TextTokenizer:
 
 
 def load_any_tokenizer(folder: str | Path):
-    """The folder's tokenizer: a joint subword vocabulary (generation tasks) or WordPiece."""
+    """The folder's tokenizer: a joint subword vocabulary (generation tasks), characters (speech) or
+    WordPiece."""
     folder = Path(folder)
     cfg = folder / "tokenizer_config.json"
     if cfg.is_file():
         try:
-            subword = bool(json.loads(cfg.read_text(encoding="utf-8")).get("liteformer_subword"))
+            d = json.loads(cfg.read_text(encoding="utf-8"))
+            subword, chars = bool(d.get("liteformer_subword")), bool(d.get("liteformer_chars"))
         except (ValueError, UnicodeDecodeError, AttributeError):
-            subword = False
+            subword = chars = False
+        if chars:
+            from liteformer.data.chars import load_chars
+            return load_chars(folder)
         if subword:
             from liteformer.data.subword import load_subword
             return load_subword(folder)

@@ -53,12 +53,22 @@ class LoadedModel:
         return bool(self.model.config.num_decoder_layers)
 
     @property
+    def is_speech(self) -> bool:
+        """A speech recognizer (audio in, CTC over characters out)."""
+        return bool(self.model.config.audio)
+
+    @property
     def task(self) -> str:
         """The task this model serves (a name in ``liteformer.tasks.TASKS``)."""
+        if self.is_speech:
+            return "speech-recognition"
         return "translation" if self.is_generator else "text-classification"
 
     def require_classifier(self, what: str) -> None:
         """Refuse a translation model where only text classifiers are handled so far."""
+        if self.is_speech:
+            raise LiteformerError(f"{self.path}: a speech recognizer; {what} handles text classifiers only so "
+                                  "far (speech: finetune/distill --task speech-recognition, eval, run)")
         if self.is_generator:
             raise LiteformerError(f"{self.path}: a translation model (encoder-decoder); {what} handles text "
                                   "classifiers only so far (translation: finetune/distill --task translation, "
@@ -150,6 +160,9 @@ def architecture(config: dict) -> type:
     names = config.get("architectures") or []
     if isinstance(names, list) and "TransformerForSeq2SeqLM" in names:
         return TransformerForSeq2SeqLM
+    if isinstance(names, list) and "TransformerForCTC" in names:
+        from liteformer.models.speech import TransformerForCTC
+        return TransformerForCTC
     return TransformerForSequenceClassification
 
 

@@ -60,6 +60,8 @@ class TransformerConfig:
     # low-rank factorization: module name (e.g. "encoder.layers.0.ffn.up", "encoder.embeddings.word")
     # -> rank r; that Linear (out x in) becomes in -> r -> out, that Embedding V -> r -> H
     low_rank: dict[str, int] = field(default_factory=dict)
+    # a speech model's front end (models/speech.py AudioConfig fields); empty for text models
+    audio: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_decoder_layers", "vocab_size"):
@@ -82,8 +84,8 @@ class TransformerConfig:
             self.decoder_ffn_dim = _per_layer(df, self.num_decoder_layers, "decoder_ffn_dim")
             dc = self.decoder_num_heads if self.decoder_cross_heads is None else self.decoder_cross_heads
             self.decoder_cross_heads = _per_layer(dc, self.num_decoder_layers, "decoder_cross_heads")
-        if not isinstance(self.id2label, dict) or not isinstance(self.low_rank, dict):
-            raise ValueError("id2label and low_rank must be mappings")
+        if not all(isinstance(x, dict) for x in (self.id2label, self.low_rank, self.audio)):
+            raise ValueError("id2label, low_rank and audio must be mappings")
         try:
             self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
         except ValueError:

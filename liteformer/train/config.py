@@ -1,4 +1,4 @@
-"""The training run's options (finetune, distill, recovery after pruning, translation); torch-free, so the CLI
+"""The training run's options (finetune, distill, recovery after pruning, translation, speech); torch-free, so the CLI
 derives its flags from them without importing torch."""
 
 from __future__ import annotations
@@ -46,6 +46,24 @@ class TranslationConfig:
                           "longer) per global batch", check=POSITIVE)
     label_smoothing: float = opt(0.1, "label smoothing of the token cross-entropy", check=UNIT)
     dev_sentences: int = opt(500, "dev pairs translated (greedy) at each evaluation", check=POSITIVE)
+
+    def validate(self) -> None:
+        check_fields(self)
+
+
+@dataclass
+class SpeechConfig:
+    strings: int = opt(2000, "digit strings synthesized per epoch from the training clips (1-7 clips of one speaker)",
+                       check=NON_NEGATIVE)
+    augment: bool = opt(True, "speed/gain/noise augmentation of the training examples (SpecAugment: the model's "
+                        "audio config)")
+    dev_strings: int = opt(200, "digit strings built (once, seed 0) from the dev clips and scored with them",
+                           check=NON_NEGATIVE)
+    pseudo_labels: bool = opt(False, "distillation: the teacher's greedy transcripts of the augmented examples are "
+                              "the CTC targets")
+    feature_clips: int = opt(500, "training clips whose features set the per-band normalization", check=POSITIVE)
+    alpha: float = opt(0.5, "distillation: weight of the CTC loss (1-alpha: the frame-level KL)", check=UNIT)
+    temperature: float = opt(2.0, "distillation: softmax temperature of the frame-level KL", check=POSITIVE)
 
     def validate(self) -> None:
         check_fields(self)

@@ -92,7 +92,8 @@ class Objective:
     classifier, target tokens for a generator); ``evaluate(model)``: a report on the dev split (None:
     no dev split, the last weights are kept); ``score(report)``: higher is better, the best is kept;
     ``save(model, folder)``; ``restore(dict)``: a report back from a checkpoint; ``metric``: the
-    history's column name."""
+    history's column name; ``value(report)``: what the history records (default: the score; an error
+    rate, whose score is its negative, records itself)."""
 
     loss: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
     weight: Callable[[torch.Tensor], float]
@@ -101,6 +102,7 @@ class Objective:
     save: Callable[[torch.nn.Module, Path], None]
     restore: Callable[[dict], object]
     metric: str = "dev_accuracy"
+    value: Callable[[object], float] | None = None
 
 
 def train_classifier(model: TransformerForSequenceClassification, tokenizer: TextTokenizer,
@@ -309,7 +311,7 @@ def _evaluate_and_keep(model, objective: Objective, staging, info, step, best, h
         return best
     report = objective.evaluate(model)
     score = objective.score(report)
-    history.append({"step": step, objective.metric: score})
+    history.append({"step": step, objective.metric: objective.value(report) if objective.value else score})
     if eligible and (best is None or score > objective.score(best)):
         best = report
         if staging:
