@@ -24,7 +24,7 @@ TARGET_STEPS = 4000  # automatic training length: about this many optimizer step
 def export_options(loaded, *, max_length: int | None = None, buckets=None, quantize: str | None = None,
                    keep_float=(), calibration_data=None, calibration_n: int = 128,
                    text_column: str | None = None, label_column: str | None = "label", fuse: bool = True,
-                   max_target: int | None = None):
+                   max_target: int | None = None, max_seconds: float | None = None, audio_buckets=None):
     """ExportOptions for ``loaded``: ``max_length`` defaults to 128 or the model's positions;
     ``calibration_data`` (a training file, or a split read) gives ``calibration_n`` calibration inputs
     for static methods."""
@@ -41,8 +41,17 @@ def export_options(loaded, *, max_length: int | None = None, buckets=None, quant
                                       label_column or "label")
     q = quantize_config(quantize, tuple(keep_float)) if quantize else None
     opts = ExportOptions(max_length=max_length, buckets=tuple(buckets) if buckets else None, quantize=q,
-                         calibration=calibration, fuse=fuse, max_target=max_target)
+                         calibration=calibration, fuse=fuse, max_target=max_target, max_seconds=max_seconds,
+                         audio_buckets=tuple(audio_buckets) if audio_buckets else None)
     opts.validate(loaded.model.config.max_positions)
+    if loaded.is_speech:
+        opts.audio_lengths(loaded.model.audio, loaded.model.config.max_positions)
+        if q is not None and q.static:
+            raise LiteformerError(f"{q.method}: static quantization of a speech model is not supported "
+                                  "(use int8-dynamic)")
+        if calibration_data or buckets or max_target:
+            raise LiteformerError("--calibration-data, --buckets and --max-target are not for speech models "
+                                  "(--max-seconds, --audio-buckets)")
     if loaded.is_generator:
         opts.target_length(loaded.model.config.max_positions)
         if q is not None and q.static:
@@ -156,6 +165,10 @@ class ExportStep:
                      "SkipLayerNorm/BiasGelu are ORT contrib ops other ONNX runtimes lack)")
     max_target: int | None = opt(None, "generation models: the decoder cache's fixed length = the longest output "
                                  "in tokens (default: 128 or the model's positions if fewer)", check=POSITIVE)
+    max_seconds: float | None = opt(None, "speech models: the longest clip in seconds (default: 8, or the model's "
+                                    "positions if fewer)", check=POSITIVE)
+    audio_buckets: list[float] | None = opt(None, "speech models: LiteRT audio lengths in seconds, e.g. 1,2,4 "
+                                            "(default: 1,2,4 below the maximum, plus it)", check=POSITIVE)
     max_accuracy_drop: float | None = opt(None, "accuracy budget as a fraction, e.g. 0.003 = 0.3 points (turns "
                                           "on the sensitivity scan)", check=HALF_OPEN)
 

@@ -18,9 +18,9 @@ from tqdm.auto import tqdm
 
 from liteformer import runtimes
 from liteformer.bench.machine import gemm_peak_gflops, machine_info
-from liteformer.bench.result import BenchResult, CandidateResult
+from liteformer.bench.result import LOWER_IS_BETTER, BenchResult, CandidateResult
 from liteformer.errors import LiteformerError
-from liteformer.models.cost import macs_per_example, macs_per_sentence
+from liteformer.models.cost import macs_per_clip, macs_per_example, macs_per_sentence
 from liteformer.models.transformer import TransformerConfig
 
 
@@ -70,9 +70,8 @@ def candidate_task(c: Candidate) -> str:
     """The task of a candidate: its bundle's sidecar, or its model folder's architecture."""
     path = Path(c.path)
     if c.runtime == "torch":
-        from liteformer.models.checkpoint import architecture, read_config, resolve_model
-        arch = architecture(read_config(resolve_model(path)))
-        return "translation" if arch.__name__ == "TransformerForSeq2SeqLM" else "text-classification"
+        from liteformer.models.checkpoint import folder_task
+        return folder_task(path)
     from liteformer.runtimes.bundle import read_sidecar
     return read_sidecar(path).get("task", "text-classification")
 
@@ -92,7 +91,7 @@ def bench_task(cands: list[Candidate]) -> str:
     return next(iter(found), "text-classification")
 
 
-DEFAULT_DATA = {"text-classification": "sst2:test", "translation": "multi30k:test"}
+DEFAULT_DATA = {"text-classification": "sst2:test", "translation": "multi30k:test", "speech-recognition": "fsdd:test"}
 
 
 @dataclass
@@ -200,9 +199,13 @@ def _aggregate(c: Candidate, reps: list[dict], s: BenchSettings) -> CandidateRes
         row.first_token_ms = med([g["first_token_ms"] for g in gen])
         row.tokens_per_s = med([g["tokens_per_s"] for g in gen])
         row.mean_output_tokens = gen[0]["mean_output_tokens"]
+    rtfs = [r["rtf"] for r in reps if r.get("rtf") is not None]
+    row.rtf = med(rtfs) if rtfs else None
     if first.get("config"):
         cfg = TransformerConfig.from_dict(first["config"])
-        if gen:  # encoder once + one decoder step per output token (<s> fed first)
+        if cfg.audio:  # speech: mean_tokens holds the mean clip length in samples
+            row.macs_mean_length = macs_per_clip(cfg, round(first["mean_tokens"]))
+        elif gen:  # encoder once + one decoder step per output token (<s> fed first)
             row.macs_mean_length = macs_per_sentence(cfg, round(first["mean_tokens"]),
                                                      round(row.mean_output_tokens))
         else:
@@ -219,6 +222,7 @@ def _ratios(result: BenchResult) -> None:
         c.x_smaller = base.size_bytes / c.size_bytes
         c.x_faster = base.latency_p50_ms / c.latency_p50_ms
         c.x_faster_fixed = base.fixed_ms / c.fixed_ms if base.fixed_ms and c.fixed_ms else None
-        c.pct_quality = 100 * c.quality / base.quality if base.quality else None
+        lower_better = c.metric in LOWER_IS_BETTER  # an error rate: its share of the baseline's means nothing
+        c.pct_quality = 100 * c.quality / base.quality if base.quality and not lower_better else None
         if c.accuracy is not None and base.accuracy:
             c.pct_accuracy = c.pct_quality

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from liteformer.bench.result import BenchResult, CandidateResult
+from liteformer.bench.result import LOWER_IS_BETTER, BenchResult, CandidateResult
 from liteformer.fileio import atomic_path, write_json, write_text
 
 COLUMNS = [  # (header, key, format)
@@ -30,19 +30,27 @@ GENERATION_COLUMNS = [  # a translation bench: sacreBLEU as quality, whole sente
     ("× faster", "x_faster", "{:.2f}"), ("% BLEU", "pct_quality", "{:.1f}"),
     ("× roofline", "x_roofline", "{:.1f}"),
 ]
-METRIC_NAMES = {"accuracy": "accuracy", "bleu": "sacreBLEU"}
+SPEECH_COLUMNS = [  # a speech bench: WER as quality, whole clips, real-time factor
+    ("candidate", "name", "{}"), ("runtime", "runtime", "{}"), ("WER %", "quality", "{:.2f}"),
+    ("CER %", "cer", "{:.2f}"), ("exact", "exact", "{:.3f}"), ("p50 ms", "latency_p50_ms", "{:.2f}"),
+    ("mean ms", "latency_mean_ms", "{:.2f}"), ("p90 ms", "latency_p90_ms", "{:.2f}"), ("RTF", "rtf", "{:.4f}"),
+    ("size MB", "size_bytes", "{:.2f}"), ("params M", "parameters", "{:.2f}"), ("GMACs", "macs_mean_length", "{:.3f}"),
+    ("peak MB", "peak_rss_mb", "{:.0f}"), ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
+    ("× faster", "x_faster", "{:.2f}"), ("× roofline", "x_roofline", "{:.1f}"),
+]
+METRIC_NAMES = {"accuracy": "accuracy", "bleu": "sacreBLEU", "wer": "WER (%)"}
 RUNTIME_COLOURS = {"torch": "tab:gray", "onnx": "tab:blue", "litert": "tab:green", "executorch": "tab:orange"}
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 
 
 def columns(result: BenchResult) -> list[tuple[str, str, str]]:
-    return COLUMNS if result.metric == "accuracy" else GENERATION_COLUMNS
+    return {"accuracy": COLUMNS, "wer": SPEECH_COLUMNS}.get(result.metric, GENERATION_COLUMNS)
 
 
 def _cell(c: CandidateResult, key: str, fmt: str) -> str:
     if key == "runtime":
         return c.label
-    v = (c.scores or {}).get(key) if key == "chrf" else getattr(c, key)
+    v = (c.scores or {}).get(key) if key in ("chrf", "cer", "exact") else getattr(c, key)
     if v is None:
         return "–"
     return fmt.format(v * SCALE.get(key, 1))
@@ -80,10 +88,12 @@ def format_table(result: BenchResult) -> str:
 
 def settings_line(result: BenchResult) -> str:
     s, m = result.settings, result.machine
-    what = (f"latency at real length ({s['timed_examples'] or 'all'} examples/rep) and fixed length "
-            f"{s['fixed_length']}" if result.metric == "accuracy" else
-            f"latency per sentence: encode + greedy decode to the model's own output length "
-            f"({s['timed_examples'] or 'all'} sentences/rep); sacreBLEU of the artifact's own outputs")
+    n = s["timed_examples"] or "all"
+    what = {"accuracy": f"latency at real length ({n} examples/rep) and fixed length {s['fixed_length']}",
+            "wer": f"latency per clip: audio in, features, encoder and greedy CTC in the artifact ({n} clips/rep); "
+                   "RTF = processing time / audio duration; WER/CER of the artifact's own transcripts"}.get(
+        result.metric, f"latency per sentence: encode + greedy decode to the model's own output length ({n} "
+                       "sentences/rep); sacreBLEU of the artifact's own outputs")
     return (f"data {s['data']} · batch 1 · {s['threads']} threads · {s['reps']} fresh-process repetitions "
             f"(interleaved), medians · {what} · baseline {result.baseline} · "
             f"{m['cpu']}, {m['cores']} cores · torch {m['torch']} · {m['date']}"
@@ -92,12 +102,13 @@ def settings_line(result: BenchResult) -> str:
 
 
 def pareto_front(cands: list[CandidateResult]) -> list[str]:
-    """Names of candidates no other beats on both quality (higher) and latency (lower)."""
+    """Names of candidates no other beats on both quality (higher; an error rate: lower) and latency (lower)."""
     ok = [c for c in cands if c.ok]
+    sign = -1 if any(c.metric in LOWER_IS_BETTER for c in ok) else 1
     front = []
     for c in ok:
-        dominated = any(o.quality >= c.quality and o.latency_p50_ms <= c.latency_p50_ms
-                        and (o.quality > c.quality or o.latency_p50_ms < c.latency_p50_ms)
+        dominated = any(sign * o.quality >= sign * c.quality and o.latency_p50_ms <= c.latency_p50_ms
+                        and (sign * o.quality > sign * c.quality or o.latency_p50_ms < c.latency_p50_ms)
                         for o in ok)
         if not dominated:
             front.append(c.name)

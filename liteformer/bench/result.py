@@ -11,6 +11,8 @@ from pathlib import Path
 
 from liteformer.errors import LiteformerError
 
+LOWER_IS_BETTER = {"wer"}  # quality metrics that are error rates (speech: word error rate, %)
+
 
 @dataclass
 class CandidateResult:
@@ -47,6 +49,8 @@ class CandidateResult:
     first_token_ms: float | None = None  # p50 over the timed sentences, median over repetitions
     tokens_per_s: float | None = None  # output tokens / decoding time
     mean_output_tokens: float | None = None
+    # speech: processing time / audio duration over the timed clips, median over repetitions
+    rtf: float | None = None
     truncated: int | None = None
     # cost and the machine's roofline
     macs_mean_length: int | None = None

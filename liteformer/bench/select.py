@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from liteformer.bench.result import BenchResult, CandidateResult
+from liteformer.bench.result import LOWER_IS_BETTER, BenchResult, CandidateResult
 from liteformer.errors import LiteformerError
 
 # budgets with an upper bound besides > 0: key -> (bound, what the number is)
@@ -26,6 +26,7 @@ class Budget:
     # any task: its quality metric (accuracy as a fraction, sacreBLEU 0-100) and its share of the baseline's
     min_quality: float | None = None
     min_pct_quality: float | None = None
+    max_error: float | None = None  # an error-rate metric (speech: WER in %) at most this
 
     def validate(self) -> None:
         for k, v in asdict(self).items():
@@ -51,6 +52,8 @@ class Budget:
             out.append(("--min-accuracy", "accuracy", self.min_accuracy, -1))
         if self.min_quality is not None:
             out.append(("--min-quality", "quality", self.min_quality, -1))
+        if self.max_error is not None:
+            out.append(("--max-error", "quality", self.max_error, 1))
         for flag, key, limit in (("--min-x-faster", "x_faster", self.min_x_faster),
                                  ("--min-x-smaller", "x_smaller", self.min_x_smaller),
                                  ("--min-pct-accuracy", "pct_accuracy", self.min_pct_accuracy),
@@ -110,16 +113,24 @@ def select(result: BenchResult, budget: Budget) -> Selection:
     if not ok:
         raise LiteformerError("the report has no successful candidate to choose from")
     checks = budget.checks()
-    if budget.relative and any(c.x_faster is None or c.pct_quality is None for c in ok):
+    if budget.relative and any(c.x_faster is None for c in ok):
         raise LiteformerError(f"relative budgets (× faster, × smaller, % accuracy) need the baseline "
                               f"{result.baseline!r} measured in the same report, and it is missing or failed")
+    lower_better = result.metric in LOWER_IS_BETTER
+    if lower_better and (budget.min_quality is not None or budget.min_pct_quality is not None):
+        raise LiteformerError(f"this report's quality is an error rate ({result.metric}): budget it with "
+                              "--max-error")
+    if not lower_better and budget.max_error is not None:
+        raise LiteformerError(f"--max-error is for error-rate metrics; this report's is {result.metric} "
+                              "(use --min-quality / --min-pct-quality)")
     for flag, key, _, _ in checks:
         if any(getattr(c, key) is None for c in ok):
             raise LiteformerError(f"{flag}: this report's candidates have no {key.replace('_', ' ')} (their metric "
                                   f"is {result.metric}; use --min-quality / --min-pct-quality)")
     feasible = [c for c in ok if _violation(c, checks) <= 0]
-    if feasible:  # best quality; ties go to the faster, then the smaller
-        best = max(feasible, key=lambda c: (c.quality, -c.latency_p50_ms, -c.size_bytes))
+    if feasible:  # best quality (the lowest error rate); ties go to the faster, then the smaller
+        sign = -1 if lower_better else 1
+        best = max(feasible, key=lambda c: (sign * c.quality, -c.latency_p50_ms, -c.size_bytes))
         return Selection(best, feasible, "", [])
     alone = [flag for flag, key, limit, sign in checks
              if not any(_value(c, key) * sign <= limit * sign for c in ok)]
@@ -140,6 +151,7 @@ def miss_text(v: float) -> str:
 
 
 def describe_candidate(c: CandidateResult) -> str:
-    quality = f"accuracy {c.quality:.4f}" if c.metric == "accuracy" else f"{c.metric} {c.quality:.2f}"
+    quality = f"accuracy {c.quality:.4f}" if c.metric == "accuracy" else f"{c.metric} {c.quality:.2f}" + (
+        " %" if c.metric in LOWER_IS_BETTER else "")
     return (f"{c.name} ({c.runtime}): {quality}, p50 {c.latency_p50_ms:.2f} ms, "
             f"size {c.size_mb:.1f} MB, peak memory {c.peak_rss_mb:.0f} MiB")

@@ -87,6 +87,10 @@ def measure(spec: dict) -> dict:
         "mean_tokens": sum(len(x) for x in enc.ids) / len(enc.ids),
         **described,
     }
+    duration = getattr(task, "duration", None)
+    if duration is not None:  # speech: processing time / audio time over the timed clips
+        audio_s = sum(duration(enc.ids[i]) for i in pred if i in timed)
+        out["rtf"] = sum(lat) / 1000 / audio_s if audio_s else None
     if first:
         out["generation"] = {"first_token_ms": _percentile(first, 0.5),
                              "tokens_per_s": sum(out_tokens) / (sum(lat) / 1000),

@@ -149,9 +149,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    "(embeddings, layerN.attn, layerN.ffn, head); see liteformer quantize for choosing them")
     p.add_argument("--no-verify", action="store_true", help="skip checking the artifact against the source")
     p.add_argument("--verify-data", default=None, help="inputs for verification (default sst2:dev; for a "
-                   "translation model the sentence pairs multi30k:val)")
+                   "translation model the sentence pairs multi30k:val; for a speech model 200 digit strings of "
+                   "the bundled FSDD dev clips, fsdd:dev,strings=200)")
     p.add_argument("--verify-n", type=_pos_int, default=None, help="inputs to verify on (default 32; 200 for "
-                   "a translation model)")
+                   "a translation or speech model)")
     _data_args(p)
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads for verification (default 2)")
 
@@ -182,10 +183,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a recipe (RECIPE.yaml), or classify text with a bundle in its runtime",
                        description="liteformer run RECIPE.yaml [--work DIR] [--check]: run a recipe's steps "
                        "(cached, resumable), bench every variant against the teacher and pick the best under "
-                       "its budget. liteformer run BUNDLE --text ...: classify text with an exported bundle "
-                       "(or a model folder) in its own runtime.")
+                       "its budget. liteformer run BUNDLE --text ...: classify (or translate) text with an exported "
+                       "bundle (or a model folder) in its own runtime; liteformer run BUNDLE --audio a.wav: "
+                       "transcribe speech.")
     p.add_argument("artifact", help="RECIPE.yaml, or a bundle folder, artifact file inside one, or model folder")
-    p.add_argument("--text", action="append", help="text to classify (repeat for more)")
+    p.add_argument("--text", action="append", help="text to classify or translate (repeat for more)")
+    p.add_argument("--audio", action="append", metavar="WAV", help="a speech model or bundle: a WAV file to "
+                   "transcribe (any rate, mono or stereo; repeat for more)")
     p.add_argument("--work", default=None, help="recipe work folder: cache, report, best/ (default runs/NAME)")
     p.add_argument("--check", action="store_true", help="recipe: validate it and list its variants, do nothing")
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
@@ -238,6 +242,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    "(accuracy as a fraction, sacreBLEU 0-100 for translation)")
     p.add_argument("--min-pct-quality", type=float, default=None, help="at least this percentage of the "
                    "baseline's quality metric (accuracy or sacreBLEU), e.g. 97")
+    p.add_argument("--max-error", type=float, default=None, help="speech: the report's error rate (WER, "
+                   "percent) at most this, e.g. 3")
     p.add_argument("--json", action="store_true", help="print the choice as JSON")
 
     p = sub.add_parser("demo", help="the main job on bundled data: teacher -> student -> phone bundles -> best",
@@ -266,7 +272,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def export_flags(p: argparse.ArgumentParser) -> None:
     """--max-length, --buckets, --no-fuse: what export and quantize share with a recipe's export step."""
-    add_flags(p, ExportStep, ("max_length", "buckets", "fuse", "max_target"))
+    add_flags(p, ExportStep, ("max_length", "buckets", "fuse", "max_target", "max_seconds", "audio_buckets"))
 
 
 def _generation_flags(p: argparse.ArgumentParser) -> None:

@@ -16,11 +16,17 @@ def _options(a: argparse.Namespace, loaded, quantize: str | None, keep_float: tu
     return export_options(loaded, max_length=a.max_length, buckets=a.buckets,
                           quantize=quantize, keep_float=keep_float, calibration_data=a.calibration_data,
                           calibration_n=a.calibration_n, text_column=a.text_column, label_column=a.label_column,
-                          fuse=a.fuse, max_target=a.max_target)
+                          fuse=a.fuse, max_target=a.max_target, max_seconds=a.max_seconds,
+                          audio_buckets=a.audio_buckets)
 
 
 def verify_inputs(a: argparse.Namespace, loaded, n: int):
-    """The export check's inputs: texts for a classifier, sentence pairs (references) for a translation model."""
+    """The export check's inputs: texts for a classifier, sentence pairs (references) for a translation model,
+    clips with transcripts for a speech model (default: 200 digit strings from the bundled FSDD dev clips)."""
+    if loaded.is_speech:
+        from liteformer.data.speech import SpeechDataset, read_speech
+        d = read_speech(a.verify_data or f"fsdd:dev,strings={n}")
+        return SpeechDataset(d.audio[:n], d.texts[:n], d.speakers[:n], d.names[:n], d.path)
     if loaded.is_generator:
         from liteformer.data.parallel import ParallelDataset, read_parallel
         d = read_parallel(a.verify_data or "multi30k:val")
@@ -33,6 +39,10 @@ def verify_text(v: dict | None) -> str:
     """One phrase for an export check's result."""
     if not v:
         return "not verified"
+    if "identical_transcripts" in v:
+        wer = f", WER {v['wer']:.2f} % (source {v['wer_source']:.2f} %)" if "wer" in v else ""
+        return (f"verified on {v['inputs']} clips: transcripts identical on {v['identical_transcripts']:.0%}, "
+                f"max |diff| {v['max_abs_diff']:.1e}{wer}")
     if "identical_outputs" in v:
         bleu = f", sacreBLEU {v['bleu']:.2f} (source {v['bleu_source']:.2f})" if "bleu" in v else ""
         return (f"verified on {v['inputs']} sentences: greedy outputs identical on {v['identical_outputs']:.0%}, "
@@ -53,7 +63,8 @@ def cmd_export(a: argparse.Namespace) -> int:
     opts = _options(a, loaded, a.quantize, keep)
     for t in targets:
         opts.check_quantize(t)
-    texts = None if a.no_verify else verify_inputs(a, loaded, a.verify_n or (200 if loaded.is_generator else 32))
+    n = a.verify_n or (200 if loaded.is_generator or loaded.is_speech else 32)
+    texts = None if a.no_verify else verify_inputs(a, loaded, n)
     for t in targets:
         out = Path(a.out) / t if len(targets) > 1 else Path(a.out)
         print(f"exporting {loaded.path} to {t} ...", file=sys.stderr)
@@ -111,11 +122,14 @@ def cmd_run(a: argparse.Namespace) -> int:
     path = Path(a.artifact)
     if path.suffix in (".yaml", ".yml"):
         return _run_recipe(a, path)
-    if not a.text:
-        raise LiteformerError("give --text TEXT to classify (or a RECIPE.yaml to run)")
+    if not a.text and not a.audio:
+        raise LiteformerError("give --text TEXT to classify or translate, --audio WAV to transcribe (or a "
+                              "RECIPE.yaml to run)")
     if not path.exists():
         raise LiteformerError(f"{path}: no such file or folder")
     runtime = runtimes.detect(path)
+    if a.audio:
+        return _transcribe(a, path, runtime)
     if runtime == "torch" and _is_seq2seq(path):
         return _translate(a, path)
     runner = runtimes.load(runtime, path, None, a.threads)
@@ -136,6 +150,38 @@ def cmd_run(a: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r['label']}\t{r['probability']:.3f}\t{r['text']}")
     return 0
+
+
+def _transcribe(a: argparse.Namespace, path: Path, runtime: str) -> int:
+    """Transcribe ``--audio`` files with a speech model or bundle in its runtime, clip by clip."""
+    from liteformer.data.audio import load_audio
+    from liteformer.tasks.speech import MIN_SAMPLES, run_clip
+    if a.text:
+        raise LiteformerError("give --text or --audio, not both")
+    runner = runtimes_load(runtime, path, a.threads)
+    if getattr(runner, "task", None) != "speech-recognition":
+        raise LiteformerError(f"{path}: not a speech model (--audio needs one; --text for text models)")
+    rows = []
+    for f in a.audio:
+        clip = load_audio(f, runner.sample_rate)
+        if len(clip) < MIN_SAMPLES:
+            raise LiteformerError(f"{f}: clip of {len(clip)} samples is too short (one 25 ms window at least)")
+        if len(clip) > runner.max_samples:
+            raise LiteformerError(f"{f}: {len(clip) / runner.sample_rate:.2f} s of audio is longer than the model "
+                                  f"takes ({runner.max_samples / runner.sample_rate:.2f} s); split it")
+        rows.append({"audio": f, "seconds": round(len(clip) / runner.sample_rate, 3),
+                     "transcript": run_clip(runner, clip)[1]})
+    if a.json:
+        print(json.dumps({"runtime": runtime, "results": rows}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['transcript']}\t{r['audio']}")
+    return 0
+
+
+def runtimes_load(runtime: str, path: Path, threads: int):
+    from liteformer import runtimes
+    return runtimes.load(runtime, path, None, threads)
 
 
 def _is_seq2seq(path: Path) -> bool:

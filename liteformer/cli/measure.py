@@ -26,8 +26,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
         from liteformer import runtimes
         from liteformer.runtimes.bundle import read_sidecar
         runtimes.detect(model)  # an unknown file type or a lone artifact: one line
-        if read_sidecar(model).get("task") == "translation":
+        task = read_sidecar(model).get("task")
+        if task == "translation":
             return _eval_translation_bundle(a, model)
+        if task == "speech-recognition":
+            from liteformer.cli.speech import eval_speech_bundle
+            return eval_speech_bundle(a, model)
         data = read_classification(a.data, a.text_column, a.label_column)
         report = evaluate_bundle(model, data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
         return _print_report(a, f"bundle {model}", str(model), data, report)
@@ -125,7 +129,7 @@ def cmd_select(a: argparse.Namespace) -> int:
     budget = profile(a.profile)["budget"] if a.profile else Budget()
     flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy",
                                         "min_x_faster", "min_x_smaller", "min_pct_accuracy", "min_quality",
-                                        "min_pct_quality")}
+                                        "min_pct_quality", "max_error")}
     budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
     budget.validate()  # the flags before the report
     path = Path(a.report)

@@ -89,3 +89,16 @@ def eval_speech(a: argparse.Namespace, loaded) -> int:
     if a.out:
         write_json(a.out, {"model": str(loaded.path), "data": a.data, **report.to_dict()})
     return 0
+
+
+def eval_speech_bundle(a: argparse.Namespace, model) -> int:
+    from liteformer.fileio import write_json, write_text
+    from liteformer.tasks.speech import evaluate_bundle
+    report = evaluate_bundle(model, a.data, a.threads or 2, progress=sys.stderr.isatty())
+    print(f"bundle {model}  data {a.data}  greedy CTC, one clip at a time")
+    print(report.format())
+    if getattr(a, "hypotheses", None):
+        write_text(a.hypotheses, "".join(h + "\n" for h in report.hypotheses))
+    if a.out:
+        write_json(a.out, {"model": str(model), "data": a.data, **report.to_dict()})
+    return 0

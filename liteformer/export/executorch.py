@@ -4,6 +4,7 @@ also store the vocabulary table as int8 rows (compress.embedding_quant)."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -73,6 +74,33 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
             "generation": {"layout": g.layout(model, L)}}
 
 
+def convert_speech(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
+    """A speech recognizer as one .pte (method ``forward``: ``audio (1, N), audio_mask (1, N) → logits,
+    frame_mask``, features inside, N = n_fft + 4·hop·k up to the longest), lowered to XNNPACK. int8:
+    dynamic per-channel Linear weights; the log-mel front end stays float."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    from liteformer.models.speech import exportable
+    a = model.audio
+    most, _ = opts.audio_lengths(a, model.config.max_positions)
+    module = exportable(model)
+    # whole strides only: every frame count is then an exact division (no guards on remainders)
+    k = torch.export.Dim("k", min=1, max=(most - a.n_fft) // a.stride)
+    dyn = ({1: a.stride * k + a.n_fft}, {1: a.stride * k + a.n_fft})
+    sample = torch.zeros(1, a.padded(a.sample_rate)), torch.ones(1, a.padded(a.sample_rate))
+    ep = torch.export.export(module, sample, dynamic_shapes=dyn, strict=False)
+    quant = None
+    if opts.quantize:
+        keep = ("features", *opts.keep_float)
+        ep, quant = _pt2e_quantize(ep, module, replace(opts, quantize=replace(opts.quantize, keep_float=keep)),
+                                   sample, {}, dyn)
+    program = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()
+    path = out_dir / "model.pte"
+    path.write_bytes(program.buffer)
+    return {"artifact": path.name, "backend": "xnnpack", "quantization": quant, "max_samples": most}
+
+
 def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, args: tuple, kwargs: dict, dynamic_shapes,
                    prefix: str = ""):
     """XNNPACK PT2E int8: symmetric per-channel weights; activations dynamic or calibrated.
@@ -90,8 +118,8 @@ def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, args: tuple,
     quantizer = XNNPACKQuantizer().set_global(qcfg)
     kept = [name for name, m in model.named_modules()
             if isinstance(m, torch.nn.Linear) and group_of(name.removeprefix(prefix)) in opts.keep_float]
-    for name in kept:
-        quantizer.set_module_name(name, None)
+    if opts.keep_float:  # (set_module_name(name, None) is refused by this quantizer: filter the nodes instead)
+        quantizer.set_filter_function(lambda node: not _in_groups(node, opts.keep_float, prefix))
     prepared = prepare_pt2e(ep.module(), quantizer)
     for ids in (opts.calibration or [])[:512]:  # static: observe activation ranges
         x = torch.tensor([ids[: opts.max_length]], dtype=torch.long)
@@ -101,3 +129,10 @@ def _pt2e_quantize(ep, model: torch.nn.Module, opts: ExportOptions, args: tuple,
     converted = convert_pt2e(prepared)
     ep = torch.export.export(converted, args, kwargs=kwargs, dynamic_shapes=dynamic_shapes, strict=False)
     return ep, {"method": opts.method, "quantizer": "XNNPACKQuantizer", "kept_float_linears": len(kept)}
+
+
+def _in_groups(node, groups: tuple[str, ...], prefix: str) -> bool:
+    """Whether an exported graph's node comes from a module of one of the weight ``groups``."""
+    from liteformer.compress.quantize.groups import group_of
+    stack = node.meta.get("nn_module_stack") or {}
+    return any(group_of(str(path).removeprefix(prefix)) in groups for path, _ in stack.values())

@@ -1,10 +1,12 @@
 """``export_model``: a model folder → one bundle per runtime, verified before it is put in place.
 
 The runtime's exporter module comes from the runtimes table (``convert`` for a classifier,
-``convert_seq2seq`` for an encoder-decoder: encode and decode graphs with a fixed-size cache); the
+``convert_seq2seq`` for an encoder-decoder: encode and decode graphs with a fixed-size cache;
+``convert_speech`` for a speech recognizer: raw audio in, features inside, audio-length buckets); the
 exported artifact is loaded back through the same ``Runner`` that ``run`` and ``bench`` use and
 checked by the model's task (``tasks``: for a classifier, fp32 logits within 1e-4, labels agreeing on
-≥ 99 %; for translation, identical greedy outputs and BLEU within 0.5 when quantized)."""
+≥ 99 %; for translation, identical greedy outputs and BLEU within 0.5 when quantized; for speech,
+identical greedy transcripts and logits within 1e-4, or error rates within 0.3 points when quantized)."""
 
 from __future__ import annotations
 
@@ -29,16 +31,23 @@ LOOP = ("tokenize the source (pieces + </s>, at most max_length; LiteRT: pad to 
         "ceil(max_len_a * source_tokens + max_len_b)); detokenize the pieces")
 
 
+SPEECH_LOOP = ("read the clip as 16 kHz mono float32 samples in [-1, 1]; pad it with zeros to a length the artifact "
+               "takes (n_fft + stride*k samples; LiteRT: the smallest bucket), audio_mask 1 on the clip and 0 on the "
+               "padding; logits, frame_mask = the graph(audio, audio_mask); over the frames with frame_mask 1 take "
+               "argmax(logits), merge repeats, drop blank_id; id i is alphabet[i-1]")
+
+
 def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: ExportOptions,
                  verify_texts=None, threads: int = 2, extra: dict | None = None) -> dict:
     """Write a bundle for ``runtime`` at ``out`` (atomically); verify it unless no inputs are given
-    (``verify_texts``: texts, or for translation a ``ParallelDataset`` whose targets are references)."""
+    (``verify_texts``: texts, for translation a ``ParallelDataset`` whose targets are references, for speech
+    a ``SpeechDataset``)."""
     model = loaded.model.eval()
-    generator = loaded.is_generator
+    generator, speech = loaded.is_generator, loaded.is_speech
     opts.validate(model.config.max_positions)
     opts.check_quantize(runtime)
-    if generator and opts.quantize is not None and opts.quantize.static:
-        raise LiteformerError(f"{opts.method}: static quantization of a generation model is not supported "
+    if (generator or speech) and opts.quantize is not None and opts.quantize.static:
+        raise LiteformerError(f"{opts.method}: static quantization of a {loaded.task} model is not supported "
                               "(use int8-dynamic)")
     generation = None
     if generator:
@@ -55,15 +64,23 @@ def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: Expor
     t0 = time.time()
     with atomic_dir(out) as tmp:
         with quiet():  # the converters' own progress output (see liteformer.quiet)
-            meta = be.convert_seq2seq(model, tmp, opts) if generator else be.convert(model, tmp, opts)
+            if speech:
+                meta = be.convert_speech(model, tmp, opts)
+            else:
+                meta = be.convert_seq2seq(model, tmp, opts) if generator else be.convert(model, tmp, opts)
         if generator:
             meta["generation"] = {**generation, **meta["generation"]}
+        if speech:
+            a = model.audio
+            meta["speech"] = {"sample_rate": a.sample_rate, "n_fft": a.n_fft, "hop": a.hop, "stride": a.stride,
+                              "min_samples": a.padded(0), "max_samples": meta.pop("max_samples"),
+                              "alphabet": loaded.tokenizer.alphabet, "blank_id": 0, "loop": SPEECH_LOOP}
         loaded.tokenizer.save(tmp)
         src = loaded.path / "model.safetensors"
         sidecar = {
             "format": "liteformer-bundle", "version": 1, "runtime": runtime, **meta,
             "max_length": opts.max_length, "task": task.name,
-            "id2label": {} if generator else {str(k): v for k, v in model.config.id2label.items()},
+            "id2label": {} if generator or speech else {str(k): v for k, v in model.config.id2label.items()},
             "parameters": count_parameters(model), "config": model.config.to_dict(),
             "source": {"path": str(loaded.path), "sha256": file_sha256(src) if src.exists() else None},
             "export": {"quantization": opts.method, "keep_float": list(opts.keep_float),

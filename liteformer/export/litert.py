@@ -69,15 +69,36 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
             "generation": {"layout": g.layout(model, L)}}
 
 
-def _write(conv, out_dir: Path, stem: str, opts: ExportOptions, signatures: dict[str, int]) -> tuple[Path, dict | None]:
-    """Convert, quantize if asked, compact; the final file and the quantizer's report."""
+def convert_speech(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
+    """A speech recognizer as one .tflite with a signature ``asr_N`` per audio-length bucket of N samples
+    (``audio (1, N), audio_mask (1, N) → logits, frame_mask``, features inside). int8: dynamic-range
+    weights everywhere but the log-mel front end (kept float: see ``onnx.convert_speech``)."""
+    import litert_torch
+
+    from liteformer.models.speech import exportable
+    _, buckets = opts.audio_lengths(model.audio, model.config.max_positions)
+    module = exportable(model)
+    conv, signatures = None, {}
+    for N in buckets:
+        sample = {"audio": torch.zeros(1, N), "audio_mask": torch.ones(1, N)}
+        conv = (litert_torch.signature if conv is None else conv.signature)(f"asr_{N}", module, sample_kwargs=sample)
+        signatures[f"asr_{N}"] = N
+    path, quant = _write(conv, out_dir, "model", opts, signatures, float_regex=".*LogMel_features.*")
+    return {"artifact": path.name, "buckets": buckets, "signatures": signatures, "quantization": quant,
+            "max_samples": buckets[-1]}
+
+
+def _write(conv, out_dir: Path, stem: str, opts: ExportOptions, signatures: dict[str, int],
+           float_regex: str | None = None) -> tuple[Path, dict | None]:
+    """Convert, quantize if asked (ops whose outputs match ``float_regex`` stay float), compact; the
+    final file and the quantizer's report."""
     edge = conv.convert()
     path = out_dir / (f"{stem}_fp32.tflite" if opts.quantize else f"{stem}.tflite")
     edge.export(str(path))
     quant = None
     if opts.quantize:
         from liteformer.export.litert_quant import quantize
-        quant = quantize(path, out_dir / f"{stem}.tflite", opts.method, opts.calibration, signatures)
+        quant = quantize(path, out_dir / f"{stem}.tflite", opts.method, opts.calibration, signatures, float_regex)
         path.unlink()
         path = out_dir / f"{stem}.tflite"
     compact(path)  # quantization tables shared across signatures, short inner tensor names

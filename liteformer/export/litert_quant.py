@@ -38,16 +38,20 @@ def _calibration(calibration: list[list[int]], signatures: dict[str, int],
 
 
 def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | None,
-             signatures: dict[str, int]) -> dict:
-    from ai_edge_quantizer import quantizer, recipe
+             signatures: dict[str, int], float_regex: str | None = None) -> dict:
+    """``float_regex``: ops whose output tensors' names match it are left in float."""
+    from ai_edge_quantizer import algorithm_manager, qtyping, quantizer, recipe
 
     qt = quantizer.Quantizer(str(fp32))
     qt.load_quantization_recipe(getattr(recipe, RECIPES[method])())
+    if float_regex:
+        qt.update_quantization_recipe(regex=float_regex, operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+                                      algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
     calib = None
     with contextlib.redirect_stdout(io.StringIO()):
         if qt.need_calibration:
             calib = qt.calibrate(_calibration(calibration or [], signatures), num_threads=2)
         result = qt.quantize(calib, enable_progress_report=False)
     result.export_model(str(out), overwrite=True)
-    return {"method": method, "recipe": RECIPES[method]}
+    return {"method": method, "recipe": RECIPES[method], **({"kept_float": float_regex} if float_regex else {})}
 

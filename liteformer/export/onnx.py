@@ -95,6 +95,40 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
             "generation": {"layout": g.layout(model, L)}}
 
 
+def convert_speech(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
+    """A speech recognizer as one graph, ``audio (batch, samples), audio_mask → logits, frame_mask``,
+    features inside, dynamic batch and length (any n_fft + 4·hop·k samples up to the longest).
+    int8: the MatMul/Gemm weights only — the features stay float (their power spectrum spans a range
+    that per-tensor activation quantization would flatten), and the convolutions too (ONNX Runtime's
+    dynamic ConvInteger has no CPU kernel)."""
+    import onnx  # noqa: F401
+
+    from liteformer.models.speech import exportable
+    a = model.audio
+    most, _ = opts.audio_lengths(a, model.config.max_positions)
+    k = torch.export.Dim("k", min=1, max=(most - a.n_fft) // a.stride)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    sample = torch.zeros(2, a.padded(a.sample_rate)), torch.ones(2, a.padded(a.sample_rate))
+    dyn = ({0: batch, 1: a.stride * k + a.n_fft}, {0: batch, 1: a.stride * k + a.n_fft})
+    final = out_dir / "model.onnx"
+    path = out_dir / "model_fp32.onnx" if opts.quantize else final
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prog = torch.onnx.export(exportable(model), sample, dynamo=True, external_data=False, verbose=False,
+                                 dynamic_shapes=dyn, input_names=["audio", "audio_mask"],
+                                 output_names=["logits", "frame_mask"])
+        prog.save(str(path), external_data=False)
+    quant = None
+    if opts.quantize:
+        from liteformer.export.onnx_quant import quantize
+        quant = quantize(path, final, opts.method, opts.calibration, ("features", *opts.keep_float),
+                         op_types=("MatMul", "Gemm"))
+        path.unlink()
+    strip_metadata(final)
+    return {"artifact": final.name, "exporter": "dynamo", "quantization": quant, "max_samples": most}
+
+
 def strip_metadata(path: Path) -> None:
     """Drop what only a debugger reads: the exporter's per-node metadata (module scopes, stack traces)
     and intermediate shape annotations — about half of a small model's file. Same graph, same outputs."""

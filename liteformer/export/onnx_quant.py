@@ -43,7 +43,8 @@ class _Reader:
 
 
 def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | None,
-             keep_float: tuple[str, ...]) -> dict:
+             keep_float: tuple[str, ...], op_types: tuple[str, ...] | None = None) -> dict:
+    """``op_types``: quantize only these ONNX ops (default: every kind ONNX Runtime quantizes)."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
@@ -57,7 +58,8 @@ def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | 
             # per-channel weights: per-tensor int8 costs the reference teacher 1.0 point, per-channel none
             # DefaultTensorType: shape inference does not type the outputs of ORT's fused contrib ops
             quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                             nodes_to_exclude=exclude, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                             nodes_to_exclude=exclude, op_types_to_quantize=list(op_types) if op_types else None,
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         elif method == "int8-static":
             quantize_static(str(fp32), str(out), _Reader(calibration or []), quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,

@@ -25,6 +25,10 @@ class ExportOptions:
     # generation models: the decoder cache's fixed length = the longest output (tokens, <s> included);
     # None: 128, or the model's positions if fewer
     max_target: int | None = None
+    # speech models: the longest clip (seconds; None: 8 s, or the model's positions if less) and
+    # LiteRT's audio-length buckets (seconds; default 1/2/4/8 up to max_seconds)
+    max_seconds: float | None = None
+    audio_buckets: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.quantize, str):
@@ -66,6 +70,22 @@ class ExportOptions:
             raise LiteformerError(f"max-target {L} must be in [2, {max_positions}] (the model's positions; "
                                   "the longest output in tokens)")
         return L
+
+    def audio_lengths(self, audio, max_positions: int) -> tuple[int, list[int]]:
+        """(the most samples, LiteRT's bucket lengths in samples) for a speech model's AudioConfig:
+        each padded to the form the graph takes (``AudioConfig.padded``), checked against its positions."""
+        most = audio.most_samples(max_positions)
+        seconds = self.max_seconds if self.max_seconds is not None else min(8.0, most / audio.sample_rate)
+        top = audio.padded(int(round(seconds * audio.sample_rate)))
+        if not 0 < seconds or top > most:
+            raise LiteformerError(f"max-seconds {seconds:g} must be in (0, {most / audio.sample_rate:.2f}] "
+                                  f"(the model's {max_positions} positions)")
+        wanted = self.audio_buckets or tuple(b for b in (1.0, 2.0, 4.0) if b < seconds)
+        bad = [b for b in wanted if not 0 < b <= seconds]
+        if bad:
+            raise LiteformerError(f"audio buckets {list(wanted)} must be in (0, max-seconds {seconds:g}]")
+        buckets = sorted({audio.padded(int(round(b * audio.sample_rate))) for b in wanted} | {top})
+        return top, buckets
 
     def bucket_list(self) -> list[int]:
         if self.buckets:

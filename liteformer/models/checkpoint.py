@@ -166,6 +166,13 @@ def architecture(config: dict) -> type:
     return TransformerForSequenceClassification
 
 
+def folder_task(path: str | Path) -> str:
+    """The task of a model folder, from its config's architecture (no weights read)."""
+    name = architecture(read_config(resolve_model(path))).__name__
+    return {"TransformerForSeq2SeqLM": "translation", "TransformerForCTC": "speech-recognition"}.get(
+        name, "text-classification")
+
+
 def _check_size(cfg: TransformerConfig, sd: dict, folder: Path, arch: type) -> None:
     with torch.device("meta"):
         n = sum(p.numel() for p in {id(p): p for p in arch(cfg).parameters()}.values())

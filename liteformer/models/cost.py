@@ -1,7 +1,7 @@
 """Cost accounting of the own Transformer from its config (per-layer widths, low-rank factors):
-multiply-accumulates per example (a classifier) or per translated sentence (an encoder-decoder
-decoding greedily with its cache). The bench reports it (and the roofline from it); structured
-pruning prunes to a share of it. Parameters: ``transformer.count_parameters``."""
+multiply-accumulates per example (a classifier), per translated sentence (an encoder-decoder
+decoding greedily with its cache) or per transcribed clip (a CTC speech model). The bench reports it
+(and the roofline from it); structured pruning prunes to a share of it. Parameters: ``transformer.count_parameters``."""
 
 from __future__ import annotations
 
@@ -41,6 +41,20 @@ def macs_per_sentence(cfg: TransformerConfig, source: int, target: int) -> int:
         macs += _linear(cfg, p + "ffn.up", H, f, T) + _linear(cfg, p + "ffn.down", f, H, T)
     e = cfg.embedding_dim or H
     return macs + T * (cfg.vocab_size * e + (H * e if e != H else 0))  # tied output projection
+
+
+def macs_per_clip(cfg: TransformerConfig, samples: int) -> int:
+    """MACs of transcribing one clip of ``samples`` samples with a CTC model (models/speech.py): the
+    DFT as a convolution and the mel product per 10 ms frame, the two stride-2 convolutions, the
+    projection, the encoder over the 40 ms frames and the CTC head."""
+    from liteformer.models.speech import AudioConfig
+    a = AudioConfig.from_dict(cfg.audio)
+    F, H = a.frames(samples), cfg.hidden_size
+    F2, T = (F + 1) // 2, a.encoder_frames(samples)
+    C, K2 = a.channels or H, 2 * (a.n_fft // 2 + 1)
+    macs = F * K2 * (a.n_fft + a.n_mels) + F2 * C * a.n_mels * 3 + T * C * C * 3
+    macs += _linear(cfg, "project", C, H, T) + _encoder_macs(cfg, T) - _embedding_macs(cfg, T, "encoder")
+    return macs + _linear(cfg, "ctc", H, cfg.vocab_size, T)
 
 
 def _linear(cfg: TransformerConfig, name: str, n_in: int, n_out: int, tokens: int) -> int:

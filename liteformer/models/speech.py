@@ -12,15 +12,17 @@ log — ops that every runtime converts (no ``stft``, no complex numbers). Frame
 frame f covers samples [f·hop, f·hop + n_fft).
 
 Padding to a fixed length (the audio-length buckets of LiteRT) changes nothing: the input carries a
-per-sample mask, a frame is real when its last sample is (``mask[:, n_fft-1::hop]``), each stride-2
-convolution keeps every other frame's mask (``[:, ::2]``), padded frames are zeroed before every
-convolution (as the convolution's own zero padding would be) and are never attended to. All of it
-static slicing, no index arithmetic, so the exported graph equals the unpadded model on the real
-frames.
+per-sample mask, a frame is real when its last sample is, each stride-2 convolution keeps every
+other frame's mask, padded frames are zeroed before every
+convolution (as the convolution's own zero padding would be) and are never attended to. The masks
+go through the same strided windows as the features (one-hot ``conv1d`` kernels of the same size,
+stride and padding), so their lengths are the features' by construction — no index arithmetic, no shape
+guards, and the exported graph equals the unpadded model on the real frames.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -81,6 +83,21 @@ class AudioConfig:
     def min_samples(self) -> int:
         return self.n_fft
 
+    @property
+    def stride(self) -> int:
+        """Samples per encoder frame (4 hops: 40 ms at 16 kHz)."""
+        return 4 * self.hop
+
+    def padded(self, samples: int) -> int:
+        """The length an exported graph takes for a clip of ``samples``: n_fft + stride·k, k >= 1 (at least
+        two encoder frames, and whole strides, so that every frame count divides exactly)."""
+        k = max(1, -(-(samples - self.n_fft) // self.stride))
+        return self.n_fft + self.stride * k
+
+    def most_samples(self, max_positions: int) -> int:
+        """The longest padded length whose encoder frames fit ``max_positions``."""
+        return self.n_fft + self.stride * (max_positions - 1)
+
 
 def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float, f_max: float) -> torch.Tensor:
     """(n_freqs, n_mels) triangular filters on the HTK mel scale, evaluated at the FFT bins' frequencies
@@ -100,21 +117,21 @@ class LogMel(nn.Module):
 
     def __init__(self, a: AudioConfig) -> None:
         super().__init__()
-        self.hop, self.k = a.hop, a.n_fft // 2 + 1
+        self.hop = a.hop
+        k = a.n_fft // 2 + 1
         n = torch.arange(a.n_fft, dtype=torch.float64)
-        f = torch.arange(self.k, dtype=torch.float64)
+        f = torch.arange(k, dtype=torch.float64)
         window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / a.n_fft)  # periodic Hann
         angle = 2 * math.pi * f[:, None] * n[None, :] / a.n_fft  # (K, n_fft)
         basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window  # (2K, n_fft)
         self.register_buffer("basis", basis.float()[:, None, :], persistent=False)  # (2K, 1, n_fft)
-        fb = mel_filterbank(self.k, a.n_mels, a.sample_rate, a.f_min, a.f_max or a.sample_rate / 2)
-        self.register_buffer("mel", fb, persistent=False)  # (K, M)
+        fb = mel_filterbank(k, a.n_mels, a.sample_rate, a.f_min, a.f_max or a.sample_rate / 2)
+        self.register_buffer("mel", torch.cat([fb, fb]), persistent=False)  # (2K, M): for re² and im²
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        spec = F.conv1d(audio[:, None, :], self.basis, stride=self.hop)  # (B, 2K, F): real and imaginary
-        re, im = spec[:, : self.k], spec[:, self.k :]
-        power = (re * re + im * im).transpose(1, 2)  # (B, F, K)
-        return torch.log(power @ self.mel + 1e-6)  # (B, F, M)
+        spec = F.conv1d(audio[:, None, :], self.basis, stride=self.hop)  # (B, 2K, F): real and imaginary parts
+        # |X_k|² = re_k² + im_k², so the mel energies are one product of the squares with [mel; mel]
+        return torch.log((spec * spec).transpose(1, 2) @ self.mel + 1e-6)  # (B, F, 2K) @ (2K, M) -> (B, F, M)
 
 
 def spec_augment(x: torch.Tensor, a: AudioConfig) -> torch.Tensor:
@@ -130,6 +147,15 @@ def spec_augment(x: torch.Tensor, a: AudioConfig) -> torch.Tensor:
             hit = (pos >= start[:, None]) & (pos < (start + w)[:, None])  # (B, size)
             keep &= ~(hit[:, None, :] if axis == 2 else hit[:, :, None])
     return x * keep
+
+
+def exportable(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` for torch.export: its fixed buffers (DFT basis, mel matrix, sinusoids) made
+    persistent, since the edge-program verifier refuses non-persistent buffers in a state dict."""
+    out = copy.deepcopy(model).eval()
+    for m in out.modules():
+        m._non_persistent_buffers_set.clear()
+    return out
 
 
 class TransformerForCTC(nn.Module):
@@ -149,6 +175,10 @@ class TransformerForCTC(nn.Module):
         # per-band statistics of the training features (set by the trainer; identity until then)
         self.register_buffer("feature_mean", torch.zeros(a.n_mels))
         self.register_buffer("feature_std", torch.ones(a.n_mels))
+        last = torch.zeros(1, 1, a.n_fft)
+        last[..., -1] = 1.0
+        self.register_buffer("last_sample", last, persistent=False)  # (1, 1, n_fft)
+        self.register_buffer("centre", torch.tensor([[[0.0, 1.0, 0.0]]]), persistent=False)  # (1, 1, 3)
         self.conv1 = nn.Conv1d(a.n_mels, C, 3, stride=2, padding=1)
         self.conv2 = nn.Conv1d(C, C, 3, stride=2, padding=1)
         self.project = nn.Linear(C, H)
@@ -171,15 +201,16 @@ class TransformerForCTC(nn.Module):
         if audio_mask is None:
             audio_mask = torch.ones_like(audio)
         x = (self.features(audio) - self.feature_mean) / self.feature_std  # (B, F, M)
-        m = audio_mask.to(x.dtype)[:, a.n_fft - 1 :: a.hop][:, : x.shape[1]]  # (B, F) real frames
+        # a frame is real when its last sample is: the mask through a one-hot window of the same stride
+        m = F.conv1d(audio_mask.to(x.dtype)[:, None, :], self.last_sample, stride=a.hop)  # (B, 1, F)
         if self.training and (a.freq_masks or a.time_masks):
             x = spec_augment(x, a)
-        x = x * m[:, :, None]
-        x = F.gelu(self.conv1(x.transpose(1, 2)))  # (B, C, F/2)
-        m = m[:, ::2]
-        x = F.gelu(self.conv2(x * m[:, None, :]))  # (B, C, T)
-        m = m[:, ::2]  # (B, T)
-        x = self.project(x.transpose(1, 2))  # (B, T, H)
+        x = x.transpose(1, 2) * m  # (B, M, F)
+        x = F.gelu(self.conv1(x))  # (B, C, F/2)
+        m = F.conv1d(m, self.centre, stride=2, padding=1)  # every other frame's mask, shaped as conv1's output
+        x = F.gelu(self.conv2(x * m))  # (B, C, T)
+        m = F.conv1d(m, self.centre, stride=2, padding=1)[:, 0]  # (B, T)
+        x = self.project(x.transpose(1, 2).contiguous())  # (B, T, H)
         T = x.shape[1]
         pos = self.position.weight[:T] if self.position is not None else self.sinusoids[:T]  # (T, H)
         x = self.dropout(x + pos[None])

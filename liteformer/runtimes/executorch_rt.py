@@ -10,7 +10,7 @@ from executorch.runtime import Runtime
 
 from liteformer.errors import LiteformerError
 from liteformer.runtimes.bundle import read_sidecar
-from liteformer.runtimes.runner import BundleRunner, GenerationRunner, is_generation
+from liteformer.runtimes.runner import BundleRunner, GenerationRunner, SpeechRunner, is_generation, is_speech
 
 
 class ExecuTorchRunner(BundleRunner):
@@ -54,6 +54,24 @@ class ExecuTorchGenerationRunner(GenerationRunner):
         return tuple(o.numpy() for o in out)
 
 
-def load(path: Path, variant: str | None, threads: int) -> ExecuTorchRunner | ExecuTorchGenerationRunner:
-    cls = ExecuTorchGenerationRunner if is_generation(read_sidecar(path, "executorch")) else ExecuTorchRunner
+class ExecuTorchSpeechRunner(SpeechRunner):
+    """Method ``forward``: any n_fft + stride·k samples up to the longest."""
+
+    runtime = "executorch"
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        torch.set_num_threads(threads)
+        self.program = Runtime.get().load_program(str(self.artifact))
+        self.method = self.program.load_method("forward")
+
+    def _run(self, audio, audio_mask):
+        out = self.method.execute([torch.from_numpy(audio), torch.from_numpy(audio_mask)])
+        return out[0].numpy(), out[1].numpy()
+
+
+def load(path: Path, variant: str | None, threads: int):
+    meta = read_sidecar(path, "executorch")
+    cls = ExecuTorchGenerationRunner if is_generation(meta) else ExecuTorchSpeechRunner if is_speech(meta) \
+        else ExecuTorchRunner
     return cls(path, variant, threads)

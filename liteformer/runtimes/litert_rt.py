@@ -15,7 +15,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from liteformer.errors import LiteformerError
 from liteformer.runtimes.bundle import read_sidecar
-from liteformer.runtimes.runner import BundleRunner, GenerationRunner, is_generation
+from liteformer.runtimes.runner import BundleRunner, GenerationRunner, SpeechRunner, is_generation, is_speech
 
 
 class LiteRTRunner(BundleRunner):
@@ -89,6 +89,31 @@ class LiteRTGenerationRunner(GenerationRunner):
         return res["output_0"], res["output_1"], res["output_2"]
 
 
-def load(path: Path, variant: str | None, threads: int) -> LiteRTRunner | LiteRTGenerationRunner:
-    cls = LiteRTGenerationRunner if is_generation(read_sidecar(path, "litert")) else LiteRTRunner
+class LiteRTSpeechRunner(SpeechRunner):
+    """A signature ``asr_N`` per audio-length bucket of N samples; a clip is padded to the smallest."""
+
+    runtime = "litert"
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        self.interpreter = Interpreter(model_path=str(self.artifact), num_threads=threads)
+        self.lengths = sorted(int(b) for b in self.meta["buckets"])
+        have = set(self.interpreter.get_signature_list())
+        missing = [f"asr_{N}" for N in self.lengths if f"asr_{N}" not in have]
+        if missing:
+            raise LiteformerError(f"{self.artifact}: lacks the signatures {missing} its sidecar names "
+                                  "(graph and sidecar are from different exports)")
+        self.runners = {N: self.interpreter.get_signature_runner(f"asr_{N}") for N in self.lengths}
+
+    def _run(self, audio, audio_mask):
+        run = self.runners.get(audio.shape[1])
+        if run is None:
+            raise LiteformerError(f"{self.path}: no signature for {audio.shape[1]} samples (buckets: {self.lengths})")
+        res = run(audio=audio, audio_mask=audio_mask)
+        return res["output_0"], res["output_1"]
+
+
+def load(path: Path, variant: str | None, threads: int) -> LiteRTRunner | LiteRTGenerationRunner | LiteRTSpeechRunner:
+    meta = read_sidecar(path, "litert")
+    cls = LiteRTGenerationRunner if is_generation(meta) else LiteRTSpeechRunner if is_speech(meta) else LiteRTRunner
     return cls(path, variant, threads)

@@ -1,5 +1,5 @@
-"""ONNX Runtime (CPU execution provider) for .onnx bundles: one graph for a classifier, two
-(``encode.onnx`` and ``decode.onnx``) for a generation model."""
+"""ONNX Runtime (CPU execution provider) for .onnx bundles: one graph for a classifier or a speech
+recognizer, two (``encode.onnx`` and ``decode.onnx``) for a generation model."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import onnxruntime as ort
 
 from liteformer.errors import LiteformerError
 from liteformer.runtimes.bundle import read_sidecar
-from liteformer.runtimes.runner import BundleRunner, GenerationRunner, is_generation
+from liteformer.runtimes.runner import BundleRunner, GenerationRunner, SpeechRunner, is_generation, is_speech
 
 
 def session(path: Path, threads: int) -> ort.InferenceSession:
@@ -62,6 +62,18 @@ class OnnxGenerationRunner(GenerationRunner):
         return tuple(self.dec.run(None, feed))
 
 
-def load(path: Path, variant: str | None, threads: int) -> OnnxRunner | OnnxGenerationRunner:
-    cls = OnnxGenerationRunner if is_generation(read_sidecar(path, "onnx")) else OnnxRunner
+class OnnxSpeechRunner(SpeechRunner):
+    runtime = "onnx"
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        self.session = session(self.artifact, threads)
+
+    def _run(self, audio, audio_mask):
+        return tuple(self.session.run(None, {"audio": audio, "audio_mask": audio_mask}))
+
+
+def load(path: Path, variant: str | None, threads: int) -> OnnxRunner | OnnxGenerationRunner | OnnxSpeechRunner:
+    meta = read_sidecar(path, "onnx")
+    cls = OnnxGenerationRunner if is_generation(meta) else OnnxSpeechRunner if is_speech(meta) else OnnxRunner
     return cls(path, variant, threads)

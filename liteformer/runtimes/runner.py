@@ -128,3 +128,49 @@ class GenerationRunner(BundleRunner):
 
     def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
         raise NotImplementedError
+
+
+def is_speech(meta: dict) -> bool:
+    """A bundle of a speech recognizer (audio in, CTC logits out), from its sidecar."""
+    return isinstance(meta.get("speech"), dict)
+
+
+class SpeechRunner(BundleRunner):
+    """A speech bundle's graph on NumPy arrays (features inside; see models/speech.py):
+
+        (audio (1, N) float32, audio_mask (1, N) float32) -> logits (1, T, V), frame_mask (1, T)
+
+    N is n_fft + stride·k samples (LiteRT: one of its buckets); ``pad`` brings a clip there (padding
+    is masked: the real frames' logits do not change). Graphs take one clip at a time."""
+
+    lengths: list[int] | None = None  # the only lengths the graph takes (LiteRT buckets); None: any valid one
+
+    def __init__(self, path: Path, variant: str | None, threads: int) -> None:
+        super().__init__(path, variant, threads)
+        sp = self.meta["speech"]
+        try:
+            self.n_fft, self.stride = int(sp["n_fft"]), int(sp["stride"])
+            self.sample_rate, self.max_samples = int(sp["sample_rate"]), int(sp["max_samples"])
+        except (KeyError, TypeError, ValueError):
+            raise LiteformerError(f"{self.path}: its sidecar's speech block is missing or malformed") from None
+
+    def padded_length(self, samples: int) -> int | None:
+        n = self.n_fft + self.stride * max(1, -(-(samples - self.n_fft) // self.stride))
+        if self.lengths is not None:
+            n = next((b for b in self.lengths if b >= samples), None)
+        return n if n is not None and n <= self.max_samples else None
+
+    def pad(self, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = self.padded_length(len(clip))
+        if n is None:
+            raise LiteformerError(f"a clip of {len(clip) / self.sample_rate:.2f} s is longer than the bundle takes "
+                                  f"({self.max_samples / self.sample_rate:.2f} s)")
+        audio, mask = np.zeros((1, n), np.float32), np.zeros((1, n), np.float32)
+        audio[0, : len(clip)], mask[0, : len(clip)] = clip, 1.0
+        return audio, mask
+
+    def __call__(self, audio: np.ndarray, audio_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._run(audio.astype(np.float32, copy=False), audio_mask.astype(np.float32, copy=False))
+
+    def _run(self, audio: np.ndarray, audio_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError

@@ -89,7 +89,26 @@ class TorchGenerationRunner(TorchRunner):
         return tuple(o.numpy() for o in self.graphs[1](*t))
 
 
+class TorchSpeechRunner(TorchRunner):
+    """A speech model folder with the ``SpeechRunner`` interface; clips run unpadded (any length the
+    model's positions allow)."""
+
+    def __init__(self, path: Path, variant: str | None, threads: int, loaded: LoadedModel | None = None) -> None:
+        super().__init__(path, variant, threads, loaded)
+        a = self.model.audio
+        self.sample_rate, self.max_samples = a.sample_rate, a.most_samples(self.config.max_positions)
+
+    def pad(self, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        audio = np.asarray(clip, np.float32)[None]
+        return audio, np.ones_like(audio)
+
+    @torch.inference_mode()
+    def __call__(self, audio: np.ndarray, audio_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, frames = self.model(torch.from_numpy(audio), torch.from_numpy(audio_mask))
+        return logits.numpy(), frames.numpy()
+
+
 def load(path: Path, variant: str | None, threads: int) -> TorchRunner:
     loaded = load_model(path)
-    cls = TorchGenerationRunner if loaded.is_generator else TorchRunner
+    cls = TorchGenerationRunner if loaded.is_generator else TorchSpeechRunner if loaded.is_speech else TorchRunner
     return cls(path, variant, threads, loaded)

@@ -36,10 +36,12 @@ How the next tasks plug in, without touching ``compress/`` or ``bench/``:
   through the same worker (``fixed_timing = False``: no padded-length timing). ``verify`` compares
   greedy tokens and first-step logits (fp32) or BLEU (quantized). Summarization and dialogue reuse
   it with their own data and metrics.
-- **Speech recognition**: ``read`` gives (waveform, transcript) pairs; the runner's input is audio
-  (or log-mel features, whichever the bundle's sidecar declares); ``loss`` is CTC; ``predict`` runs
-  the encoder and greedy CTC decoding; ``report`` gives WER/CER. Compressors see an ``nn.Module``
-  and task data, as for text.
+- **Speech recognition** (``speech.py``, registered): ``read`` gives clips with transcripts (16 kHz
+  audio); the model computes its log-mel features itself, so a bundle takes raw audio (padded to a
+  length it takes, masked); training goes through ``train/speech.py`` (CTC, synthesized digit
+  strings, augmentation); ``predict`` is one graph call and greedy CTC decoding; ``report`` gives
+  WER/CER (jiwer) and the bench a real-time factor (``duration``). ``verify``: identical transcripts
+  and logits within 1e-4 (fp32), WER/CER within 0.3 points (quantized).
 
 A new task = one module here + one line in ``TASKS``; the bundle's sidecar names its task, so
 ``run``, ``eval`` and ``bench`` find it.
@@ -53,7 +55,8 @@ from typing import Any, Protocol
 from liteformer.errors import LiteformerError
 
 # task name -> module holding ``TASK``
-TASKS = {"text-classification": "liteformer.tasks.classification", "translation": "liteformer.tasks.translation"}
+TASKS = {"text-classification": "liteformer.tasks.classification", "translation": "liteformer.tasks.translation",
+         "speech-recognition": "liteformer.tasks.speech"}
 DEFAULT = "text-classification"
 
 

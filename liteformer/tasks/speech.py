@@ -6,6 +6,9 @@ Metrics (the ``jiwer`` package, ``pip install 'liteformer[speech]'``), on transc
 - **WER**, word error rate — on digit strings the *digit error rate*, each digit being a word;
 - **CER**, character error rate;
 - **exact**: the share of clips transcribed without an error (on single digits: the accuracy).
+
+The runtime loop (``run_clip``): a clip padded to a length the bundle takes (masked), one call of its
+graph — features inside — and greedy CTC over the real frames, batch 1, as a phone app runs it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from liteformer.data.audio import SAMPLE_RATE
 from liteformer.data.chars import BLANK, ctc_collapse, normalize_for_scoring
 from liteformer.data.speech import SpeechDataset, read_speech
 from liteformer.errors import LiteformerError
 
 NAME = "speech-recognition"
+FP32_TOLERANCE = 1e-4  # export check: max |logit difference| on the real frames of a float artifact
+MIN_IDENTICAL = 0.99  # export check: share of clips with identical greedy transcripts (fp32)
+MAX_ERROR_RISE = 0.3  # export check: a quantized artifact's WER/CER may exceed its source's by this many points
+MIN_SAMPLES = 400  # one 25 ms window at 16 kHz
 
 
 @dataclass
@@ -131,10 +139,105 @@ def evaluate(model, tokenizer, data: str | SpeechDataset, batch_size: int = 32, 
     return error_rates(hyp, data.texts, data.seconds())
 
 
+@dataclass
+class Clips:
+    """A split as a runner's inputs: the clips (``ids``, the name the bench's worker reads)."""
+
+    ids: list[np.ndarray]
+    truncated: int = 0
+
+
+def encode_clips(runner, data: str | SpeechDataset, max_length: int | None = None, longest: int = 0,
+                 what: str = "bundle") -> tuple[list[str], Clips]:
+    """(transcripts, clips) of a split for ``runner``; a clip it cannot take (too short for one window,
+    longer than its longest bucket) is refused, naming it."""
+    data = read_speech(data)
+    most = runner.max_samples
+    for x, name in zip(data.audio, data.names, strict=True):
+        if len(x) > most:
+            raise LiteformerError(f"{name}: {len(x) / runner.sample_rate:.2f} s of audio is longer than the {what} "
+                                  f"takes ({most / runner.sample_rate:.2f} s); split it")
+        if len(x) < MIN_SAMPLES:
+            raise LiteformerError(f"{name}: clip of {len(x)} samples is too short (one 25 ms window at least)")
+    return list(data.texts), Clips(list(data.audio))
+
+
+def run_clip(runner, clip: np.ndarray) -> tuple[np.ndarray, str]:
+    """**The runtime loop**: pad, one graph call, greedy CTC over the real frames, characters.
+    Returns (the real frames' logits (T, V), the transcript)."""
+    audio, mask = runner.pad(clip)
+    logits, frames = runner(audio, mask)
+    n = int(np.asarray(frames)[0].sum())
+    real = np.asarray(logits)[0, :n]
+    return real, runner.tokenizer.decode(greedy(real, n))
+
+
+def evaluate_bundle(path, data: str | SpeechDataset, threads: int = 2, progress: bool = True) -> AsrReport:
+    """The report for an exported bundle (or a model folder), run clip by clip in its own runtime."""
+    from pathlib import Path
+
+    from liteformer import runtimes
+    path = Path(path)
+    runner = runtimes.load(runtimes.detect(path), path, None, threads)
+    refs, clips = encode_clips(runner, data)
+    hyp = [run_clip(runner, c)[1] for c in tqdm(clips.ids, desc="eval", unit="clip", disable=not progress,
+                                                 file=sys.stderr, leave=False)]
+    return error_rates(hyp, refs, sum(len(c) for c in clips.ids) / runner.sample_rate)
+
+
+def verify(runner, model, tokenizer, data: SpeechDataset, max_length: int = 0, quantized: bool = False) -> dict:
+    """The export check: fp32 — greedy transcripts identical on >= 99 % of the clips and max |Δlogit| <=
+    1e-4 on their real frames; quantized — WER within 0.3 points of the PyTorch model's (and the same
+    for CER). Raises ``LiteformerError`` with what it measured."""
+    refs, clips = encode_clips(runner, data, what="bundle")
+    ours = transcribe(model, tokenizer, clips.ids)
+    diffs, same, theirs = [], 0, []
+    for clip, mine in zip(clips.ids, ours, strict=True):
+        logits, text = run_clip(runner, clip)
+        theirs.append(text)
+        same += text == mine
+        if not quantized:
+            with torch.inference_mode():
+                ref, _ = model(torch.from_numpy(clip)[None])
+            diffs.append(float(np.abs(ref[0].float().numpy() - logits).max()))
+    n = len(clips.ids)
+    out = {"inputs": n, "identical_transcripts": same / n, "max_abs_diff": max(diffs) if diffs else None}
+    if not quantized:
+        if out["max_abs_diff"] > FP32_TOLERANCE or same / n < MIN_IDENTICAL:
+            raise LiteformerError(f"export check failed: max |logit diff| {out['max_abs_diff']:.2e} (limit "
+                                  f"{FP32_TOLERANCE:.0e}), identical transcripts {same}/{n} (need "
+                                  f"{MIN_IDENTICAL:.0%})")
+        return out
+    theirs_r, ours_r = error_rates(theirs, refs), error_rates(ours, refs)
+    out.update(wer=theirs_r.wer, wer_source=ours_r.wer, cer=theirs_r.cer, cer_source=ours_r.cer)
+    if theirs_r.wer - ours_r.wer > MAX_ERROR_RISE or theirs_r.cer - ours_r.cer > MAX_ERROR_RISE:
+        raise LiteformerError(f"export check failed: WER {theirs_r.wer:.2f} % vs {ours_r.wer:.2f} % of the source, "
+                              f"CER {theirs_r.cer:.2f} % vs {ours_r.cer:.2f} % (at most {MAX_ERROR_RISE} points more)")
+    return out
+
+
 class SpeechRecognition:
     name = NAME
     metric = "wer"
     higher_is_better = False
+    fixed_timing = False  # clips are timed whole, as they come
+
+    def encode(self, runner, data, max_length: int | None = None, longest: int = 0,
+               what: str = "bundle") -> tuple[list[str], Clips]:
+        return encode_clips(runner, data, max_length, longest, what)
+
+    def predict(self, runner, example: np.ndarray, length: int | None = None) -> str:
+        return run_clip(runner, example)[1]
+
+    def report(self, predictions: list, references: list, runner, truncated: int = 0) -> AsrReport:
+        return error_rates(predictions, references)
+
+    def verify(self, runner, model, tokenizer, texts, max_length: int = 0, quantized: bool = False) -> dict:
+        return verify(runner, model, tokenizer, texts, max_length, quantized)
+
+    def duration(self, example: np.ndarray) -> float:
+        """Seconds of audio in an example (the bench's real-time factor)."""
+        return len(example) / SAMPLE_RATE
 
     def read(self, path: str, text_column: str | None = None, label_column: str | None = None) -> SpeechDataset:
         return read_speech(path)

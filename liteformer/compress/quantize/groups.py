@@ -17,8 +17,10 @@ def group_of(module_name: str) -> str | None:
         return f"layer{m.group(1)}.{m.group(2)}"
     if "embeddings" in module_name:
         return "embeddings"
-    if module_name.startswith(("pooler", "classifier")):
+    if module_name.startswith(("pooler", "classifier", "ctc")):
         return "head"
+    if module_name.startswith("features"):  # a speech model's log-mel front end (always kept float)
+        return "features"
     return None
 
 
