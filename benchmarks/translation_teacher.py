@@ -20,49 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from slices import ROOT, machine, run_for
 
 
 def pairs(shared: str | Path, split: str) -> str:
     """A Multi30k EN→DE split of the shared data as liteformer's ``SRC,TGT`` pair spec."""
     d = Path(shared) / "datasets" / "multi30k"
     return f"{d / f'{split}.en.gz'},{d / f'{split}.de.gz'}"
-
-
-def run_for(cmd: list[str], minutes: float) -> float:
-    """Run ``cmd`` (a resumable liteformer training) for at most ``minutes``, then stop it as Ctrl-C
-    does (its last checkpoint is kept); returns the seconds it ran."""
-    t0 = time.time()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    try:
-        proc.wait(timeout=minutes * 60)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
-        try:  # a background job ignores SIGINT; the checkpoint is atomic, so a kill is as safe to resume
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return time.time() - t0
-
-
-def machine(threads: int) -> str:
-    """Where a slice ran: the GPU's name, or the CPU's."""
-    import platform
-
-    import torch
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    return f"{cpu} ({threads} threads)"
 
 
 def main() -> int:

@@ -72,6 +72,8 @@ def candidate_task(c: Candidate) -> str:
     if c.runtime == "torch":
         from liteformer.models.checkpoint import folder_task
         return folder_task(path)
+    if c.runtime == "whisper":  # the speech anchor
+        return "speech-recognition"
     from liteformer.runtimes.bundle import read_sidecar
     return read_sidecar(path).get("task", "text-classification")
 

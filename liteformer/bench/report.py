@@ -39,7 +39,8 @@ SPEECH_COLUMNS = [  # a speech bench: WER as quality, whole clips, real-time fac
     ("× faster", "x_faster", "{:.2f}"), ("× roofline", "x_roofline", "{:.1f}"),
 ]
 METRIC_NAMES = {"accuracy": "accuracy", "bleu": "sacreBLEU", "wer": "WER (%)"}
-RUNTIME_COLOURS = {"torch": "tab:gray", "onnx": "tab:blue", "litert": "tab:green", "executorch": "tab:orange"}
+RUNTIME_COLOURS = {"torch": "tab:gray", "onnx": "tab:blue", "litert": "tab:green", "executorch": "tab:orange",
+                   "whisper": "tab:purple"}
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 
 

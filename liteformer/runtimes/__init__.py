@@ -90,8 +90,9 @@ def load(runtime: str, path: Path, variant: str | None, threads: int, trusted: b
 
 
 def artifact_file(runtime: str, path: Path) -> Path | None:
-    """The artifact file of a bundle folder or artifact path (None for a model folder)."""
-    if runtime == "torch":
+    """The artifact file of a bundle folder or artifact path (None for a model folder, or the folder of
+    a runtime that takes one, such as the Whisper anchor)."""
+    if RUNTIMES[runtime].suffix is None:
         return None
     if path.is_dir():
         from liteformer.runtimes.bundle import artifact_path, read_sidecar

@@ -29,6 +29,9 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("executorch", "executorch", ("executorch",), "liteformer.runtimes.executorch_rt",
             "liteformer.export.executorch", ".pte", ("int8-dynamic", "int8-static"), magic=(4, b"ET"),
             isolate=True),  # ET12...: the program flatbuffer's identifier
+    # an anchor, not a target: Whisper in CTranslate2 (faster-whisper), for the speech bench
+    Runtime("whisper", "speech-anchor", ("faster_whisper", "ctranslate2"), "liteformer.runtimes.whisper_rt",
+            variants=(None, "int8", "float32")),
 )}
 EXPORT_TARGETS = tuple(n for n, r in RUNTIMES.items() if r.exporter)
 QUANTIZATION_METHODS = tuple(dict.fromkeys(m for r in RUNTIMES.values() for m in r.quantization))

@@ -20,17 +20,21 @@ from liteformer.tasks.speech import evaluate, evaluate_bundle, run_clip
 from tests.conftest import run_cli
 
 
-@pytest.fixture(scope="module")
-def asr_folder(tmp_path_factory):
-    """A tiny random CTC model with feature statistics set, saved as a model folder."""
+def tiny_asr() -> TransformerForCTC:
+    """A tiny random CTC model with feature statistics set from the bundled clips."""
+    from liteformer.train.speech import set_feature_stats
     torch.manual_seed(0)
     cfg = TransformerConfig.tiny(vocab_size=29, type_vocab_size=0, pooler="none", num_labels=1, norm_first=True,
                                  positions="sinusoidal", max_positions=256, audio={"n_mels": 32, "channels": 16})
     model = TransformerForCTC(cfg).eval()
-    from liteformer.train.speech import set_feature_stats
     set_feature_stats(model, read_speech("fsdd:dev").audio, 50)
+    return model
+
+
+@pytest.fixture(scope="module")
+def asr_folder(tmp_path_factory):
     path = tmp_path_factory.mktemp("asr") / "tiny"
-    save_model(model, CharTokenizer(), path)
+    save_model(tiny_asr(), CharTokenizer(), path)
     return path
 
 
