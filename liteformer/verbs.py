@@ -181,11 +181,11 @@ def step_configs(name: str) -> list[type]:
     checks come from their fields)."""
     from liteformer.compress.distill import DistillConfig, StudentSpec
     from liteformer.compress.factorize import LowRankConfig
-    from liteformer.train.config import TrainConfig, TranslationConfig
+    from liteformer.train.config import SpeechConfig, TrainConfig, TranslationConfig
     from liteformer.verbs_translation import Seq2SeqDistill
-    return {"finetune": [FinetuneStep, TrainConfig, TranslationConfig], "student": [StudentSpec],
-            "prune": [PruneOptions],
-            "factorize": [LowRankConfig], "distill": [TrainConfig, DistillConfig, TranslationConfig, Seq2SeqDistill],
+    return {"finetune": [FinetuneStep, TrainConfig, TranslationConfig, SpeechConfig], "student": [StudentSpec],
+            "prune": [PruneOptions], "factorize": [LowRankConfig],
+            "distill": [TrainConfig, DistillConfig, TranslationConfig, Seq2SeqDistill, SpeechConfig],
             "export": [ExportStep]}[name]
 
 

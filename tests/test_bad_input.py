@@ -73,6 +73,38 @@ def _translation_model(root: Path) -> str:
     return str(root / "nmt")
 
 
+def _speech_inputs(root: Path, w: dict) -> None:
+    """A tiny speech model, an exported bundle of at most 1 s, and bad clips and transcripts."""
+    import numpy as np
+
+    from liteformer.data.audio import write_wav
+    from liteformer.data.chars import CharTokenizer
+    from liteformer.export.exporter import export_model
+    from liteformer.export.options import ExportOptions
+    from liteformer.models.checkpoint import load_model, save_model
+    from tests.export.test_speech_export import tiny_asr
+    save_model(tiny_asr(), CharTokenizer(), root / "asr")
+    export_model(load_model(root / "asr"), "onnx", root / "asr-onnx", ExportOptions(max_seconds=1.0))
+    a = root / "audio"
+    a.mkdir()
+    rng = np.random.default_rng(0)
+    write_wav(a / "ok.wav", 0.1 * rng.standard_normal(8000), 8000)
+    write_wav(a / "long.wav", 0.1 * rng.standard_normal(48000), 16000)
+    write_wav(a / "tiny.wav", 0.1 * rng.standard_normal(100), 16000)
+    (a / "text.wav").write_text("not audio")
+    raw = (a / "ok.wav").read_bytes()
+    (a / "cut.wav").write_bytes(raw[: len(raw) // 2])
+    with __import__("wave").open(str(a / "empty.wav"), "wb") as f:
+        f.setnchannels(1), f.setsampwidth(2), f.setframerate(16000), f.writeframes(b"")
+    (a / "chars.tsv").write_text("path\ttext\nok.wav\tcaf\u00e9\n", encoding="utf-8")
+    (a / "empty.tsv").write_text("path\ttext\nempty.wav\tyes\n")
+    (a / "long.tsv").write_text("path\ttext\nlong.wav\tyes\n")
+    (root / "asr.json").write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 64,
+                                               "audio": {"n_mels": 16}}))
+    w.update(asr=str(root / "asr"), asr_onnx=str(root / "asr-onnx"), **{f"w_{f.stem}_{f.suffix[1:]}": str(f)
+                                                                         for f in a.iterdir()})
+
+
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
     root = tmp_path_factory.mktemp("bad-inputs")
@@ -151,6 +183,7 @@ def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
     w["p_misaligned"] = f"{d / 'a.en'},{d / 'a.de'}"
     w["p_gap"] = f"{d / 'a.en'},{d / 'gap.de'}"
     w["nmt"] = _translation_model(root)
+    _speech_inputs(root, w)
     # recipes
     r = root / "recipes"
     r.mkdir()
@@ -365,6 +398,34 @@ CASES += [
                         "{root}/x"], "trains from scratch"),
     ("nmt-train-tokens", ["finetune", "--task", "translation", "--model-config", "{root}/nmt.json", "--train",
                           "multi30k:val", "--max-tokens", "0", "--out", "{root}/x"], "max_tokens must be > 0"),
+]
+ASR_TRAIN = ["finetune", "--task", "speech-recognition", "--model-config", "{root}/asr.json", "--out", "{root}/x",
+             "--max-steps", "1", "--train"]
+CASES += [
+    ("asr-run-notwav", ["run", "{asr_onnx}", "--audio", "{w_text_wav}"], "text.wav: not a PCM WAV file"),
+    ("asr-run-truncated", ["run", "{asr_onnx}", "--audio", "{w_cut_wav}"], "cut.wav: truncated WAV file"),
+    ("asr-run-empty", ["run", "{asr_onnx}", "--audio", "{w_empty_wav}"], "empty.wav: empty audio"),
+    ("asr-run-long", ["run", "{asr_onnx}", "--audio", "{w_long_wav}"], "long.wav: 3.00 s of audio is longer than"),
+    ("asr-run-short", ["run", "{asr}", "--audio", "{w_tiny_wav}"], "tiny.wav: clip of 100 samples is too short"),
+    ("asr-run-text-model", ["run", T, "--audio", "{w_ok_wav}"], "not a speech model"),
+    ("asr-eval-long", ["eval", "--model", "{asr_onnx}", "--data", "{w_long_tsv}"], "long.wav: 3.00 s of audio"),
+    ("asr-eval-empty", ["eval", "--model", "{asr}", "--data", "{w_empty_tsv}"], "empty.wav: empty audio"),
+    ("asr-train-chars", ASR_TRAIN + ["{w_chars_tsv}"], "ok.wav: characters outside the model's alphabet ('é')"),
+    ("asr-train-split", ASR_TRAIN + ["fsdd:holdout"], "unknown split 'holdout'"),
+    ("asr-train-speaker", ASR_TRAIN + ["fsdd:train,held_out=nobody"], "held_out speaker 'nobody'"),
+    ("asr-train-base", ["finetune", "--task", "speech-recognition", "--base", T, "--train", "fsdd:dev", "--out",
+                        "{root}/x"], "trains from scratch"),
+    ("asr-export-static", ["export", "{asr}", "--to", "onnx", "--quantize", "int8-static", "--out", "{root}/x"],
+     "static quantization of a speech model"),
+    ("asr-export-seconds", ["export", "{asr}", "--to", "onnx", "--max-seconds", "99", "--out", "{root}/x"],
+     "max-seconds 99 must be in"),
+    ("asr-export-buckets", ["export", "{asr}", "--to", "litert", "--buckets", "16", "--out", "{root}/x"],
+     "not for speech models"),
+    ("asr-distill-student", ["distill", "--task", "speech-recognition", "--teacher", "{asr}", "--student-layers",
+                             "0", "--train", "fsdd:dev", "--out", "{root}/x"], "takes --student-config"),
+    ("asr-distill-teacher", ["distill", "--task", "speech-recognition", "--teacher", T, "--student-config",
+                             "{root}/asr.json", "--train", "fsdd:dev", "--out", "{root}/x"], "not a speech recognizer"),
+    ("asr-select-quality", ["select", "{b_keys_json}", "--max-error", "-1"], "must be > 0"),
 ]
 
 

@@ -153,6 +153,19 @@ def test_translation_demo_runs_offline_end_to_end(tmp_path):
     assert side["task"] == "translation" and side["verify"]["identical_outputs"] >= 0.99
 
 
+def test_speech_demo_runs_offline_end_to_end(tmp_path):
+    """`liteformer demo --task speech-recognition` as a smoke run (--quick): the speech recipe's machinery
+    end to end (train from scratch, student, distill, export, bench, select)."""
+    out = tmp_path / "demo"
+    r = run_cli("demo", "--task", "speech-recognition", "--out", str(out), "--quick", "--threads", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "best under the budget" in r.stdout and "WER" in r.stdout
+    res = json.loads((out / "recipe-result.json").read_text())
+    assert [n for n, _ in res["candidates"]] == ["teacher", "onnx", "litert"]
+    side = json.loads((out / "best" / "liteformer.json").read_text())
+    assert side["task"] == "speech-recognition" and side["verify"]["identical_transcripts"] >= 0.99
+
+
 def test_finetune_label_names(tiny_folder, tmp_path):
     r = run_cli("finetune", "--base", str(tiny_folder), "--train", "sst2:test", "--out", str(tmp_path / "o"),
                 "--label-names", "neg,pos,neutral")

@@ -10,7 +10,7 @@ import sys
 from liteformer.errors import LiteformerError
 from liteformer.options import add_flags, from_values
 
-SPEECH_FLAGS = ("strings", "augment", "dev_strings", "feature_clips")
+SPEECH_FLAGS = ("strings", "augment_audio", "dev_strings", "feature_clips")
 
 
 def speech_flags(p: argparse.ArgumentParser, distill: bool = False) -> None:

@@ -112,8 +112,22 @@ def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float, f_
     return torch.clamp(torch.minimum(lower, upper), min=0.0).float()
 
 
+def int8_rows(w: torch.Tensor, dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 codes of ``w`` with one scale per slice along ``dim`` (an all-zero slice gets
+    scale 1): w ≈ codes · scale."""
+    scale = w.abs().amax(dim=dim, keepdim=True) / 127.0
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return torch.round(w / scale).clamp(-127, 127).to(torch.int8), scale.float()
+
+
 class LogMel(nn.Module):
-    """(B, N) samples → (B, F, M) log mel power, F = 1 + (N − n_fft) // hop."""
+    """(B, N) samples → (B, F, M) log mel power, F = 1 + (N − n_fft) // hop.
+
+    The fixed matrices are *defined* by int8 codes with a float scale per row (DFT) or per band (mel):
+    an exported graph stores 1 byte per coefficient (the float DFT basis alone would be 4·2K·n_fft
+    bytes, ~640 KB at n_fft 400, more than a small student's weights) and computes exactly what the
+    PyTorch model computes, in float. The coefficients' rounding adds a noise floor ~65 dB below a
+    bin's peak, far under the spread of speech spectra; a model trains with it."""
 
     def __init__(self, a: AudioConfig) -> None:
         super().__init__()
@@ -124,14 +138,20 @@ class LogMel(nn.Module):
         window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / a.n_fft)  # periodic Hann
         angle = 2 * math.pi * f[:, None] * n[None, :] / a.n_fft  # (K, n_fft)
         basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window  # (2K, n_fft)
-        self.register_buffer("basis", basis.float()[:, None, :], persistent=False)  # (2K, 1, n_fft)
-        fb = mel_filterbank(k, a.n_mels, a.sample_rate, a.f_min, a.f_max or a.sample_rate / 2)
-        self.register_buffer("mel", torch.cat([fb, fb]), persistent=False)  # (2K, M): for re² and im²
+        codes, scale = int8_rows(basis[:, None, :])
+        self.register_buffer("basis_codes", codes, persistent=False)  # (2K, 1, n_fft) int8
+        self.register_buffer("basis_scale", scale, persistent=False)  # (2K, 1, 1)
+        fb = mel_filterbank(k, a.n_mels, a.sample_rate, a.f_min, a.f_max or a.sample_rate / 2).double()
+        codes, scale = int8_rows(torch.cat([fb, fb]), dim=0)  # (2K, M): for re² and im²
+        self.register_buffer("mel_codes", codes, persistent=False)  # (2K, M) int8
+        self.register_buffer("mel_scale", scale, persistent=False)  # (1, M)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        spec = F.conv1d(audio[:, None, :], self.basis, stride=self.hop)  # (B, 2K, F): real and imaginary parts
+        basis = self.basis_codes.to(audio.dtype) * self.basis_scale  # (2K, 1, n_fft)
+        mel = self.mel_codes.to(audio.dtype) * self.mel_scale  # (2K, M)
+        spec = F.conv1d(audio[:, None, :], basis, stride=self.hop)  # (B, 2K, F): real and imaginary parts
         # |X_k|² = re_k² + im_k², so the mel energies are one product of the squares with [mel; mel]
-        return torch.log((spec * spec).transpose(1, 2) @ self.mel + 1e-6)  # (B, F, 2K) @ (2K, M) -> (B, F, M)
+        return torch.log((spec * spec).transpose(1, 2) @ mel + 1e-6)  # (B, F, 2K) @ (2K, M) -> (B, F, M)
 
 
 def spec_augment(x: torch.Tensor, a: AudioConfig) -> torch.Tensor:

@@ -46,11 +46,19 @@ def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _content_key(path: str) -> str:
-    """Hash of a data file or a model folder's files (aliases such as sst2:train hash their file)."""
+def _content_key(path: str, task: str = "text-classification") -> str:
+    """Hash of a data file or a model folder's files (aliases such as sst2:train hash their file; a
+    speech split hashes its folder's or TSV's files and keeps its options)."""
     from liteformer.data.parallel import PAIRS, resolve_pair
     from liteformer.data.text import resolve
     from liteformer.models.checkpoint import file_sha256, resolve_model
+    if task == "speech-recognition":
+        from liteformer.recipe.schema import _speech_path
+        p = _speech_path(path)
+        if not p.exists():
+            raise LiteformerError(f"{path}: no such file or folder {p}")
+        files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+        return _digest([path.rpartition(":")[2] if ":" in path else ""] + [(f.name, file_sha256(f)) for f in files])
     if ("," in path or path.split(":")[0] in PAIRS) and not Path(path).exists():  # sentence pairs
         found = resolve_pair(path)
         files = found if isinstance(found, tuple) else (found,)
@@ -89,7 +97,7 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     work = Path(work or Path("runs") / recipe.name)
     cache = work / "cache"
     data = {"label_column": "label", **recipe.data}
-    files = {k: _content_key(data[k]) for k in ("train", "dev", "test") if k in data}  # missing: fail now
+    files = {k: _content_key(data[k], recipe.task) for k in ("train", "dev", "test") if k in data}  # missing: fail now
     data_key = _digest({k: files.get(k, v) for k, v in data.items() if k != "test"})
     made = [d for d in (work, cache) if not d.exists()]
     cache.mkdir(parents=True, exist_ok=True)

@@ -45,21 +45,31 @@ SECTIONS: dict[str, dict[str, type | tuple]] = {
     "data": {"train": str, "dev": str, "test": str, "text_column": str, "label_column": str},
     "budget": {"profile": str, "max_latency_ms": NUM, "max_size_mb": NUM, "max_memory_mb": NUM, "min_accuracy": NUM,
                "min_x_faster": NUM, "min_x_smaller": NUM, "min_pct_accuracy": NUM,  # min_x_*: against the teacher
-               "min_quality": NUM, "min_pct_quality": NUM},  # the task's metric (accuracy, sacreBLEU)
+               "min_quality": NUM, "min_pct_quality": NUM,  # the task's metric (accuracy, sacreBLEU)
+               "max_error": NUM},  # an error-rate metric (speech: WER in %)
     "bench": {"reps": int, "timed_examples": int, "threads": int, "length": int},
 }
 TOP = {"name": str, "task": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list,
        "search": dict}
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
 DEMO_TRANSLATION = Path(__file__).with_name("demo-translation.yaml")  # `liteformer demo --task translation`
+DEMO_SPEECH = Path(__file__).with_name("demo-speech.yaml")  # `liteformer demo --task speech-recognition`
+SPEECH_OPTIONS = ("strings", "augment_audio", "dev_strings", "pseudo_labels", "feature_clips")
 # steps (or their options) a translation recipe refuses: True = the whole step
 TRANSLATION_REFUSED = {"finetune": ("base", "label_names"),
                        "student": ("layers", "tokenizer", "vocab_size", "init_embeddings"),
                        "distill": ("hidden_weight", "attention_weight", "augment", "layer_map", "unlabelled"),
                        "export": ("max_accuracy_drop",)}
-CLASSIFICATION_REFUSED = {"distill": ("kd", "max_tokens", "label_smoothing", "dev_sentences"),
-                          "finetune": ("model_config", "vocab_size", "max_tokens", "label_smoothing", "dev_sentences"),
-                          "export": ("max_target",)}
+CLASSIFICATION_REFUSED = {"distill": ("kd", "max_tokens", "label_smoothing", "dev_sentences", *SPEECH_OPTIONS),
+                          "finetune": ("model_config", "vocab_size", "max_tokens", "label_smoothing", "dev_sentences",
+                                       *SPEECH_OPTIONS),
+                          "export": ("max_target", "max_seconds", "audio_buckets")}
+SPEECH_REFUSED = {"finetune": ("base", "label_names", "vocab_size", "max_tokens", "label_smoothing", "dev_sentences"),
+                  "student": ("layers", "tokenizer", "vocab_size", "init_embeddings", "init_from_teacher"),
+                  "distill": ("hidden_weight", "attention_weight", "augment", "layer_map", "unlabelled", "kd",
+                              "max_tokens", "label_smoothing", "dev_sentences"),
+                  "export": ("max_accuracy_drop", "max_target", "buckets", "max_length", "fuse"),
+                  "prune": True, "factorize": True}
 
 
 @dataclass
@@ -74,7 +84,7 @@ class Recipe:
     search: dict[str, list] = field(default_factory=dict)
     step_lines: list[int] = field(default_factory=list)  # the recipe line of each step, for run-time errors
     input_lines: dict = field(default_factory=dict)  # the line of teacher and of each data entry
-    task: str = "text-classification"  # translation: data are sentence pairs, the metric sacreBLEU
+    task: str = "text-classification"  # translation: sentence pairs, sacreBLEU; speech-recognition: clips, WER
 
     def check_inputs(self) -> None:
         """The teacher and the data files exist (paths relative to where liteformer runs): checked by
@@ -91,7 +101,14 @@ class Recipe:
         for split in ("train", "dev", "test"):
             if split in self.data:
                 try:
-                    found = resolve_pair(self.data[split]) if self.task == "translation" else resolve(self.data[split])
+                    if self.task == "speech-recognition":
+                        found = _speech_path(self.data[split])
+                        if found.is_dir():
+                            continue
+                    elif self.task == "translation":
+                        found = resolve_pair(self.data[split])
+                    else:
+                        found = resolve(self.data[split])
                 except LiteformerError as e:
                     fail(split, f"data.{split}: {e}")
                 for path in found if isinstance(found, tuple) else (found,):
@@ -214,22 +231,26 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     task = doc.get("task", "text-classification")
     if task not in TASKS:
         fail(doc, "task", f"unknown task {task!r} (tasks: {', '.join(TASKS)})")
-    refused = TRANSLATION_REFUSED if task == "translation" else CLASSIFICATION_REFUSED
-    for i, (name, opts) in enumerate(steps):
-        bad = refused.get(name)
-        if task != "translation" and bad and any(k in opts for k in bad):
-            fail(steps_raw[i], name, f"step {name}: {', '.join(k for k in bad if k in opts)}: translation options "
-                 "(this recipe's task is text classification)")
-    if task == "translation":
+    if task == "text-classification":
         for i, (name, opts) in enumerate(steps):
-            bad = TRANSLATION_REFUSED.get(name)
+            bad = CLASSIFICATION_REFUSED.get(name)
+            if bad and any(k in opts for k in bad):
+                fail(steps_raw[i], name, f"step {name}: {', '.join(k for k in bad if k in opts)}: translation or "
+                     "speech options (this recipe's task is text classification)")
+    else:
+        refused, example = {"translation": (TRANSLATION_REFUSED, "recipes/multi30k-mobile.yaml"),
+                            "speech-recognition": (SPEECH_REFUSED, "recipes/fsdd-mobile.yaml")}[task]
+        for i, (name, opts) in enumerate(steps):
+            bad = refused.get(name)
+            if task == "translation" and any(k in opts for k in SPEECH_OPTIONS):
+                bad = tuple(k for k in SPEECH_OPTIONS if k in opts)
             if bad and (bad is True or any(k in opts for k in bad)):
                 given = "" if bad is True else " with " + ", ".join(k for k in bad if k in opts)
-                fail(steps_raw[i], name, f"step {name}{given}: not for a translation recipe (see "
-                     "recipes/multi30k-mobile.yaml)")
+                fail(steps_raw[i], name, f"step {name}{given}: not for a {task} recipe (see {example})")
             if name == "finetune" and "model_config" not in opts:
-                fail(steps_raw[i], name, "step finetune of a translation recipe trains from scratch: give "
-                     "model_config (a JSON with num_decoder_layers > 0)")
+                what = "num_decoder_layers > 0" if task == "translation" else "an 'audio' section"
+                fail(steps_raw[i], name, f"step finetune of a {task} recipe trains from scratch: give "
+                     f"model_config (a JSON with {what})")
     if doc.get("teacher") is None and names[0] != "finetune":
         fail(doc, "steps", "give a teacher (a model folder), or make the first step `finetune: {base: ...}`")
     if doc.get("teacher") is not None and "finetune" in names:
@@ -260,6 +281,13 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     input_lines["teacher"] = lines.get((id(doc), "teacher"))
     return Recipe(p, str(doc.get("name") or p.stem), doc.get("teacher"), data, budget, doc.get("bench") or {},
                   steps, search, step_lines, input_lines, task)
+
+
+def _speech_path(spec: str) -> Path:
+    """The folder or TSV file a speech split names (options after the colon set aside)."""
+    from liteformer.data.speech import BUNDLED_FSDD, parse_spec
+    path, _ = parse_spec(spec)
+    return BUNDLED_FSDD / "recordings" if path == "fsdd" and not Path(path).exists() else Path(path)
 
 
 def _type_name(t) -> str:

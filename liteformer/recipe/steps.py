@@ -44,10 +44,13 @@ class Context:
         return self.task == "translation"
 
     def split(self, name: str):
-        """The split ``name`` (train, dev) of the task's data (labelled texts, or sentence pairs), read
-        once per recipe run."""
+        """The split ``name`` (train, dev) of the task's data (labelled texts, sentence pairs, or clips with
+        transcripts), read once per recipe run."""
         if name not in self.splits:
-            if self.translation:
+            if self.task == "speech-recognition":
+                from liteformer.data.speech import read_speech
+                self.splits[name] = read_speech(self.data[name])
+            elif self.translation:
                 from liteformer.data.parallel import read_parallel
                 self.splits[name] = read_parallel(self.data[name])
             else:
@@ -220,8 +223,12 @@ STEP_FUNCTIONS = {"finetune": finetune, "student": student, "prune": prune, "fac
 
 
 def run_step(name: str, ctx: Context, opts: dict, out: Path) -> dict:
+    table = STEP_FUNCTIONS
+    if ctx.task == "speech-recognition":
+        from liteformer.recipe.steps_speech import STEPS as table
     try:
-        fn = STEP_FUNCTIONS[name]
+        fn = table[name]
     except KeyError:
-        raise LiteformerError(f"unknown step {name!r}") from None
+        raise LiteformerError(f"unknown step {name!r}" + (" for a speech recipe" if table is not STEP_FUNCTIONS
+                                                           else "")) from None
     return fn(ctx, opts, out)

