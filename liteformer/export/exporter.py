@@ -47,8 +47,8 @@ def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: Expor
     opts.validate(model.config.max_positions)
     opts.check_quantize(runtime)
     if (generator or speech) and opts.quantize is not None and opts.quantize.static:
-        raise LiteformerError(f"{opts.method}: static quantization of a {loaded.task} model is not supported "
-                              "(use int8-dynamic)")
+        raise LiteformerError(f"{opts.method}: static quantization of a {'speech' if speech else 'generation'} "
+                              "model is not supported (use int8-dynamic)")
     generation = None
     if generator:
         from liteformer.models.generation import GenerationConfig

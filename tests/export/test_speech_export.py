@@ -84,7 +84,7 @@ def test_int8_bundle_keeps_the_features_float_and_is_checked_by_error_rates(asr_
 
 def test_bad_speech_exports(asr_folder, strings, tmp_path):
     loaded = load_model(asr_folder)
-    with pytest.raises(LiteformerError, match="static quantization of a speech-recognition model"):
+    with pytest.raises(LiteformerError, match="static quantization of a speech model"):
         export_model(loaded, "onnx", tmp_path / "s", ExportOptions(quantize="int8-static", calibration=[[1]]))
     with pytest.raises(LiteformerError, match="max-seconds 40 must be in"):
         export_model(loaded, "onnx", tmp_path / "l", ExportOptions(max_seconds=40.0))

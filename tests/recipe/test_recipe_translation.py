@@ -67,7 +67,7 @@ def test_a_translation_recipe_refuses(tmp_path, step, msg):
 def test_translation_options_in_a_classification_recipe(tmp_path):
     p = tmp_path / "r.yaml"
     p.write_text("teacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {kd: word}\n")
-    with pytest.raises(LiteformerError, match="kd: translation options"):
+    with pytest.raises(LiteformerError, match="kd: translation or speech options"):
         load_recipe(p)
     p.write_text("task: summarize\nteacher: t\ndata: {train: sst2:train}\nsteps:\n  - distill: {}\n")
     with pytest.raises(LiteformerError, match="unknown task 'summarize'"):
