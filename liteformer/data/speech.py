@@ -37,6 +37,7 @@ NAMED = re.compile(r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<index>\d+)\.wav$",
 SPLITS = ("all", "train", "dev", "test", "heldout")
 MAX_DIGITS = 7
 PAUSE = (0.05, 0.30)  # seconds between the clips of a digit string
+SPEEDS = (0.9, 1.0, 1.1)  # speed perturbation
 
 
 @dataclass
@@ -192,7 +193,7 @@ def augment(x: np.ndarray, rng: np.random.Generator, rate: int = SAMPLE_RATE) ->
     """Training augmentation of one example: speed ×0.9/1.0/1.1 (resampling by linear interpolation,
     pitch moves with it, as in Kaldi's speed perturbation), gain −6…+6 dB, and on half the examples
     white or brown noise at 10–30 dB SNR. SpecAugment masks come later, on the features."""
-    speed = float(rng.choice([0.9, 1.0, 1.1]))
+    speed = float(rng.choice(SPEEDS))
     if speed != 1.0:
         n = max(2, int(round(len(x) / speed)))
         x = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x).astype(np.float32)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from liteformer.data.chars import ALPHABET, CharTokenizer
-from liteformer.data.speech import SpeechDataset, augment, digit_strings, join_clips, read_speech
+from liteformer.data.speech import PAUSE, SPEEDS, SpeechDataset, augment, digit_strings, join_clips, read_speech
 from liteformer.errors import LiteformerError
 from liteformer.fileio import read_json_object
 from liteformer.models.checkpoint import save_model
@@ -85,7 +85,11 @@ def set_feature_stats(model: TransformerForCTC, clips: list[np.ndarray], n: int 
 
 class SpeechExamples:
     """Epoch ``e``'s global batches of example ids ``e·n + i``: i < clips is training clip i, the rest
-    are digit strings; ``example(id)`` builds one, deterministically."""
+    are digit strings; ``example(id)`` builds one, deterministically. Batches hold examples of similar
+    length (sorted within windows of ``WINDOW`` batches of a random order, the batches then shuffled),
+    which roughly halves the padding a batch of clips and 7-digit strings would carry."""
+
+    WINDOW = 16
 
     def __init__(self, data: SpeechDataset, strings: int, batch_size: int, seed: int, augmented: bool) -> None:
         self.data, self.strings, self.batch_size, self.seed, self.augmented = data, strings, batch_size, seed, augmented
@@ -100,20 +104,47 @@ class SpeechExamples:
         return -(-self.n // self.batch_size)
 
     def epoch(self, e: int) -> list[torch.Tensor]:
-        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + e)) + e * self.n
-        return [perm[b * self.batch_size : (b + 1) * self.batch_size] for b in range(self.per_epoch)]
+        g = torch.Generator().manual_seed(self.seed + e)
+        perm = torch.randperm(self.n, generator=g) + e * self.n
+        lengths = torch.tensor([self.length(x) for x in perm.tolist()])
+        bs, batches = self.batch_size, []
+        for w in range(0, self.n, bs * self.WINDOW):
+            chunk = perm[w : w + bs * self.WINDOW]
+            chunk = chunk[torch.sort(lengths[w : w + bs * self.WINDOW], stable=True).indices]
+            batches += [chunk[b : b + bs] for b in range(0, len(chunk), bs)]
+        return [batches[j] for j in torch.randperm(len(batches), generator=g).tolist()]
 
-    def example(self, gid: int) -> tuple[np.ndarray, str]:
+    def _draw(self, gid: int) -> tuple[np.random.Generator, list[int] | None]:
+        """The example's generator after its clips are drawn: (rng, the string's clips or None for a clip)."""
         e, i = divmod(int(gid), self.n)
         rng = np.random.default_rng([self.seed, e, i])
         if i < len(self.data):
+            return rng, None
+        clips = self.by_speaker[self.speakers[int(rng.integers(len(self.speakers)))]]
+        return rng, [clips[j] for j in rng.integers(0, len(clips), int(rng.integers(1, 8)))]
+
+    def example(self, gid: int) -> tuple[np.ndarray, str]:
+        rng, picks = self._draw(gid)
+        if picks is None:
+            i = int(gid) % self.n
             x, text = self.data.audio[i], self.data.texts[i]
         else:
-            clips = self.by_speaker[self.speakers[int(rng.integers(len(self.speakers)))]]
-            picks = [clips[j] for j in rng.integers(0, len(clips), int(rng.integers(1, 8)))]
             x = join_clips([self.data.audio[j] for j in picks], rng, self.data.sample_rate)
             text = " ".join(self.data.texts[j] for j in picks)
         return (augment(x, rng, self.data.sample_rate) if self.augmented else x), text
+
+    def length(self, gid: int) -> int:
+        """``len(example(gid)[0])`` without building it: the same draws, no audio."""
+        rng, picks = self._draw(gid)
+        if picks is None:
+            n = len(self.data.audio[int(gid) % self.n])
+        else:
+            n = sum(len(self.data.audio[j]) for j in picks)
+            n += sum(int(rng.uniform(*PAUSE) * self.data.sample_rate) for _ in picks[1:])
+        if self.augmented:
+            speed = float(rng.choice(SPEEDS))
+            n = n if speed == 1.0 else max(2, int(round(n / speed)))
+        return n
 
 
 def frame_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, frames: torch.Tensor,

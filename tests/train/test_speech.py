@@ -30,6 +30,17 @@ def test_examples_are_a_pure_function_of_seed_epoch_and_index():
     text = ex.example(115)[1]  # a digit string
     assert 1 <= len(text.split()) <= 7
     assert ex.example(1)[1] == data.texts[1] and not np.array_equal(ex.example(1)[0], ex.example(61)[0])
+    for g in range(60, 120):  # the length without the audio is the audio's
+        assert ex.length(g) == len(ex.example(g)[0])
+    assert SpeechExamples(data, 10, 8, 3, False).length(70) == len(SpeechExamples(data, 10, 8, 3, False).example(70)[0])
+    big = SpeechExamples(data, strings=200, batch_size=4, seed=0, augmented=True)
+    batches = big.epoch(0)
+    spread = [max(big.length(g) for g in b.tolist()) - min(big.length(g) for g in b.tolist()) for b in batches]
+    assert len(batches) == big.per_epoch and sorted(torch.cat(batches).tolist()) == list(range(250))
+    order = torch.cat(batches)[torch.randperm(250, generator=torch.Generator().manual_seed(1))].tolist()
+    unsorted = [max(big.length(g) for g in order[j:j + 4]) - min(big.length(g) for g in order[j:j + 4])
+                for j in range(0, 248, 4)]
+    assert np.mean(spread) < 0.3 * np.mean(unsorted)  # similar lengths batched together
 
 
 def test_train_a_tiny_recognizer(tmp_path):
