@@ -355,11 +355,15 @@ def _format_info(d: dict) -> str:
              f"  vocabulary      {d['vocab_size']:,}  (tokenizer {d['tokenizer_vocab']:,})",
              f"  max positions   {d['max_positions']}",
              f"  task            {d['task']}" + (f", decoder layers {d['decoder_layers']}" if d["decoder_layers"]
-                                                  else f", labels {d['labels']}"),
+                                                  else f", labels {d['labels']}" if d["labels"] else ""),
              f"  size on disk    {d['size_bytes'] / 2**20:.1f} MiB  (weights {d['weights_bytes'] / 2**20:.1f} MiB)"]
     if d["decoder_layers"]:
         lines[6:6] = [f"  decoder heads   {d['decoder_heads_per_layer']} self, {d['cross_heads_per_layer']} cross",
                       f"  decoder ffn     {d['decoder_ffn_per_layer']}"]
+    if d.get("audio"):
+        a = d["audio"]
+        lines.insert(-1, f"  audio           {a['sample_rate']} Hz, {a['n_mels']} mel bands, {a['n_fft']}-sample "
+                         f"windows every {a['hop']}, 4x subsampling; alphabet {d['alphabet']!r} + blank")
     if d.get("low_rank"):
         ranks = sorted(d["low_rank"].values())
         lines.append(f"  low rank        {len(ranks)} factorized modules, ranks {ranks[0]}..{ranks[-1]}")

@@ -27,12 +27,13 @@ def describe(path: str | Path) -> dict:
         "vocab_size": cfg.vocab_size,
         "tokenizer_vocab": loaded.tokenizer.vocab_size,
         "max_positions": cfg.max_positions,
-        "task": "translation" if loaded.is_generator else "text-classification",
+        "task": loaded.task,
         "decoder_layers": cfg.num_decoder_layers,
         **({"decoder_heads_per_layer": list(cfg.decoder_num_heads), "cross_heads_per_layer":
             list(cfg.decoder_cross_heads), "decoder_ffn_per_layer": list(cfg.decoder_ffn_dim)}
            if cfg.num_decoder_layers else {}),
-        "labels": None if loaded.is_generator else {str(k): v for k, v in cfg.id2label.items()},
+        "labels": None if loaded.is_generator or loaded.is_speech else {str(k): v for k, v in cfg.id2label.items()},
+        **({"audio": loaded.model.audio.to_dict(), "alphabet": loaded.tokenizer.alphabet} if loaded.is_speech else {}),
         "new_head": bool(loaded.fresh),
         "size_bytes": sum(f.stat().st_size for f in files),
         "weights_bytes": sum(f.stat().st_size for f in weights),

@@ -121,6 +121,8 @@ def test_cli_finetune_eval_and_distill(tmp_path):
                 "--out", str(tmp_path / "t"))
     assert r.returncode == 0, r.stderr
     assert "best dev WER" in r.stdout
+    r = run_cli("info", str(tmp_path / "t"))
+    assert r.returncode == 0 and "speech-recognition" in r.stdout and "24 mel bands" in r.stdout
     r = run_cli("eval", "--model", str(tmp_path / "t"), "--data", "fsdd:heldout,strings=3",
                 "--out", str(tmp_path / "e.json"))
     assert r.returncode == 0, r.stderr
