@@ -205,3 +205,19 @@ def test_eval_runs_a_bundle_in_its_runtime(tiny_folder, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     r = run_cli("eval", "--model", str(tmp_path / "b"), "--data", "sst2:dev", "--max-length", "64")
     assert r.returncode == 2 and "exceeds the bundle's 32 positions" in r.stderr
+
+
+def test_executorch_int8_keeps_named_groups_float(tiny_folder, tmp_path):
+    """keep_float in ExecuTorch: the XNNPACK quantizer refuses set_module_name(name, None), so the
+    kept groups are filtered out node by node; their Linears stay float and the bundle still verifies."""
+    loaded = load_model(tiny_folder)
+    from liteformer.compress.quantize import Int8DynamicConfig
+    opts = ExportOptions(max_length=32, quantize=Int8DynamicConfig(keep_float=("head", "layer1.ffn")))
+    meta = export_model(loaded, "executorch", tmp_path / "et", opts, TEXTS)
+    assert meta["quantization"]["kept_float_linears"] == 4  # pooler, classifier, ffn.up, ffn.down
+    assert meta["verify"]["label_agreement"] >= 0.99
+    all_int8 = export_model(loaded, "executorch", tmp_path / "all", ExportOptions(max_length=32,
+                                                                                   quantize="int8-dynamic"), None)
+    assert all_int8["quantization"]["kept_float_linears"] == 0
+    kept = (tmp_path / "et" / "model.pte").stat().st_size - (tmp_path / "all" / "model.pte").stat().st_size
+    assert kept > 3 * (32 * 64 + 32 * 32)  # those weights really stay 4-byte floats in the file
