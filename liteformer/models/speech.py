@@ -170,7 +170,7 @@ def spec_augment(x: torch.Tensor, a: AudioConfig) -> torch.Tensor:
 
 
 def exportable(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` for torch.export: its fixed buffers (DFT basis, mel matrix, sinusoids) made
+    """A copy of ``model`` for torch.export: its fixed buffers (DFT basis, mel matrix, sinusoid codes) made
     persistent, since the edge-program verifier refuses non-persistent buffers in a state dict."""
     out = copy.deepcopy(model).eval()
     for m in out.modules():
@@ -206,7 +206,10 @@ class TransformerForCTC(nn.Module):
             self.position = nn.Embedding(cfg.max_positions, H)
         else:
             self.position = None
-            self.register_buffer("sinusoids", sinusoids(cfg.max_positions, H), persistent=False)
+            # fixed sinusoids defined by int8 codes (a row scale each), as the features' matrices: 1 byte a value
+            codes, scale = int8_rows(sinusoids(cfg.max_positions, H).double())
+            self.register_buffer("sinusoid_codes", codes, persistent=False)  # (P, H) int8
+            self.register_buffer("sinusoid_scale", scale, persistent=False)  # (P, 1)
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(Block(cfg, n, f) for n, f in zip(cfg.num_heads, cfg.ffn_dim, strict=True))
         self.final_norm = nn.LayerNorm(H, eps=cfg.norm_eps) if cfg.norm_first else None
@@ -232,7 +235,10 @@ class TransformerForCTC(nn.Module):
         m = F.conv1d(m, self.centre, stride=2, padding=1)[:, 0]  # (B, T)
         x = self.project(x.transpose(1, 2).contiguous())  # (B, T, H)
         T = x.shape[1]
-        pos = self.position.weight[:T] if self.position is not None else self.sinusoids[:T]  # (T, H)
+        if self.position is not None:
+            pos = self.position.weight[:T]  # (T, H)
+        else:
+            pos = self.sinusoid_codes[:T].to(x.dtype) * self.sinusoid_scale[:T]  # (T, H)
         x = self.dropout(x + pos[None])
         mask = m.bool()[:, None, None, :]  # (B, 1, 1, T)
         hidden = [x]
