@@ -98,9 +98,10 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
 def convert_speech(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     """A speech recognizer as one graph, ``audio (batch, samples), audio_mask → logits, frame_mask``,
     features inside, dynamic batch and length (any n_fft + 4·hop·k samples up to the longest).
-    int8: the MatMul/Gemm weights only — the features stay float (their power spectrum spans a range
-    that per-tensor activation quantization would flatten), and the convolutions too (ONNX Runtime's
-    dynamic ConvInteger has no CPU kernel)."""
+    int8: the MatMul/Gemm weights dynamic int8, the convolutions' weights int8 behind a
+    DequantizeLinear (weight-only: ONNX Runtime's dynamic ConvInteger has no CPU kernel); the features
+    stay float (their power spectrum spans a range that per-tensor activation quantization would
+    flatten)."""
     import onnx  # noqa: F401
 
     from liteformer.models.speech import exportable
@@ -121,9 +122,11 @@ def convert_speech(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -
         prog.save(str(path), external_data=False)
     quant = None
     if opts.quantize:
-        from liteformer.export.onnx_quant import quantize
-        quant = quantize(path, final, opts.method, opts.calibration, ("features", *opts.keep_float),
-                         op_types=("MatMul", "Gemm"))
+        from liteformer.export.onnx_quant import int8_conv_weights, node_groups, quantize
+        keep = ("features", *opts.keep_float)
+        quant = quantize(path, final, opts.method, opts.calibration, keep, op_types=("MatMul", "Gemm"))
+        kept = {n for n, g in node_groups(path).items() if g in keep}
+        quant["int8_conv_weights"] = int8_conv_weights(final, kept)  # the subsampling convolutions
         path.unlink()
     strip_metadata(final)
     return {"artifact": final.name, "exporter": "dynamo", "quantization": quant, "max_samples": most}

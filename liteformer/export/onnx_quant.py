@@ -69,3 +69,51 @@ def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | 
     finally:
         root.setLevel(level)
     return {"method": method, "excluded_nodes": len(exclude)}
+
+
+def int8_conv_weights(path: Path, exclude: set[str] | frozenset[str] = frozenset()) -> int:
+    """Store the float weights of ``path``'s Conv nodes as int8 (per output channel, symmetric) behind a
+    ``DequantizeLinear``: weight-only int8 for convolutions, which ONNX Runtime's dynamic quantization
+    leaves float (its ConvInteger has no CPU kernel). Activations and the arithmetic stay float (ORT
+    folds the dequantization into a float weight when the session loads); the file holds 1 byte a
+    weight. Nodes named in ``exclude`` and 0/1 kernels (masks) keep float weights. Returns how many convolutions changed."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    uses: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    changed, new_nodes = 0, []
+    for node in graph.node:
+        w = inits.get(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
+        if w is None or node.name in exclude or uses.get(w.name, 0) != 1 or w.data_type != onnx.TensorProto.FLOAT:
+            new_nodes.append(node)
+            continue
+        arr = numpy_helper.to_array(w)  # (C_out, C_in / groups, *kernel)
+        if np.isin(arr, (0.0, 1.0)).all():  # a fixed 0/1 window (a speech model's masks) stays exact
+            new_nodes.append(node)
+            continue
+        scale = np.abs(arr.reshape(arr.shape[0], -1)).max(axis=1) / 127.0
+        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        codes = np.clip(np.round(arr / scale.reshape(-1, *([1] * (arr.ndim - 1)))), -127, 127).astype(np.int8)
+        graph.initializer.remove(w)
+        graph.initializer.extend([numpy_helper.from_array(codes, w.name + "_int8"),
+                                  numpy_helper.from_array(scale, w.name + "_scale"),
+                                  numpy_helper.from_array(np.zeros(len(scale), np.int8), w.name + "_zero")])
+        new_nodes.append(helper.make_node("DequantizeLinear", [w.name + "_int8", w.name + "_scale", w.name + "_zero"],
+                                          [w.name], name=w.name + "_dequantize", axis=0))
+        new_nodes.append(node)
+        changed += 1
+    if changed:
+        del graph.node[:]
+        graph.node.extend(new_nodes)
+        if not any(op.domain in ("", "ai.onnx") and op.version >= 13 for op in model.opset_import):
+            return 0  # per-axis DequantizeLinear needs opset 13
+        tmp = path.with_name(path.name + ".tmp")
+        onnx.save(model, str(tmp))
+        tmp.replace(path)
+    return changed

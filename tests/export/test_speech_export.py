@@ -78,6 +78,7 @@ def test_int8_bundle_keeps_the_features_float_and_is_checked_by_error_rates(asr_
     q = meta["quantization"]
     if runtime == "onnx":
         assert q["excluded_nodes"] > 0  # the log-mel front end
+        assert q["int8_conv_weights"] == 2  # the subsampling convolutions, weight-only (not the 0/1 mask windows)
     if runtime == "litert":
         assert "LogMel" in q["kept_float"]
 
