@@ -76,7 +76,8 @@ def int8_conv_weights(path: Path, exclude: set[str] | frozenset[str] = frozenset
     ``DequantizeLinear``: weight-only int8 for convolutions, which ONNX Runtime's dynamic quantization
     leaves float (its ConvInteger has no CPU kernel). Activations and the arithmetic stay float (ORT
     folds the dequantization into a float weight when the session loads); the file holds 1 byte a
-    weight. Nodes named in ``exclude`` and 0/1 kernels (masks) keep float weights. Returns how many convolutions changed."""
+    weight. Nodes named in ``exclude`` and 0/1 kernels (masks) keep float weights. Returns how many
+    convolutions changed."""
     import onnx
     from onnx import helper, numpy_helper
 
