@@ -41,8 +41,8 @@ def verify_text(v: dict | None) -> str:
         return "not verified"
     if "identical_transcripts" in v:
         wer = f", WER {v['wer']:.2f} % (source {v['wer_source']:.2f} %)" if "wer" in v else ""
-        return (f"verified on {v['inputs']} clips: transcripts identical on {v['identical_transcripts']:.0%}, "
-                f"max |diff| {v['max_abs_diff']:.1e}{wer}")
+        diff = f", max |diff| {v['max_abs_diff']:.1e}" if v.get("max_abs_diff") is not None else ""
+        return f"verified on {v['inputs']} clips: transcripts identical on {v['identical_transcripts']:.0%}{diff}{wer}"
     if "identical_outputs" in v:
         bleu = f", sacreBLEU {v['bleu']:.2f} (source {v['bleu_source']:.2f})" if "bleu" in v else ""
         return (f"verified on {v['inputs']} sentences: greedy outputs identical on {v['identical_outputs']:.0%}, "

@@ -104,6 +104,10 @@ def test_cli_export_run_eval_bench(asr_folder, tmp_path):
                 "--verify-data", "fsdd:test", "--verify-n", "10")
     assert r.returncode == 0, r.stderr
     assert "transcripts identical on 100%" in r.stdout
+    r = run_cli("export", str(asr_folder), "--to", "onnx", "--quantize", "int8-dynamic", "--out", str(tmp_path / "q"),
+                "--verify-data", "fsdd:test", "--verify-n", "10")
+    assert r.returncode == 0, r.stderr
+    assert "WER" in r.stdout and "(source" in r.stdout
     clip = tmp_path / "clip.wav"
     write_wav(clip, np.concatenate(read_speech("fsdd:test").audio[:2]), 16000)
     r = run_cli("run", str(out), "--audio", str(clip), "--json")
