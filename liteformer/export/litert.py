@@ -71,36 +71,41 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
 
 def convert_speech(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
     """A speech recognizer as one .tflite with a signature ``asr_N`` per audio-length bucket of N samples
-    (``audio (1, N), audio_mask (1, N) → logits, frame_mask``, features inside). int8: dynamic-range
-    weights everywhere but the log-mel front end (kept float: see ``onnx.convert_speech``)."""
+    (``audio (1, N), audio_mask (1, N) → logits, frame_mask``, features inside). The feature matrices
+    are stored int8 weight-only (DEQUANTIZE of a constant, which the XNNPACK delegate folds at load:
+    the same values as the model's int8 codes, float arithmetic), fp32 export or not; int8 adds
+    dynamic-range weights everywhere else."""
     import litert_torch
 
     from liteformer.models.speech import exportable
     _, buckets = opts.audio_lengths(model.audio, model.config.max_positions)
-    module = exportable(model)
+    module = exportable(model, fold_features=True)
     conv, signatures = None, {}
     for N in buckets:
         sample = {"audio": torch.zeros(1, N), "audio_mask": torch.ones(1, N)}
         conv = (litert_torch.signature if conv is None else conv.signature)(f"asr_{N}", module, sample_kwargs=sample)
         signatures[f"asr_{N}"] = N
-    path, quant = _write(conv, out_dir, "model", opts, signatures, float_regex=".*LogMel_features.*")
+    path, quant = _write(conv, out_dir, "model", opts, signatures, features_regex=".*LogMel_features.*")
     return {"artifact": path.name, "buckets": buckets, "signatures": signatures, "quantization": quant,
             "max_samples": buckets[-1]}
 
 
 def _write(conv, out_dir: Path, stem: str, opts: ExportOptions, signatures: dict[str, int],
-           float_regex: str | None = None) -> tuple[Path, dict | None]:
-    """Convert, quantize if asked (ops whose outputs match ``float_regex`` stay float), compact; the
-    final file and the quantizer's report."""
+           features_regex: str | None = None) -> tuple[Path, dict | None]:
+    """Convert, quantize if asked (ops whose outputs match ``features_regex`` get int8 weight-only
+    storage, float arithmetic, whether or not the rest is quantized), compact; the final file and the
+    quantizer's report (None for fp32)."""
     edge = conv.convert()
-    path = out_dir / (f"{stem}_fp32.tflite" if opts.quantize else f"{stem}.tflite")
+    staged = bool(opts.quantize) or features_regex is not None
+    path = out_dir / (f"{stem}_fp32.tflite" if staged else f"{stem}.tflite")
     edge.export(str(path))
     quant = None
-    if opts.quantize:
+    if staged:
         from liteformer.export.litert_quant import quantize
-        quant = quantize(path, out_dir / f"{stem}.tflite", opts.method, opts.calibration, signatures, float_regex)
+        quant = quantize(path, out_dir / f"{stem}.tflite", opts.method, opts.calibration, signatures, features_regex)
         path.unlink()
         path = out_dir / f"{stem}.tflite"
+        quant = quant if opts.quantize else None
     compact(path)  # quantization tables shared across signatures, short inner tensor names
     return path, quant
 

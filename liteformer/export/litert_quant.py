@@ -37,21 +37,27 @@ def _calibration(calibration: list[list[int]], signatures: dict[str, int],
     return out
 
 
-def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | None,
-             signatures: dict[str, int], float_regex: str | None = None) -> dict:
-    """``float_regex``: ops whose output tensors' names match it are left in float."""
-    from ai_edge_quantizer import algorithm_manager, qtyping, quantizer, recipe
+def quantize(fp32: Path, out: Path, method: str | None, calibration: list[list[int]] | None,
+             signatures: dict[str, int], weight_only_regex: str | None = None) -> dict:
+    """``method`` None: nothing but the ``weight_only_regex`` ops; those (ops whose output tensors'
+    names match it) get channel-wise int8 weights with an explicit DEQUANTIZE and float arithmetic."""
+    from ai_edge_quantizer import qtyping, quantizer, recipe
 
     qt = quantizer.Quantizer(str(fp32))
-    qt.load_quantization_recipe(getattr(recipe, RECIPES[method])())
-    if float_regex:
-        qt.update_quantization_recipe(regex=float_regex, operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
-                                      algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
+    qt.load_quantization_recipe(getattr(recipe, RECIPES[method])() if method else [])
+    if weight_only_regex:
+        weights = qtyping.TensorQuantizationConfig(num_bits=8, symmetric=True,
+                                                   granularity=qtyping.QuantGranularity.CHANNELWISE)
+        cfg = qtyping.OpQuantizationConfig(weight_tensor_config=weights, explicit_dequantize=True,
+                                           compute_precision=qtyping.ComputePrecision.FLOAT)
+        qt.update_quantization_recipe(regex=weight_only_regex, operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+                                      op_config=cfg)
     calib = None
     with contextlib.redirect_stdout(io.StringIO()):
         if qt.need_calibration:
             calib = qt.calibrate(_calibration(calibration or [], signatures), num_threads=2)
         result = qt.quantize(calib, enable_progress_report=False)
     result.export_model(str(out), overwrite=True)
-    return {"method": method, "recipe": RECIPES[method], **({"kept_float": float_regex} if float_regex else {})}
+    return {"method": method, "recipe": RECIPES.get(method),
+            **({"weight_only_int8": weight_only_regex} if weight_only_regex else {})}
 

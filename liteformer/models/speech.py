@@ -146,9 +146,24 @@ class LogMel(nn.Module):
         self.register_buffer("mel_codes", codes, persistent=False)  # (2K, M) int8
         self.register_buffer("mel_scale", scale, persistent=False)  # (1, M)
 
+        self.folded = False
+
+    def fold(self) -> None:
+        """Keep the dequantized matrices as float constants (the same values): for runtimes whose fast
+        kernels need constant weights (LiteRT and ExecuTorch run a convolution whose weight is computed
+        in the graph ~10-70x slower); their exporters store them compactly again where they can."""
+        self.register_buffer("basis", self.basis_codes.float() * self.basis_scale, persistent=False)
+        self.register_buffer("mel", self.mel_codes.float() * self.mel_scale, persistent=False)
+        for name in ("basis_codes", "basis_scale", "mel_codes", "mel_scale"):
+            delattr(self, name)
+        self.folded = True
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        basis = self.basis_codes.to(audio.dtype) * self.basis_scale  # (2K, 1, n_fft)
-        mel = self.mel_codes.to(audio.dtype) * self.mel_scale  # (2K, M)
+        if self.folded:
+            basis, mel = self.basis, self.mel
+        else:
+            basis = self.basis_codes.to(audio.dtype) * self.basis_scale  # (2K, 1, n_fft)
+            mel = self.mel_codes.to(audio.dtype) * self.mel_scale  # (2K, M)
         spec = F.conv1d(audio[:, None, :], basis, stride=self.hop)  # (B, 2K, F): real and imaginary parts
         # |X_k|² = re_k² + im_k², so the mel energies are one product of the squares with [mel; mel]
         return torch.log((spec * spec).transpose(1, 2) @ mel + 1e-6)  # (B, F, 2K) @ (2K, M) -> (B, F, M)
@@ -169,10 +184,13 @@ def spec_augment(x: torch.Tensor, a: AudioConfig) -> torch.Tensor:
     return x * keep
 
 
-def exportable(model: nn.Module) -> nn.Module:
+def exportable(model: nn.Module, fold_features: bool = False) -> nn.Module:
     """A copy of ``model`` for torch.export: its fixed buffers (DFT basis, mel matrix, sinusoid codes) made
-    persistent, since the edge-program verifier refuses non-persistent buffers in a state dict."""
+    persistent, since the edge-program verifier refuses non-persistent buffers in a state dict;
+    ``fold_features``: the feature matrices as float constants (``LogMel.fold``)."""
     out = copy.deepcopy(model).eval()
+    if fold_features:
+        out.features.fold()
     for m in out.modules():
         m._non_persistent_buffers_set.clear()
     return out
