@@ -20,7 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from translation_teacher import ROOT, pairs, run_for
+from slices import ROOT, run_for
+from translation_teacher import pairs
 
 WAYS = {"references": [], "word-kd": ["--kd", "word"], "sequence-kd": ["--kd", "sequence"],
         "both": ["--kd", "both"]}

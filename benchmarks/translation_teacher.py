@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slices import ROOT, machine, run_for
+from slices import ROOT, train_slice, trained_for
 
 
 def pairs(shared: str | Path, split: str) -> str:
@@ -52,7 +52,6 @@ def main() -> int:
     a = ap.parse_args()
     work = Path(a.work)
     progress_file = work.parent / "teacher-progress.json"
-    progress = json.loads(progress_file.read_text()) if progress_file.exists() else {"seconds": 0.0, "slices": 0}
     if not (work / "training.json").exists():
         cmd = [sys.executable, "-m", "liteformer", "finetune", "--task", "translation", "--model-config", a.config,
                "--vocab-size", "8000", "--train", pairs(a.shared, "train"),
@@ -61,22 +60,10 @@ def main() -> int:
                "--schedule", "inverse-sqrt", "--warmup", "0.05", "--eval-every", "500", "--average-last", "5",
                "--checkpoint-every", str(a.checkpoint_every), "--weight-decay", "0.0001", "--threads", str(a.threads),
                "--precision", a.precision, "--resume", "--out", str(work)]
-        progress["seconds"] += run_for(cmd, a.minutes)
-        progress["slices"] += 1
-        progress.setdefault("machines", []).append(machine(a.threads))
-        progress_file.parent.mkdir(parents=True, exist_ok=True)
-        progress_file.write_text(json.dumps(progress, indent=2))
-        if not (work / "training.json").exists():
-            ckpt = Path(f"{work}.ckpt") / "last.pt"
-            step = "?"
-            if ckpt.exists():
-                import torch
-                step = torch.load(ckpt, weights_only=True, map_location="cpu")["step"]
-            print(f"slice {progress['slices']}: at step {step} of {a.steps} after {progress['seconds'] / 60:.0f} "
-                  f"minutes in all; run this again to continue")
+        if not train_slice(cmd, work, a.minutes, progress_file, a.threads):
             return 0
     if a.train_only:
-        print(f"teacher trained in {progress['seconds'] / 60:.1f} minutes: {work}")
+        print(f"teacher trained in {trained_for(progress_file)}: {work}")
         return 0
     r = subprocess.run([sys.executable, "-m", "liteformer", "eval", "--model", str(work), "--data",
                         pairs(a.shared, "test_2016_flickr"), "--beam", "5",
@@ -92,8 +79,7 @@ def main() -> int:
     params = count_parameters(load_model(work).model)
     record = json.loads((work / "training.json").read_text())
     print(f"teacher: {params / 1e6:.2f} M parameters, {record['steps']} steps, trained in "
-          f"{progress['seconds'] / 3600:.2f} h over {progress['slices']} slice(s) on "
-          f"{', '.join(sorted(set(progress.get('machines', ['this machine']))))}")
+          f"{trained_for(progress_file)}")
     return 0
 
 
