@@ -9,10 +9,19 @@ import json
 import platform
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def liteformer(*args: str) -> None:
+    """Run a liteformer command from the checkout; print its output, or stop with its error."""
+    r = subprocess.run([sys.executable, "-m", "liteformer", *args], cwd=ROOT, text=True, capture_output=True)
+    if r.returncode:
+        sys.exit(f"liteformer {' '.join(args[:2])} failed: {r.stderr.strip()[-800:]}")
+    print(r.stdout.strip())
 
 
 def run_for(cmd: list[str], minutes: float) -> float:

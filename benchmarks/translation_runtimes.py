@@ -23,20 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from translation_teacher import ROOT, pairs
+from slices import ROOT, liteformer
+from translation_teacher import pairs
 
 RUNTIMES = ("onnx", "litert", "executorch")
-
-
-def liteformer(*args: str) -> None:
-    r = subprocess.run([sys.executable, "-m", "liteformer", *args], cwd=ROOT, text=True, capture_output=True)
-    if r.returncode:
-        sys.exit(f"liteformer {' '.join(args[:2])} failed: {r.stderr.strip()[-800:]}")
-    print(r.stdout.strip())
 
 
 def export(model: Path, rt: str, out: Path, quantize: str | None, verify: str, max_target: int) -> None:
