@@ -70,6 +70,10 @@ def _translation_model(root: Path) -> str:
     save_model(TransformerForSeq2SeqLM(cfg), other, root / "nmt-other")
     (root / "nmt.json").write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 64,
                                                "num_decoder_layers": 1, "max_positions": 64}))
+    for name, extra in (("even", {"conv_dim": 16, "conv_kernel": 4}), ("split", {"conv_dim": 40}),
+                        ("causal", {"decoder_conv_dim": 8}), ("kernel", {"conv_dim": 16, "conv_kernel": 15})):
+        (root / f"light-{name}.json").write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 4,
+                                                              "ffn_dim": 64, "max_positions": 64, **extra}))
     return str(root / "nmt")
 
 
@@ -183,6 +187,12 @@ def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
     w["p_misaligned"] = f"{d / 'a.en'},{d / 'a.de'}"
     w["p_gap"] = f"{d / 'a.en'},{d / 'gap.de'}"
     w["nmt"] = _translation_model(root)
+    from liteformer.models.checkpoint import load_model, save_model
+    from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+    tok = load_model(t).tokenizer
+    light = TransformerConfig.tiny(vocab_size=tok.vocab_size, conv_dim=16, conv_kernel=15)
+    save_model(TransformerForSequenceClassification(light), tok, root / "light-kernel")
+    w["light_kernel"] = str(root / "light-kernel")
     _speech_inputs(root, w)
     # recipes
     r = root / "recipes"
@@ -398,6 +408,12 @@ CASES += [
                         "{root}/x"], "trains from scratch"),
     ("nmt-train-tokens", ["finetune", "--task", "translation", "--model-config", "{root}/nmt.json", "--train",
                           "multi30k:val", "--max-tokens", "0", "--out", "{root}/x"], "max_tokens must be > 0"),
+    *[(f"light-{name}", ["finetune", "--model-config", f"{{root}}/light-{name}.json", "--vocab-size", "200", "--train",
+                         "sst2:dev", "--out", "{root}/x"], msg)
+      for name, msg in (("even", "kernels must be odd"), ("split", "takes 0 .. 31 of the layer's 32 channels"),
+                        ("causal", "needs a decoder"))],
+    ("light-kernel-bucket", ["export", "{light_kernel}", "--to", "onnx", "--max-length", "8", "--out", "{root}/x"],
+     "convolution kernel 15 is longer than the longest input (8 tokens)"),
 ]
 ASR_TRAIN = ["finetune", "--task", "speech-recognition", "--model-config", "{root}/asr.json", "--out", "{root}/x",
              "--max-steps", "1", "--train"]

@@ -61,6 +61,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     loaded = load_model(a.model)
     keep = tuple(x.strip() for x in a.keep_float.split(",") if x.strip()) if a.keep_float else ()
     opts = _options(a, loaded, a.quantize, keep)
+    opts.check_model(loaded.model.config)
     for t in targets:
         opts.check_quantize(t)
     n = a.verify_n or (200 if loaded.is_generator or loaded.is_speech else 32)

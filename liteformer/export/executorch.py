@@ -58,6 +58,8 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
     enc_dyn = {"input_ids": {1: src}, "attention_mask": {1: src}}
     dec_dyn = {"token": None, "position": None, "attention_mask": {1: src}, "self_k": None, "self_v": None,
                "cross_k": {2: src}, "cross_v": {2: src}}
+    if g.CONV_INPUT in dec_in:  # an LSRA decoder's convolution cache (static)
+        dec_dyn[g.CONV_INPUT] = None
     programs, quant = {}, None
     for name, module, sample, dyn in (("encode", g.EncodeGraph(model), enc_in, enc_dyn),
                                       ("decode", g.DecodeGraph(model, output), dec_in, dec_dyn)):

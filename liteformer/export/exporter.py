@@ -28,7 +28,9 @@ LOOP = ("tokenize the source (pieces + </s>, at most max_length; LiteRT: pad to 
         "cross_k, cross_v = encode(input_ids, attention_mask); self_k = self_v = zeros(self_cache); token = bos_id; "
         "for position in 0 .. limit-1: logits, self_k, self_v = decode(token, [position], attention_mask, self_k, "
         "self_v, cross_k, cross_v); token = argmax(logits); stop at eos_id; limit = min(max_target - 1, "
-        "ceil(max_len_a * source_tokens + max_len_b)); detokenize the pieces")
+        "ceil(max_len_a * source_tokens + max_len_b)); detokenize the pieces. With generation.layout.conv_cache "
+        "(a long-short-range-attention decoder): also conv = zeros(conv_cache), passed after cross_v and "
+        "replaced by decode's fourth output at each step")
 
 
 SPEECH_LOOP = ("read the clip as 16 kHz mono float32 samples in [-1, 1]; pad it with zeros to a length the artifact "
@@ -44,7 +46,7 @@ def export_model(loaded: LoadedModel, runtime: str, out: str | Path, opts: Expor
     a ``SpeechDataset``)."""
     model = loaded.model.eval()
     generator, speech = loaded.is_generator, loaded.is_speech
-    opts.validate(model.config.max_positions)
+    opts.check_model(model.config)
     opts.check_quantize(runtime)
     if (generator or speech) and opts.quantize is not None and opts.quantize.static:
         raise LiteformerError(f"{opts.method}: static quantization of a {'speech' if speech else 'generation'} "

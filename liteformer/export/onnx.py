@@ -30,8 +30,11 @@ def convert(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) -> dict:
         exporter = _export_plain(model, path, names)
     quant = None
     if opts.quantize:
-        from liteformer.export.onnx_quant import quantize
+        from liteformer.export.onnx_quant import int8_conv_weights, node_groups, quantize
         quant = quantize(path, out_dir / "model.onnx", opts.method, opts.calibration, opts.keep_float)
+        if opts.method == "int8-dynamic":  # light blocks' depthwise convolutions: int8 weights, float math
+            kept = {n for n, g in node_groups(path).items() if g in opts.keep_float}
+            quant["int8_conv_weights"] = int8_conv_weights(out_dir / "model.onnx", kept)
         path.unlink()
         path = out_dir / "model.onnx"
     return {"artifact": path.name, "exporter": exporter, "fusion": fusion, "quantization": quant,
@@ -72,11 +75,14 @@ def convert_seq2seq(model: torch.nn.Module, out_dir: Path, opts: ExportOptions) 
     enc_dyn = {"input_ids": {0: batch, 1: src}, "attention_mask": {0: batch, 1: src}}
     dec_dyn = {"token": {0: batch}, "position": None, "attention_mask": {0: batch, 1: src},
                "self_k": {0: batch}, "self_v": {0: batch}, "cross_k": {0: batch, 2: src}, "cross_v": {0: batch, 2: src}}
+    if g.CONV_INPUT in dec_in:  # an LSRA decoder's convolution cache
+        dec_dyn[g.CONV_INPUT] = {0: batch}
+    dec_names, dec_outs = g.decode_names(model)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     graphs, quant = {}, {}
     for name, module, sample, dyn, inputs, outputs in (
             ("encode", g.EncodeGraph(model), enc_in, enc_dyn, g.ENCODE_INPUTS, g.ENCODE_OUTPUTS),
-            ("decode", g.DecodeGraph(model), dec_in, dec_dyn, g.DECODE_INPUTS, g.DECODE_OUTPUTS)):
+            ("decode", g.DecodeGraph(model), dec_in, dec_dyn, dec_names, dec_outs)):
         final = out_dir / f"{name}.onnx"
         path = out_dir / f"{name}_fp32.onnx" if opts.quantize else final
         with warnings.catch_warnings():

@@ -50,6 +50,9 @@ def quantize(fp32: Path, out: Path, method: str, calibration: list[list[int]] | 
 
     groups = node_groups(fp32)
     exclude = [n for n, g in groups.items() if g in keep_float]
+    if method == "int8-dynamic" and op_types is None:  # every kind but Conv: ConvInteger has no CPU kernel
+        from onnxruntime.quantization.registry import IntegerOpsRegistry
+        op_types = tuple(sorted(set(IntegerOpsRegistry) - {"Conv"}))
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # ORT's root-logger advice to "run pre-processing"; restored below

@@ -63,6 +63,16 @@ class ExportOptions:
             if bad or not self.buckets:
                 raise LiteformerError(f"buckets {list(self.buckets)} must be in [2, max-length {self.max_length}]")
 
+    def check_model(self, cfg) -> None:
+        """``validate`` for this model (a TransformerConfig), and its light blocks' kernels fit the inputs."""
+        self.validate(cfg.max_positions)
+        kernels = [k for k, c in zip(cfg.conv_kernel, cfg.conv_dim, strict=True) if c] + [
+            k for k, c in zip(cfg.conv_kernel, cfg.conv_module, strict=True) if c] + (
+            cfg.conv_kernel if cfg.ffn_type == "inverted" else [])
+        if kernels and not cfg.audio and max(kernels) > self.max_length:
+            raise LiteformerError(f"the model's convolution kernel {max(kernels)} is longer than the longest input "
+                                  f"({self.max_length} tokens): export with --max-length >= {max(kernels)}")
+
     def target_length(self, max_positions: int) -> int:
         """The decoder cache's length for a model with ``max_positions`` positions (checked)."""
         L = self.max_target if self.max_target is not None else min(128, max_positions)

@@ -31,14 +31,15 @@ def macs_per_sentence(cfg: TransformerConfig, source: int, target: int) -> int:
     macs = _encoder_macs(cfg, S) + _embedding_macs(cfg, T, "decoder")
     for i, (n, f, c) in enumerate(zip(cfg.decoder_num_heads, cfg.decoder_ffn_dim, cfg.decoder_cross_heads,
                                       strict=True)):
-        p = f"decoder.layers.{i}."
-        macs += sum(_linear(cfg, p + f"attn.{x}", H, n * d, T) for x in "qkv")
-        macs += _linear(cfg, p + "attn.out", n * d, H, T)
+        p, spec = f"decoder.layers.{i}.", cfg.light_spec(i, decoder=True)
+        a = H - spec.conv_dim  # the attention's channels (the rest: the causal convolution branch)
+        macs += sum(_linear(cfg, p + f"attn.{x}", a, n * d, T) for x in "qkv")
+        macs += _linear(cfg, p + "attn.out", n * d, a, T)
         macs += T * (T + 1) * n * d  # QKᵀ and attention · V over 1..T cached positions
         macs += _linear(cfg, p + "cross.q", H, c * d, T) + _linear(cfg, p + "cross.out", c * d, H, T)
         macs += sum(_linear(cfg, p + f"cross.{x}", H, c * d, S) for x in "kv")  # once per sentence
         macs += 2 * T * S * c * d
-        macs += _linear(cfg, p + "ffn.up", H, f, T) + _linear(cfg, p + "ffn.down", f, H, T)
+        macs += _light_macs(cfg, p, spec, f, T)
     e = cfg.embedding_dim or H
     return macs + T * (cfg.vocab_size * e + (H * e if e != H else 0))  # tied output projection
 
@@ -73,12 +74,31 @@ def _embedding_macs(cfg: TransformerConfig, T: int, stack: str) -> int:
 
 
 def _encoder_macs(cfg: TransformerConfig, T: int) -> int:
-    H = cfg.hidden_size
     macs = _embedding_macs(cfg, T, "encoder")
     for i, (n, f) in enumerate(zip(cfg.num_heads, cfg.ffn_dim, strict=True)):
-        inner, p = n * cfg.head_dim, f"encoder.layers.{i}."
-        macs += sum(_linear(cfg, p + f"attn.{x}", H, inner, T) for x in "qkv")  # Q, K, V projections
+        p, spec = f"encoder.layers.{i}.", cfg.light_spec(i)
+        W = spec.bottleneck or cfg.hidden_size  # the layer's inner width
+        inner, a = n * cfg.head_dim, W - spec.conv_dim  # attention heads' width, attention's channels
+        macs += sum(_linear(cfg, p + f"attn.{x}", a, inner, T) for x in "qkv")  # Q, K, V projections
         macs += 2 * T * T * inner  # QKᵀ and attention · V
-        macs += _linear(cfg, p + "attn.out", inner, H, T)  # output projection
-        macs += _linear(cfg, p + "ffn.up", H, f, T) + _linear(cfg, p + "ffn.down", f, H, T)  # FFN up and down
+        macs += _linear(cfg, p + "attn.out", inner, a, T)  # output projection
+        macs += _light_macs(cfg, p, spec, f, T)
+    return macs
+
+
+def _light_macs(cfg: TransformerConfig, p: str, spec, f: int, T: int) -> int:
+    """A layer's convolution branch, convolution module, feed-forward(s) and bottleneck projections."""
+    H = cfg.hidden_size
+    W, c, k = spec.bottleneck or H, spec.conv_dim, spec.kernel
+    macs = 0
+    if c:  # LSRA branch: GLU projection, depthwise taps, pointwise out
+        macs += _linear(cfg, p + "local.glu", c, 2 * c, T) + T * c * k + _linear(cfg, p + "local.out", c, c, T)
+    if spec.conv_module:
+        macs += _linear(cfg, p + "conv.glu", W, 2 * W, T) + T * W * k + _linear(cfg, p + "conv.out", W, W, T)
+    for j in range(spec.ffn_stack):
+        q = p + ("ffn." if j == 0 else f"more_ffns.{j - 1}.")
+        macs += _linear(cfg, q + "up", W, f, T) + _linear(cfg, q + "down", f, W, T)  # FFN up and down
+        macs += T * f * k if spec.ffn_type == "inverted" else 0  # the inverted FFN's depthwise taps
+    if spec.bottleneck:
+        macs += _linear(cfg, p + "bottleneck_in", H, W, T) + _linear(cfg, p + "bottleneck_out", W, H, T)
     return macs

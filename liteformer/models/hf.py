@@ -144,6 +144,8 @@ def hf_family_for(cfg: TransformerConfig) -> str | None:
     """The HF family that can express this model exactly, or None (own format)."""
     if not cfg.uniform or cfg.embedding_dim not in (None, cfg.hidden_size) or cfg.norm_first or cfg.low_rank:
         return None
+    if cfg.light:
+        return None
     if cfg.num_decoder_layers or cfg.audio:
         return None
     if cfg.pooler == "tanh" and cfg.type_vocab_size > 0:

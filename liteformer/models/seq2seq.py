@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from liteformer.models.light import LightSpec, make_norm
 from liteformer.models.transformer import (
     Block,
     Embeddings,
@@ -50,12 +51,13 @@ class DecoderState:
     cross_k: list[torch.Tensor]  # per layer (B, n, S, d): the source's keys, computed once
     cross_v: list[torch.Tensor]  # per layer (B, n, S, d)
     source_mask: torch.Tensor  # (B, 1, 1, S) bool: real source tokens
+    conv: list[torch.Tensor | None] | None = None  # per layer (B, c, k-1): an LSRA branch's last inputs
 
     def select(self, index: torch.Tensor) -> DecoderState:
         """The rows ``index`` (beam search: reorder and repeat hypotheses)."""
-        pick = lambda xs: [x.index_select(0, index) for x in xs]  # noqa: E731
+        pick = lambda xs: [None if x is None else x.index_select(0, index) for x in xs]  # noqa: E731
         return DecoderState(pick(self.self_k), pick(self.self_v), pick(self.cross_k), pick(self.cross_v),
-                            self.source_mask.index_select(0, index))
+                            self.source_mask.index_select(0, index), None if self.conv is None else pick(self.conv))
 
 
 class TransformerDecoder(nn.Module):
@@ -66,9 +68,11 @@ class TransformerDecoder(nn.Module):
         super().__init__()
         self.embeddings = Embeddings(cfg)
         cross_heads = cross_heads or heads
-        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross, cross_heads=c)
-                                    for n, f, c in zip(heads, ffns, cross_heads, strict=True))
-        self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
+        conv = cfg.decoder_conv_dim if cross else [0] * len(heads)  # LSRA: encoder-decoders' decoders only
+        kernels = cfg.decoder_conv_kernel if cross else [7] * len(heads)
+        self.layers = nn.ModuleList(Block(cfg, n, f, cross=cross, cross_heads=x, light=LightSpec(c, k, causal=True))
+                                    for n, f, x, c, k in zip(heads, ffns, cross_heads, conv, kernels, strict=True))
+        self.final_norm = make_norm(cfg.norm, cfg.hidden_size, cfg.norm_eps) if cfg.norm_first else None
 
     def forward(self, input_ids, attention_mask=None, memory=None, memory_attention_mask=None):
         """All target positions at once (training, teacher forcing) → (B, T, H)."""
@@ -94,25 +98,18 @@ class TransformerDecoder(nn.Module):
         slots = torch.arange(L, device=token.device)  # (L,)
         seen = (slots <= position)[None, None, None, :]  # (1, 1, 1, L)
         here = (slots == position)[None, None, :, None]  # (1, 1, L, 1): the slot this step writes
-        new_k, new_v = [], []
+        new_k, new_v, new_conv = [], [], []
+        conv = state.conv or [None] * len(self.layers)
         for i, block in enumerate(self.layers):
-            h = block.attn_norm(x) if block.norm_first else x
-            k, v = block.attn.kv(h)  # (B, n, 1, d)
-            k = torch.where(here, k, state.self_k[i])  # (B, n, L, d), written at `position`
-            v = torch.where(here, v, state.self_v[i])
-            y, _ = block.attn.attend(h, k, v, seen)
-            x = x + block.dropout(y) if block.norm_first else block.attn_norm(x + block.dropout(y))
-            h = block.cross_norm(x) if block.norm_first else x
-            y, _ = block.cross.attend(h, state.cross_k[i], state.cross_v[i], state.source_mask)
-            x = x + block.dropout(y) if block.norm_first else block.cross_norm(x + block.dropout(y))
-            h = block.ffn_norm(x) if block.norm_first else x
-            y = block.ffn(h)
-            x = x + block.dropout(y) if block.norm_first else block.ffn_norm(x + block.dropout(y))
+            x, k, v, c = block.step(x, seen, here, state.self_k[i], state.self_v[i], state.cross_k[i],
+                                    state.cross_v[i], state.source_mask, conv[i])
             new_k.append(k)
             new_v.append(v)
+            new_conv.append(c)
         if self.final_norm is not None:
             x = self.final_norm(x)
-        return x, DecoderState(new_k, new_v, state.cross_k, state.cross_v, state.source_mask)
+        return x, DecoderState(new_k, new_v, state.cross_k, state.cross_v, state.source_mask,
+                               new_conv if state.conv is not None else None)
 
 
 class TransformerForSeq2SeqLM(nn.Module):
@@ -154,8 +151,10 @@ class TransformerForSeq2SeqLM(nn.Module):
         cross = [block.cross.kv(memory) for block in self.decoder.layers]  # per layer ((B, n, S, d), (B, n, S, d))
         empty = [memory.new_zeros(B, block.attn.n_heads, max_target, block.attn.head_dim)
                  for block in self.decoder.layers]  # per layer (B, n, L, d)
+        conv = [None if b.local is None else memory.new_zeros(B, b.local.glu.out_features // 2, b.local.conv.kernel - 1)
+                for b in self.decoder.layers]  # per LSRA layer (B, c, k-1): no past inputs yet
         return DecoderState(empty, [e.clone() for e in empty], [k for k, _ in cross], [v for _, v in cross],
-                            padding_mask(attention_mask))
+                            padding_mask(attention_mask), conv if any(c is not None for c in conv) else None)
 
     def decode_step(self, token: torch.Tensor, position: torch.Tensor,
                     state: DecoderState) -> tuple[torch.Tensor, DecoderState]:

@@ -13,11 +13,18 @@ all decoder layers, ``Nx`` = cross-attention heads, ``L`` = the cache's fixed le
 output, ``max_target``). A step writes its keys/values at slot ``position`` and attends to slots
 ``<= position``; the app feeds ``self_k_out``/``self_v_out`` back as the next step's cache. No
 dynamic slicing, no branches: the same graph runs every step.
+
+A decoder with long-short range attention (models/light.py) has one more cache, of its causal
+convolution branches' last inputs: ``conv`` (B, C, K) in, ``conv_out`` out, where C = the branches'
+channels over all decoder layers and K = the longest kernel − 1; layer i owns channels
+``conv_offsets[i]:conv_offsets[i+1]`` and, of a kernel k, the last k−1 frames (the sidecar's
+``generation.layout.conv_layers`` lists each layer's [channels, kernel]).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from liteformer.models.seq2seq import DecoderState, TransformerForSeq2SeqLM, tied_logits
@@ -27,6 +34,22 @@ ENCODE_INPUTS = ("input_ids", "attention_mask")
 ENCODE_OUTPUTS = ("cross_k", "cross_v")
 DECODE_INPUTS = ("token", "position", "attention_mask", "self_k", "self_v", "cross_k", "cross_v")
 DECODE_OUTPUTS = ("logits", "self_k_out", "self_v_out")
+CONV_INPUT, CONV_OUTPUT = "conv", "conv_out"  # only in the decode graph of an LSRA decoder
+
+
+def conv_layers(model: TransformerForSeq2SeqLM) -> list[list[int]] | None:
+    """Each decoder layer's [convolution channels, kernel] ([0, 0] for a plain layer), or None when no
+    layer has a convolution branch."""
+    out = [[b.local.glu.in_features, b.local.conv.kernel] if b.local is not None else [0, 0]
+           for b in model.decoder.layers]
+    return out if any(c for c, _ in out) else None
+
+
+def decode_names(model: TransformerForSeq2SeqLM) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The decode graph's input and output names."""
+    if conv_layers(model) is None:
+        return DECODE_INPUTS, DECODE_OUTPUTS
+    return (*DECODE_INPUTS, CONV_INPUT), (*DECODE_OUTPUTS, CONV_OUTPUT)
 
 
 def head_offsets(heads: list[int]) -> list[int]:
@@ -42,10 +65,15 @@ def layout(model: TransformerForSeq2SeqLM, max_target: int) -> dict:
     layers = model.decoder.layers
     self_heads = [b.attn.n_heads for b in layers]
     cross_heads = [b.cross.n_heads for b in layers]
-    return {"max_target": max_target, "head_dim": model.config.head_dim, "self_heads": self_heads,
-            "cross_heads": cross_heads, "self_cache": [sum(self_heads), max_target, model.config.head_dim],
-            "cross_cache": [sum(cross_heads), "source", model.config.head_dim],
-            "vocab_size": model.config.vocab_size}
+    out = {"max_target": max_target, "head_dim": model.config.head_dim, "self_heads": self_heads,
+           "cross_heads": cross_heads, "self_cache": [sum(self_heads), max_target, model.config.head_dim],
+           "cross_cache": [sum(cross_heads), "source", model.config.head_dim],
+           "vocab_size": model.config.vocab_size}
+    conv = conv_layers(model)
+    if conv is not None:
+        out["conv_layers"] = conv
+        out["conv_cache"] = [sum(c for c, _ in conv), max(k for _, k in conv) - 1]
+    return out
 
 
 class EncodeGraph(nn.Module):
@@ -73,20 +101,33 @@ class DecodeGraph(nn.Module):
         layers = model.decoder.layers
         self.self_at = head_offsets([b.attn.n_heads for b in layers])
         self.cross_at = head_offsets([b.cross.n_heads for b in layers])
+        self.conv = conv_layers(model)  # per layer [channels, kernel], or None
+        if self.conv is not None:
+            self.conv_at = head_offsets([c for c, _ in self.conv])
+            self.conv_k = max(k for _, k in self.conv) - 1  # K: the stacked cache's frames
 
     def forward(self, token: torch.Tensor, position: torch.Tensor, attention_mask: torch.Tensor,
-                self_k: torch.Tensor, self_v: torch.Tensor, cross_k: torch.Tensor,
-                cross_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                self_k: torch.Tensor, self_v: torch.Tensor, cross_k: torch.Tensor, cross_v: torch.Tensor,
+                conv: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         s, c = self.self_at, self.cross_at
         per = lambda x, at: [x[:, at[i]:at[i + 1]] for i in range(len(at) - 1)]  # noqa: E731  static slices
+        convs = None
+        if self.conv is not None:  # layer i: its channels, the last k-1 of the K frames (B, c, k-1)
+            K = self.conv_k
+            convs = [conv[:, self.conv_at[i]:self.conv_at[i + 1], K - k + 1:] if ch else None
+                     for i, (ch, k) in enumerate(self.conv)]
         state = DecoderState(per(self_k, s), per(self_v, s), per(cross_k, c), per(cross_v, c),
-                             padding_mask(attention_mask))  # source mask (B, 1, 1, S)
+                             padding_mask(attention_mask), convs)  # source mask (B, 1, 1, S)
         x, state = self.model.decoder.step(token, position, state)  # (B, 1, H)
         if self.output is not None:
             logits = self.output(x)[:, 0]  # (B, V)
         else:
             logits = tied_logits(x, self.model.decoder.embeddings)[:, 0]  # (B, V)
-        return logits, torch.cat(state.self_k, 1), torch.cat(state.self_v, 1)  # (B, V), 2 × (B, N, L, d)
+        out = logits, torch.cat(state.self_k, 1), torch.cat(state.self_v, 1)  # (B, V), 2 × (B, N, L, d)
+        if self.conv is None:
+            return out
+        pad = [F.pad(x, (self.conv_k - x.shape[2], 0)) for x in state.conv if x is not None]  # each (B, c, K)
+        return (*out, torch.cat(pad, 1))  # + (B, C, K)
 
 
 def sample_inputs(model: TransformerForSeq2SeqLM, max_target: int, rows: int, source: int,
@@ -101,6 +142,8 @@ def sample_inputs(model: TransformerForSeq2SeqLM, max_target: int, rows: int, so
               "attention_mask": torch.ones_like(ids),
               "self_k": torch.zeros(rows, N, max_target, d), "self_v": torch.zeros(rows, N, max_target, d),
               "cross_k": torch.zeros(rows, Nx, source, d), "cross_v": torch.zeros(rows, Nx, source, d)}
+    if "conv_cache" in lay:
+        decode[CONV_INPUT] = torch.zeros(rows, *lay["conv_cache"])
     return encode, decode
 
 

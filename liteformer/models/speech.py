@@ -229,7 +229,8 @@ class TransformerForCTC(nn.Module):
             self.register_buffer("sinusoid_codes", codes, persistent=False)  # (P, H) int8
             self.register_buffer("sinusoid_scale", scale, persistent=False)  # (P, 1)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.layers = nn.ModuleList(Block(cfg, n, f) for n, f in zip(cfg.num_heads, cfg.ffn_dim, strict=True))
+        self.layers = nn.ModuleList(Block(cfg, n, f, light=cfg.light_spec(i))
+                                    for i, (n, f) in enumerate(zip(cfg.num_heads, cfg.ffn_dim, strict=True)))
         self.final_norm = nn.LayerNorm(H, eps=cfg.norm_eps) if cfg.norm_first else None
         self.ctc = nn.Linear(H, cfg.vocab_size)
         apply_low_rank(self, cfg.low_rank)
@@ -261,7 +262,7 @@ class TransformerForCTC(nn.Module):
         mask = m.bool()[:, None, None, :]  # (B, 1, 1, T)
         hidden = [x]
         for layer in self.layers:
-            x, _ = layer(x, mask)
+            x, _ = layer(x, mask, keep=m[:, :, None])  # keep: padded frames zeroed before convolutions
             hidden.append(x)
         if self.final_norm is not None:
             x = self.final_norm(x)

@@ -25,6 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from liteformer.models.light import (
+    ConvModule,
+    InvertedFeedForward,
+    LightSpec,
+    LocalBranch,
+    keep_frames,
+    make_norm,
+    validate_light,
+)
+
 ACTIVATIONS = {"gelu": nn.GELU, "gelu_new": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU}
 POOLERS = ("tanh", "relu", "none")
 POSITIONS = ("learned", "sinusoidal")
@@ -62,6 +72,16 @@ class TransformerConfig:
     low_rank: dict[str, int] = field(default_factory=dict)
     # a speech model's front end (models/speech.py AudioConfig fields); empty for text models
     audio: dict = field(default_factory=dict)
+    # light blocks (models/light.py); the per-layer ones take one value for all layers or a list
+    conv_dim: int | list[int] = 0  # LSRA: channels of each layer's depthwise-convolution branch (0: none)
+    conv_kernel: int | list[int] = 7  # the encoder's depthwise convolutions' kernel (odd)
+    conv_module: bool | list[bool] = False  # a Conformer convolution module after the attention
+    ffn_type: str = "dense"  # "dense" or "inverted" (MobileNetV2 inverted residual, depthwise conv inside)
+    bottleneck_dim: int | None = None  # MobileBERT: layers work at this inner width, linear in and out
+    ffn_stack: int = 1  # stacked feed-forwards per layer (MobileBERT: 4)
+    norm: str = "layer"  # "layer" (LayerNorm) or "nonorm" (MobileBERT's element-wise affine)
+    decoder_conv_dim: int | list[int] | None = None  # the decoder's LSRA branches (causal, cached)
+    decoder_conv_kernel: int | list[int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_decoder_layers", "vocab_size"):
@@ -70,13 +90,15 @@ class TransformerConfig:
                 raise ValueError(f"{name} must be an integer, got {v!r}")
         self.num_heads = _per_layer(self.num_heads, self.num_layers, "num_heads")
         self.ffn_dim = _per_layer(self.ffn_dim, self.num_layers, "ffn_dim")
-        if self.head_dim is None:
-            if self.hidden_size % self.num_heads[0]:
-                raise ValueError(
-                    f"hidden_size {self.hidden_size} is not divisible by num_heads "
-                    f"{self.num_heads[0]}; set head_dim"
-                )
-            self.head_dim = self.hidden_size // self.num_heads[0]
+        self.conv_dim = _per_layer(self.conv_dim, self.num_layers, "conv_dim", minimum=0)
+        self.conv_kernel = _per_layer(self.conv_kernel, self.num_layers, "conv_kernel")
+        self.conv_module = _per_layer(self.conv_module, self.num_layers, "conv_module", kind=bool)
+        if self.head_dim is None:  # the attention's width: the layer's (inner) width less its conv branch
+            width = (self.bottleneck_dim or self.hidden_size) - (self.conv_dim[0] if self.num_layers else 0)
+            if isinstance(width, int) and width > 0 and width % self.num_heads[0]:
+                raise ValueError(f"the attention width {width} is not divisible by num_heads {self.num_heads[0]}"
+                                 "; set head_dim")
+            self.head_dim = width // self.num_heads[0] if isinstance(width, int) and width > 0 else 1  # else: below
         if self.num_decoder_layers:
             dh = self.num_heads[0] if self.decoder_num_heads is None else self.decoder_num_heads
             df = self.ffn_dim[0] if self.decoder_ffn_dim is None else self.decoder_ffn_dim
@@ -84,6 +106,12 @@ class TransformerConfig:
             self.decoder_ffn_dim = _per_layer(df, self.num_decoder_layers, "decoder_ffn_dim")
             dc = self.decoder_num_heads if self.decoder_cross_heads is None else self.decoder_cross_heads
             self.decoder_cross_heads = _per_layer(dc, self.num_decoder_layers, "decoder_cross_heads")
+            self.decoder_conv_dim = _per_layer(self.decoder_conv_dim or 0, self.num_decoder_layers,
+                                               "decoder_conv_dim", minimum=0)
+            k = 7 if self.decoder_conv_kernel is None else self.decoder_conv_kernel
+            self.decoder_conv_kernel = _per_layer(k, self.num_decoder_layers, "decoder_conv_kernel")
+        elif self.decoder_conv_dim not in (None, 0, []):
+            raise ValueError("decoder_conv_dim (a causal convolution branch) needs a decoder: num_decoder_layers is 0")
         if not all(isinstance(x, dict) for x in (self.id2label, self.low_rank, self.audio)):
             raise ValueError("id2label, low_rank and audio must be mappings")
         try:
@@ -128,6 +156,21 @@ class TransformerConfig:
         bad_rank = {k: r for k, r in self.low_rank.items() if r <= 0}
         if bad_rank:
             raise ValueError(f"low_rank ranks must be > 0, got {bad_rank}")
+        validate_light(self)
+
+    def light_spec(self, layer: int, decoder: bool = False) -> LightSpec:
+        """The light switches of encoder (or decoder) layer ``layer``."""
+        if decoder:
+            return LightSpec(conv_dim=self.decoder_conv_dim[layer], kernel=self.decoder_conv_kernel[layer],
+                             causal=True)
+        return LightSpec(self.conv_dim[layer], self.conv_kernel[layer], self.conv_module[layer], self.ffn_type,
+                         self.bottleneck_dim, self.ffn_stack)
+
+    @property
+    def light(self) -> bool:
+        """True when some layer uses a light block (or NoNorm): a shape only the own format expresses."""
+        decoder = self.num_decoder_layers and any(self.decoder_conv_dim)
+        return self.norm != "layer" or decoder or not all(self.light_spec(i).plain for i in range(self.num_layers))
 
     @property
     def uniform(self) -> bool:
@@ -159,17 +202,35 @@ class TransformerConfig:
         return cls(**{**base, **kw})
 
 
-def _per_layer(value: int | list[int], n: int, name: str) -> list[int]:
+ENCODER_LAYER_FIELDS = ("num_heads", "ffn_dim", "conv_dim", "conv_kernel", "conv_module")
+DECODER_LAYER_FIELDS = ("decoder_num_heads", "decoder_ffn_dim", "decoder_cross_heads", "decoder_conv_dim",
+                        "decoder_conv_kernel")
+
+
+def layers_subset(cfg: TransformerConfig, encoder: list[int], decoder: list[int] | None = None) -> dict:
+    """The config dict of a model keeping the given encoder (and decoder) layers: every per-layer field
+    subset, the layer counts set."""
+    d = cfg.to_dict()
+    d.update({f: [getattr(cfg, f)[i] for i in encoder] for f in ENCODER_LAYER_FIELDS}, num_layers=len(encoder))
+    if decoder is not None:
+        d.update({f: [getattr(cfg, f)[i] for i in decoder] for f in DECODER_LAYER_FIELDS},
+                 num_decoder_layers=len(decoder))
+    return d
+
+
+def _per_layer(value, n: int, name: str, minimum: int = 1, kind: type = int) -> list:
+    """One value for all ``n`` layers, or a list of ``n`` (integers >= ``minimum``, or booleans)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"layer count must be an integer >= 0, got {n!r}")
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, list) and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value))):
-        raise ValueError(f"{name} must be an integer or a list of integers, got {value!r}")
-    values = [value] * n if isinstance(value, int) else list(value)
+    ok = (lambda v: isinstance(v, bool)) if kind is bool else (lambda v: isinstance(v, int) and not isinstance(v, bool))
+    what = "true/false" if kind is bool else "an integer"
+    if not (ok(value) or (isinstance(value, list) and all(ok(v) for v in value))):
+        raise ValueError(f"{name} must be {what} or a list of them, got {value!r}")
+    values = [value] * n if not isinstance(value, list) else list(value)
     if len(values) != n:
         raise ValueError(f"{name} has {len(values)} entries for {n} layers")
-    if any(v <= 0 for v in values):
-        raise ValueError(f"{name} entries must be > 0, got {values}")
+    if kind is int and any(v < minimum for v in values):
+        raise ValueError(f"{name} entries must be >= {minimum}, got {values}")
     return values
 
 
@@ -241,7 +302,7 @@ class Embeddings(nn.Module):
         # that the word, not its position, dominates the sum (init N(0, 1/E): see seq2seq.py)
         self.scale = math.sqrt(e) if cfg.positions == "sinusoidal" else 1.0
         self.token_type = nn.Embedding(cfg.type_vocab_size, e) if cfg.type_vocab_size else None
-        self.norm = nn.LayerNorm(e, eps=cfg.norm_eps)
+        self.norm = make_norm(cfg.norm, e, cfg.norm_eps)
         self.dropout = nn.Dropout(cfg.dropout)
         # factorized embedding: V x E table, then E -> H projection (ALBERT)
         self.project = nn.Linear(e, cfg.hidden_size) if e != cfg.hidden_size else None
@@ -344,19 +405,35 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    """Self-attention (+ cross-attention in a decoder) + FFN, each with a residual and LayerNorm."""
+    """Self-attention (+ cross-attention in a decoder) + FFN, each with a residual and a norm; with
+    light switches (``LightSpec``, models/light.py): a convolution branch beside the attention (LSRA),
+    a convolution module after it, an inverted-residual FFN, stacked FFNs, a bottleneck around it all."""
 
     def __init__(self, cfg: TransformerConfig, n_heads: int, ffn: int, cross: bool = False,
-                 cross_heads: int | None = None) -> None:
+                 cross_heads: int | None = None, light: LightSpec | None = None) -> None:
         super().__init__()
-        H = cfg.hidden_size
+        spec = light or LightSpec()
+        H, eps = cfg.hidden_size, cfg.norm_eps
+        W = spec.bottleneck or H  # the width the sublayers work at
         self.norm_first = cfg.norm_first
-        self.attn = Attention(H, n_heads, cfg.head_dim, cfg.attention_dropout)
-        self.attn_norm = nn.LayerNorm(H, eps=cfg.norm_eps)
+        self.split = W - spec.conv_dim  # channels [0, split) to attention, [split, W) to the conv branch
+        self.attn = Attention(self.split, n_heads, cfg.head_dim, cfg.attention_dropout)
+        self.local = LocalBranch(spec.conv_dim, spec.kernel, spec.causal) if spec.conv_dim else None
+        self.attn_norm = make_norm(cfg.norm, W, eps)
         self.cross = Attention(H, cross_heads or n_heads, cfg.head_dim, cfg.attention_dropout) if cross else None
-        self.cross_norm = nn.LayerNorm(H, eps=cfg.norm_eps) if cross else None
-        self.ffn = FeedForward(H, ffn, cfg.activation)
-        self.ffn_norm = nn.LayerNorm(H, eps=cfg.norm_eps)
+        self.cross_norm = make_norm(cfg.norm, H, eps) if cross else None
+        self.conv = ConvModule(W, spec.kernel, eps) if spec.conv_module else None
+        self.conv_norm = make_norm(cfg.norm, W, eps) if spec.conv_module else None
+        act = ACTIVATIONS[cfg.activation]
+        make_ffn = ((lambda: InvertedFeedForward(W, ffn, spec.kernel, act())) if spec.ffn_type == "inverted"
+                    else (lambda: FeedForward(W, ffn, cfg.activation)))
+        self.ffn = make_ffn()
+        self.ffn_norm = make_norm(cfg.norm, W, eps)
+        self.more_ffns = nn.ModuleList(make_ffn() for _ in range(spec.ffn_stack - 1))  # MobileBERT's stack
+        self.more_ffn_norms = nn.ModuleList(make_norm(cfg.norm, W, eps) for _ in range(spec.ffn_stack - 1))
+        self.bottleneck_in = nn.Linear(H, W) if spec.bottleneck else None
+        self.bottleneck_out = nn.Linear(W, H) if spec.bottleneck else None
+        self.bottleneck_norm = make_norm(cfg.norm, H, eps) if spec.bottleneck else None
         self.dropout = nn.Dropout(cfg.dropout)
 
     def _residual(self, x, norm, fn):  # post-LN: norm(x + f(x)); pre-LN: x + f(norm(x))
@@ -366,12 +443,56 @@ class Block(nn.Module):
         y, probs = fn(x)
         return norm(x + self.dropout(y)), probs
 
-    def forward(self, x, mask, memory=None, memory_mask=None, need_weights=False):
-        x, probs = self._residual(x, self.attn_norm, lambda h: self.attn(h, mask, None, need_weights))
+    def _mix(self, h, mask, need_weights, keep):
+        """The token mixer of (B, T, W): attention, or LSRA = [attention on the first ``split``
+        channels, the convolution branch on the rest] concatenated."""
+        if self.local is None:
+            return self.attn(h, mask, None, need_weights)
+        y, probs = self.attn(h[..., :self.split], mask, None, need_weights)  # (B, T, split)
+        return torch.cat([y, self.local(h[..., self.split:], keep)], -1), probs  # (B, T, W)
+
+    def _ffns(self, x, keep):
+        """The convolution module and the feed-forward(s), each with its residual."""
+        if self.conv is not None:
+            x, _ = self._residual(x, self.conv_norm, lambda h: (self.conv(h, keep), None))
+        for ffn, norm in zip([self.ffn, *self.more_ffns], [self.ffn_norm, *self.more_ffn_norms], strict=True):
+            run = (lambda h, f=ffn: (f(h, keep), None)) if isinstance(ffn, InvertedFeedForward) else (
+                lambda h, f=ffn: (f(h), None))
+            x, _ = self._residual(x, norm, run)
+        return x
+
+    def forward(self, x, mask, memory=None, memory_mask=None, need_weights=False, keep=None):
+        """x (B, T, H); ``keep`` (B, T, 1) zeroes padded frames before convolutions (None: no padding)."""
+        outer = x
+        if self.bottleneck_in is not None:  # MobileBERT: H -> W inside, a residual around the layer
+            x = self.bottleneck_in(self.bottleneck_norm(x) if self.norm_first else x)  # (B, T, W)
+        x, probs = self._residual(x, self.attn_norm, lambda h: self._mix(h, mask, need_weights, keep))
         if self.cross is not None:
             x, _ = self._residual(x, self.cross_norm, lambda h: self.cross(h, memory_mask, memory))
-        x, _ = self._residual(x, self.ffn_norm, lambda h: (self.ffn(h), None))
+        x = self._ffns(x, keep)
+        if self.bottleneck_out is not None:
+            y = self.dropout(self.bottleneck_out(x))  # (B, T, H)
+            x = outer + y if self.norm_first else self.bottleneck_norm(outer + y)
         return x, probs  # (B, T, H), (B, n, T, T) or None
+
+    def step(self, x, seen, here, k_cache, v_cache, cross_k, cross_v, source_mask, conv_cache=None):
+        """One decoder position x (B, 1, H) with the caches: the self-attention keys/values (B, n, L, d)
+        are written at the slot ``here`` (1, 1, L, 1) and read at ``seen`` (1, 1, 1, L); the convolution
+        branch's last k−1 inputs (B, c, k−1). Returns x and the three updated caches."""
+        def mix(h):
+            nonlocal k_cache, v_cache, conv_cache
+            a = h if self.local is None else h[..., :self.split]
+            k, v = self.attn.kv(a)  # (B, n, 1, d)
+            k_cache = torch.where(here, k, k_cache)  # (B, n, L, d), written at the step's slot
+            v_cache = torch.where(here, v, v_cache)
+            y, _ = self.attn.attend(a, k_cache, v_cache, seen)
+            if self.local is not None:
+                z, conv_cache = self.local.step(h[..., self.split:], conv_cache)  # (B, 1, c), (B, c, k-1)
+                y = torch.cat([y, z], -1)
+            return y, None
+        x, _ = self._residual(x, self.attn_norm, mix)
+        x, _ = self._residual(x, self.cross_norm, lambda h: self.cross.attend(h, cross_k, cross_v, source_mask))
+        return self._ffns(x, None), k_cache, v_cache, conv_cache
 
 
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -395,8 +516,11 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embeddings = Embeddings(cfg)
-        self.layers = nn.ModuleList(Block(cfg, n, f) for n, f in zip(cfg.num_heads, cfg.ffn_dim, strict=False))
-        self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps) if cfg.norm_first else None
+        self.layers = nn.ModuleList(Block(cfg, n, f, light=cfg.light_spec(i))
+                                    for i, (n, f) in enumerate(zip(cfg.num_heads, cfg.ffn_dim, strict=True)))
+        self.final_norm = make_norm(cfg.norm, cfg.hidden_size, cfg.norm_eps) if cfg.norm_first else None
+        self.convolves = any(layer.local is not None or layer.conv is not None or
+                             isinstance(layer.ffn, InvertedFeedForward) for layer in self.layers)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None,
                 output_hidden_states=False, output_attentions=False) -> EncoderOutput:
@@ -404,9 +528,10 @@ class Encoder(nn.Module):
             attention_mask = torch.ones_like(input_ids)
         mask = padding_mask(attention_mask)  # (B, 1, 1, T)
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        keep = keep_frames(attention_mask, x.dtype) if self.convolves else None  # (B, T, 1)
         hidden, attns = [x], []
         for layer in self.layers:
-            x, probs = layer(x, mask, need_weights=output_attentions)
+            x, probs = layer(x, mask, need_weights=output_attentions, keep=keep)
             hidden.append(x)
             attns.append(probs)
         if self.final_norm is not None:

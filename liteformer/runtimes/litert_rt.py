@@ -83,10 +83,11 @@ class LiteRTGenerationRunner(GenerationRunner):
         res = self.enc[ids.shape[1]](input_ids=ids, attention_mask=mask)
         return res["output_0"], res["output_1"]
 
-    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v, conv=None):
+        extra = {} if conv is None else {"conv": conv}
         res = self.dec[mask.shape[1]](token=token, position=position, attention_mask=mask, self_k=self_k,
-                                      self_v=self_v, cross_k=cross_k, cross_v=cross_v)
-        return res["output_0"], res["output_1"], res["output_2"]
+                                      self_v=self_v, cross_k=cross_k, cross_v=cross_v, **extra)
+        return tuple(res[f"output_{i}"] for i in range(len(res)))
 
 
 class LiteRTSpeechRunner(SpeechRunner):

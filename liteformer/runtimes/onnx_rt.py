@@ -56,9 +56,11 @@ class OnnxGenerationRunner(GenerationRunner):
     def _encode(self, ids, mask):
         return tuple(self.enc.run(None, {"input_ids": ids, "attention_mask": mask}))
 
-    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v, conv=None):
         feed = {"token": token, "position": position, "attention_mask": mask, "self_k": self_k, "self_v": self_v,
                 "cross_k": cross_k, "cross_v": cross_v}
+        if conv is not None:
+            feed["conv"] = conv
         return tuple(self.dec.run(None, feed))
 
 

@@ -62,8 +62,8 @@ class GenerationRunner(BundleRunner):
     """A generation bundle's two entry points on NumPy arrays (see models/seq2seq_graphs):
 
         encode(input_ids (B, S), attention_mask (B, S)) -> cross_k, cross_v (B, Nx, S, d)
-        decode(token (B, 1), position (1,), attention_mask, self_k, self_v, cross_k, cross_v)
-            -> logits (B, V), self_k, self_v (B, N, L, d)
+        decode(token (B, 1), position (1,), attention_mask, self_k, self_v, cross_k, cross_v[, conv])
+            -> logits (B, V), self_k, self_v (B, N, L, d)[, conv (B, C, K): an LSRA decoder's]
 
     ``pad_source`` brings a source to a length the artifact takes (a LiteRT bucket); runtimes whose
     graphs have batch 1 run the rows one by one. ``runtimes.generation`` drives the loop."""
@@ -112,21 +112,26 @@ class GenerationRunner(BundleRunner):
         outs = [self._encode(ids[b:b + 1], mask[b:b + 1]) for b in range(ids.shape[0])]
         return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
-    def decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+    def decode(self, token, position, mask, self_k, self_v, cross_k, cross_v, conv=None):
+        """One step → logits, self_k, self_v (and conv: an LSRA decoder's convolution cache, in and out)."""
         self.check_cache(self_k, cross_k)
+        if (conv is None) != ("conv_cache" not in self.layout):
+            raise LiteformerError(f"{self.path}: the decoder's convolution cache is "
+                                  f"{'missing' if conv is None else 'not an input of this model'}")
         ids = [token, np.asarray(position).reshape(1), mask]  # no copies of arrays already of the right type:
+        caches = (self_k, self_v, cross_k, cross_v) + (() if conv is None else (conv,))
         args = [x.astype(self.id_dtype, copy=False) for x in ids] + [  # this runs at every decoder step
-            x.astype(np.float32, copy=False) for x in (self_k, self_v, cross_k, cross_v)]
+            x.astype(np.float32, copy=False) for x in caches]
         if not self.batch1 or token.shape[0] == 1:
             return self._decode(*args)
         rows = [self._decode(*[a if i == 1 else a[b:b + 1] for i, a in enumerate(args)])
                 for b in range(token.shape[0])]
-        return tuple(np.concatenate([r[j] for r in rows]) for j in range(3))
+        return tuple(np.concatenate([r[j] for r in rows]) for j in range(len(rows[0])))
 
     def _encode(self, ids, mask):
         raise NotImplementedError
 
-    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v):
+    def _decode(self, token, position, mask, self_k, self_v, cross_k, cross_v, conv=None):
         raise NotImplementedError
 
 

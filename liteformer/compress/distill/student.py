@@ -13,7 +13,7 @@ from pathlib import Path
 from liteformer.data.tokenizer import default_max_length, load_tokenizer, train_wordpiece
 from liteformer.errors import LiteformerError
 from liteformer.models.checkpoint import load_model, read_config
-from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification
+from liteformer.models.transformer import TransformerConfig, TransformerForSequenceClassification, layers_subset
 from liteformer.options import NON_NEGATIVE, POSITIVE, check_fields, opt
 from liteformer.tasks.classification import replace_head
 
@@ -100,10 +100,7 @@ def student_from_teacher(teacher: TransformerForSequenceClassification,
     bad = [i for i in layers if not 0 <= i < tc.num_layers]
     if bad or not layers:
         raise LiteformerError(f"student layers {layers} must be teacher layers 0..{tc.num_layers - 1}")
-    d = tc.to_dict()
-    d.update(num_layers=len(layers), num_heads=[tc.num_heads[i] for i in layers],
-             ffn_dim=[tc.ffn_dim[i] for i in layers])
-    student = TransformerForSequenceClassification(TransformerConfig.from_dict(d))
+    student = TransformerForSequenceClassification(TransformerConfig.from_dict(layers_subset(tc, layers)))
     _copy_layers(teacher, student, {"encoder": layers})
     return student
 
@@ -118,13 +115,7 @@ def seq2seq_student_from_teacher(teacher, encoder_layers: list[int], decoder_lay
         bad = [i for i in layers if not 0 <= i < n]
         if bad or not layers:
             raise LiteformerError(f"student {name} layers {layers} must be teacher {name} layers 0..{n - 1}")
-    d = tc.to_dict()
-    d.update(num_layers=len(encoder_layers), num_heads=[tc.num_heads[i] for i in encoder_layers],
-             ffn_dim=[tc.ffn_dim[i] for i in encoder_layers], num_decoder_layers=len(decoder_layers),
-             decoder_num_heads=[tc.decoder_num_heads[i] for i in decoder_layers],
-             decoder_ffn_dim=[tc.decoder_ffn_dim[i] for i in decoder_layers],
-             decoder_cross_heads=[tc.decoder_cross_heads[i] for i in decoder_layers])
-    student = TransformerForSeq2SeqLM(TransformerConfig.from_dict(d))
+    student = TransformerForSeq2SeqLM(TransformerConfig.from_dict(layers_subset(tc, encoder_layers, decoder_layers)))
     _copy_layers(teacher, student, {"encoder": encoder_layers, "decoder": decoder_layers})
     return student
 

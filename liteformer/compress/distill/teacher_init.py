@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from liteformer.errors import LiteformerError
+from liteformer.models.light import light_blocks
 from liteformer.models.transformer import TransformerConfig
 
 
@@ -62,6 +63,11 @@ def spread_layers(student_layers: int, teacher_layers: int) -> list[int]:
 
 def _check_fits(s: TransformerConfig, t: TransformerConfig) -> None:
     """Refuse a student whose shape cannot be cut out of the teacher's weights, naming the field."""
+    light = light_blocks(s) or light_blocks(t)
+    if light:
+        raise LiteformerError(f"teacher init cuts plain layers; this {'student' if light_blocks(s) else 'teacher'} "
+                              f"has {', '.join(light)}: a light student starts from its own init (distillation "
+                              "still transfers the teacher)")
     for name in ("activation", "norm_first", "pooler", "head_dim"):
         if getattr(s, name) != getattr(t, name):
             raise LiteformerError(f"teacher init needs the teacher's {name} ({getattr(t, name)!r}); the student "

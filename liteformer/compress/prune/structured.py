@@ -28,7 +28,8 @@ from liteformer.compress.prune.data import PruneResult, need, scorer
 from liteformer.compress.prune.importance import Importance
 from liteformer.errors import LiteformerError
 from liteformer.models.cost import macs_per_example, macs_per_sentence
-from liteformer.models.transformer import LowRankLinear, TransformerConfig, count_parameters
+from liteformer.models.light import light_blocks
+from liteformer.models.transformer import ENCODER_LAYER_FIELDS, LowRankLinear, TransformerConfig, count_parameters
 
 BY = ("flops", "params")
 
@@ -50,6 +51,10 @@ class StructuredConfig(CompressConfig):
             raise LiteformerError(f"target must be in (0, 1], got {self.target}")
         if self.by not in BY:
             raise LiteformerError(f"pruning target 'by' must be one of {BY}, got {self.by!r}")
+        if cfg is not None and light_blocks(cfg):
+            raise LiteformerError(f"structured pruning scores and cuts plain attention and FFN layers; this model "
+                                  f"has {', '.join(light_blocks(cfg))}: distill a smaller light student instead "
+                                  "(factorize and quantize handle light models)")
         if cfg is not None and cfg.num_decoder_layers and self.drop_layers:
             raise LiteformerError("dropping layers is for encoder-only models; an encoder-decoder student keeps "
                                   "teacher layers with --keep-layers ENC:DEC (liteformer distill --task translation)")
@@ -152,8 +157,8 @@ def keep_layers(model: nn.Module, layers: list[int]) -> None:
         raise LiteformerError("pruning would remove every layer")
     layers = sorted(layers)
     model.encoder.layers = nn.ModuleList(model.encoder.layers[i] for i in layers)
-    cfg.num_heads = [cfg.num_heads[i] for i in layers]
-    cfg.ffn_dim = [cfg.ffn_dim[i] for i in layers]
+    for f in ENCODER_LAYER_FIELDS:
+        setattr(cfg, f, [getattr(cfg, f)[i] for i in layers])
     cfg.num_layers = len(layers)
     renamed = {}  # low-rank module names follow their layer's new index
     for name, r in cfg.low_rank.items():

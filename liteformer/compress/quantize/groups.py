@@ -7,14 +7,18 @@ import re
 
 from liteformer.models.transformer import TransformerConfig
 
-_LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.(attn|ffn)")
+_LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.(attn|local|conv|ffn|more_ffns|bottleneck_in|bottleneck_out)")
+# light blocks (models/light.py) join their layer's groups: token mixers (LSRA's convolution branch, the
+# convolution module) with ``attn``, stacked FFNs and bottleneck projections with ``ffn``
+_GROUP = {"attn": "attn", "local": "attn", "conv": "attn", "ffn": "ffn", "more_ffns": "ffn", "bottleneck_in": "ffn",
+          "bottleneck_out": "ffn"}
 
 
 def group_of(module_name: str) -> str | None:
     """``encoder.layers.2.attn.q`` → ``layer2.attn``; None for parts that hold no big weight."""
     m = _LAYER.search(module_name)
     if m:
-        return f"layer{m.group(1)}.{m.group(2)}"
+        return f"layer{m.group(1)}.{_GROUP[m.group(2)]}"
     if "embeddings" in module_name:
         return "embeddings"
     if module_name.startswith(("pooler", "classifier", "ctc")):
