@@ -297,15 +297,15 @@ def test_distill_a_config_student_cut_from_the_teacher(trained, tmp_path):  # no
 
 
 def test_distill_into_light_students(trained, tmp_path):  # noqa: F811
-    """A light student is just a config: LSRA branches + a convolution module, distilled with
-    hidden-state projections (its width differs from the teacher's); a pre-LN MobileBERT bottleneck
-    with NoNorm on the logits (with NoNorm the hidden-state MSE stalls this toy run at chance: noted);
-    both saved in the own format. Teacher init refuses them by block type."""
+    """A light student is just a config: LSRA branches + a convolution module, and a MobileBERT
+    bottleneck with stacked FFNs and NoNorm, both distilled with hidden-state projections (their width
+    differs from the teacher's; NoNorm starts the residual stream at unit scale, without which this run
+    stalls at chance) and saved in the own format. Teacher init refuses them by block type."""
     path, train, dev = trained
     shapes = {"lsra": ({"hidden_size": 64, "num_layers": 2, "num_heads": 2, "conv_dim": 32, "conv_kernel": 3,
                         "conv_module": [False, True]}, 1.0),
               "mobilebert": ({"hidden_size": 64, "bottleneck_dim": 32, "num_layers": 2, "num_heads": 2,
-                              "ffn_stack": 2, "norm": "nonorm", "norm_first": True}, 0.0)}
+                              "ffn_stack": 2, "norm": "nonorm"}, 1.0)}
     for name, (shape, hidden) in shapes.items():
         cfg = tmp_path / f"{name}.json"
         cfg.write_text(json.dumps({**shape, "ffn_dim": 64, "max_positions": 64, "dropout": 0.0,
