@@ -364,6 +364,11 @@ def _format_info(d: dict) -> str:
         a = d["audio"]
         lines.insert(-1, f"  audio           {a['sample_rate']} Hz, {a['n_mels']} mel bands, {a['n_fft']}-sample "
                          f"windows every {a['hop']}, 4x subsampling; alphabet {d['alphabet']!r} + blank")
+    if d.get("light_blocks"):
+        lines.append(f"  light blocks    {', '.join(d['light_blocks'])}; conv channels/layer "
+                     f"{d['conv_dim_per_layer']}, kernels {d['conv_kernel_per_layer']}")
+    if d.get("decoder_conv_dim_per_layer"):
+        lines.append(f"  decoder conv    channels/layer {d['decoder_conv_dim_per_layer']} (causal, cached)")
     if d.get("low_rank"):
         ranks = sorted(d["low_rank"].values())
         lines.append(f"  low rank        {len(ranks)} factorized modules, ranks {ranks[0]}..{ranks[-1]}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from liteformer.models.checkpoint import load_model
+from liteformer.models.light import light_blocks
 from liteformer.models.sparse import prunable, sparsity_of
 from liteformer.models.transformer import count_parameters
 
@@ -38,5 +39,9 @@ def describe(path: str | Path) -> dict:
         "size_bytes": sum(f.stat().st_size for f in files),
         "weights_bytes": sum(f.stat().st_size for f in weights),
         "low_rank": dict(cfg.low_rank),  # factorized module -> rank
+        **({"light_blocks": light_blocks(cfg), "conv_dim_per_layer": list(cfg.conv_dim),
+            "conv_kernel_per_layer": list(cfg.conv_kernel)} if cfg.light else {}),
+        **({"decoder_conv_dim_per_layer": list(cfg.decoder_conv_dim)} if cfg.num_decoder_layers and
+           any(cfg.decoder_conv_dim) else {}),
         "linear_sparsity": round(sparsity_of(prunable(loaded.model)), 4),  # share of zero Linear weights
     }

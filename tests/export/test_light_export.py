@@ -33,9 +33,13 @@ def light_folder(request, tmp_path_factory, tokenizer):
 
 
 def test_own_format_round_trip(light_folder):
+    from liteformer.models.describe import describe
     lm = load_model(light_folder)
     assert lm.family == "liteformer" and lm.model.config.light
     assert json.loads((light_folder / "config.json").read_text())["model_type"] == "liteformer"
+    want = {"lsra": ["LSRA convolution branches", "convolution modules", "inverted-residual FFNs"],
+            "mobilebert": ["bottlenecks", "stacked FFNs", "NoNorm"]}[light_folder.name]
+    assert describe(light_folder)["light_blocks"] == want
 
 
 @pytest.mark.parametrize("target", ["onnx", "executorch", "litert"])

@@ -9,10 +9,11 @@ from liteformer.models.transformer import TransformerConfig
 from liteformer.tasks.speech import ctc_loss, greedy, pad_audio, transcribe
 
 
-def tiny(**audio):
+def tiny(light: dict | None = None, **audio):
     torch.manual_seed(0)
     cfg = TransformerConfig.tiny(vocab_size=29, type_vocab_size=0, pooler="none", num_labels=1, norm_first=True,
-                                 positions="sinusoidal", max_positions=64, audio={"n_mels": 32, **audio})
+                                 positions="sinusoidal", max_positions=64, audio={"n_mels": 32, **audio},
+                                 **(light or {}))
     return TransformerForCTC(cfg).eval()
 
 
@@ -36,8 +37,10 @@ def test_mel_filters_are_unit_triangles_in_order():
 
 
 @pytest.mark.parametrize("n", [400, 4000, 4321, 8000])
-def test_padding_to_a_bucket_changes_nothing_on_the_real_frames(n):
-    m = tiny()
+@pytest.mark.parametrize("light", [None, {"conv_module": True, "conv_kernel": 5}, {"conv_dim": 16}],
+                         ids=["plain", "conformer-conv", "lsra"])
+def test_padding_to_a_bucket_changes_nothing_on_the_real_frames(n, light):
+    m = tiny(light)
     x = torch.randn(1, n) * 0.1
     with torch.no_grad():
         ref, frames = m(x)
