@@ -78,3 +78,15 @@ def test_cli_factorize(tiny_folder, tmp_path):
     assert load_model(tmp_path / "f").model.config.low_rank
     r = run_cli("factorize", str(tiny_folder), "--out", str(tmp_path / "bad"), "--rank", "500")
     assert r.returncode == 2 and "not below the full rank" in r.stderr and not (tmp_path / "bad").exists()
+
+
+def test_factorize_a_light_model():
+    """Low rank of a light student's attention and FFN Linears; the MACs follow the ranks."""
+    torch.manual_seed(0)
+    model = TransformerForSequenceClassification(TransformerConfig.tiny(conv_dim=16, ffn_type="inverted",
+                                                                        conv_kernel=3)).eval()
+    before = macs_per_example(model.config, 16)
+    ids = torch.randint(1, 100, (2, 16))
+    factorize_(model, LowRankConfig(rank=4, targets=("ffn",)))
+    assert isinstance(model.encoder.layers[0].ffn.up, LowRankLinear) and model.config.low_rank
+    assert macs_per_example(model.config, 16) < before and model(ids).shape == (2, 2)

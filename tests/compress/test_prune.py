@@ -196,3 +196,22 @@ def test_latency_target_bisects_on_measured_latency(tokenizer, data, monkeypatch
     with pytest.raises(LiteformerError, match="no pruning reached"):
         monkeypatch.setattr(prune_mod, "torch_latency_ms", lambda m, length, threads: 1.0)  # never faster
         prune_(_model(tokenizer), LatencyTarget(0.5, length=16), data)
+
+
+@pytest.mark.parametrize(("light", "kind"), [({"conv_dim": 16}, "LSRA convolution branches"),
+                                             ({"ffn_type": "inverted"}, "inverted-residual FFNs"),
+                                             ({"bottleneck_dim": 16, "num_heads": 2}, "bottlenecks")])
+def test_structured_pruning_refuses_light_blocks_by_type(light, kind):
+    model = TransformerForSequenceClassification(TransformerConfig.tiny(**light))
+    with pytest.raises(LiteformerError, match=f"this model has {kind}: distill a smaller light student"):
+        prune_(model, StructuredConfig(0.5))
+
+
+def test_magnitude_pruning_and_layer_subsets_cover_light_models():
+    from liteformer.models.transformer import layers_subset
+    model = TransformerForSequenceClassification(TransformerConfig.tiny(conv_dim=[16, 8], conv_kernel=[3, 5],
+                                                                        conv_module=[True, False]))
+    prune_(model, MagnitudeConfig(sparsity=0.5))
+    assert sparsity_of(prunable(model)) > 0.4
+    sub = TransformerConfig.from_dict(layers_subset(model.config, [1]))
+    assert sub.conv_dim == [8] and sub.conv_kernel == [5] and sub.conv_module == [False]
