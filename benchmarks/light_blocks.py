@@ -89,8 +89,8 @@ def main() -> int:
     names = a.only.split(",") if a.only else list(STUDENTS)
     if a.latency_only:
         untrained(a.teacher, names, work)
-    left = 0 if a.latency_only else a.minutes
-    for name in names:
+    left = a.minutes
+    for name in [] if a.latency_only else names:
         if (work / name / "training.json").exists():
             continue
         if left <= 0:
