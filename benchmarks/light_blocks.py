@@ -9,10 +9,13 @@ same way from the reference teacher (../shared/models/minilm-l6-sst2):
 - ``plain``: a plain Transformer at the same MACs (FFN 704 instead of 1024; examples/sst2-plain-eq.json).
 
 MACs per sentence at 25 tokens (SST-2's mean): 64.7 M (LSRA), 66.2 M (MobileBERT), 63.6 M (plain), all
-within 4 % of each other. Distillation (identical flags): the teacher's embeddings PCA-projected to
-256 as the start (``--student-init-embeddings``; the light students cannot be cut from the teacher's
-layers), logits + hidden states (learned projections) + head-averaged attention maps, 2 teacher-labelled
-augmented copies, 1.25 passes, one teacher cache shared by the three. Each student is exported to ONNX
+within 4 % of each other. Distillation (identical flags but the start): plain and LSRA cut from the
+teacher's layers (``--student-init-from-teacher``: kept channels, heads and neurons by importance; LSRA's
+attention takes the teacher's heads on its half of the channels, its convolution branch starts
+silent), MobileBERT from the teacher's embeddings PCA-projected (``--student-init-embeddings``: a
+bottleneck has no counterpart in the teacher); logits + hidden states (learned projections) +
+head-averaged attention maps, 2 teacher-labelled augmented copies, 1.25 passes, one teacher cache
+shared by the three. Each student is exported to ONNX
 Runtime, LiteRT and ExecuTorch, fp32 and int8 (dynamic, per-channel), verified, and benched in one
 ``liteformer bench`` run with the teacher: accuracy on sst2/test.tsv, latency per sentence at the real
 lengths and at 128 tokens, batch 1, 2 threads, fresh processes, medians.
@@ -42,13 +45,17 @@ from pathlib import Path
 from slices import ROOT, liteformer, train_slice, trained_for
 
 STUDENTS = {"plain": "sst2-plain-eq.json", "lsra": "sst2-lsra.json", "mobilebert": "sst2-mobilebert.json"}
+# the start: cut from the teacher's layers where a plain layer maps (LSRA: its attention half; the branch
+# starts silent), else the teacher's embeddings PCA-projected (a bottleneck has no teacher counterpart)
+INIT = {"plain": "--student-init-from-teacher", "lsra": "--student-init-from-teacher",
+        "mobilebert": "--student-init-embeddings"}
 RUNTIMES = ("onnx", "litert", "executorch")
 
 
 def distill_cmd(a: argparse.Namespace, name: str, work: Path) -> list[str]:
     d = Path(a.shared) / "datasets" / "sst2"
     return [sys.executable, "-m", "liteformer", "distill", "--teacher", a.teacher, "--student-config",
-            str(ROOT / "examples" / STUDENTS[name]), "--student-init-embeddings", "--train", str(d / "train.tsv"),
+            str(ROOT / "examples" / STUDENTS[name]), INIT[name], "--train", str(d / "train.tsv"),
             "--dev", str(d / "dev.tsv"), "--hidden-weight", "1", "--attention-weight", "1", "--augment", "2",
             "--epochs", str(a.epochs), "--lr", str(a.lr), "--batch-size", "32", "--teacher-cache",
             str(work / "teacher-cache"), "--cache-gb", "12", "--checkpoint-every", "200", "--threads", "2",

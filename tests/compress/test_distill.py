@@ -300,7 +300,7 @@ def test_distill_into_light_students(trained, tmp_path):  # noqa: F811
     """A light student is just a config: LSRA branches + a convolution module, and a MobileBERT
     bottleneck with stacked FFNs and NoNorm, both distilled with hidden-state projections (their width
     differs from the teacher's; NoNorm starts the residual stream at unit scale, without which this run
-    stalls at chance) and saved in the own format. Teacher init refuses them by block type."""
+    stalls at chance) and saved in the own format. Teacher init refuses the bottleneck by block type."""
     path, train, dev = trained
     shapes = {"lsra": ({"hidden_size": 64, "num_layers": 2, "num_heads": 2, "conv_dim": 32, "conv_kernel": 3,
                         "conv_module": [False, True]}, 1.0),
@@ -315,7 +315,7 @@ def test_distill_into_light_students(trained, tmp_path):  # noqa: F811
                       progress=False)
         assert res.best.accuracy >= 0.8, name
         assert load_model(tmp_path / name).model.config.light
-    with pytest.raises(LiteformerError, match="LSRA convolution branches, convolution modules"):
-        distill(str(path), StudentSpec(config=str(tmp_path / "lsra.json"), init_from_teacher=True), train,
+    with pytest.raises(LiteformerError, match="this student has bottlenecks, stacked FFNs, NoNorm"):
+        distill(str(path), StudentSpec(config=str(tmp_path / "mobilebert.json"), init_from_teacher=True), train,
                 tmp_path / "x", D.DistillConfig(), TrainConfig(epochs=1), dev=dev, progress=False)
     assert not (tmp_path / "x").exists()

@@ -149,3 +149,29 @@ def test_seq2seq_full_size_cut_is_the_teacher_and_a_narrow_cut_is_its_slices():
     assert torch.equal(small.encoder.embeddings.word.weight, teacher.encoder.embeddings.word.weight[:, ch])
     with pytest.raises(LiteformerError, match="wider than teacher encoder layer 0"):
         init_seq2seq_from_teacher_(_seq2seq(3, ffn_dim=128), teacher, pairs, 0, 1)
+
+
+def test_light_students_are_cut_where_a_plain_layer_maps():
+    """A full-size pre-LN cut into a layer with a convolution module and an inverted ReLU FFN is the
+    teacher (the module starts silent, the depthwise taps as the identity); an LSRA layer's attention
+    is the teacher's heads on its attention channels, its convolution branch silent; a bottleneck or
+    NoNorm student and a light teacher are refused by block type."""
+    torch.manual_seed(0)
+    vocab = {f"t{i}": i for i in range(100)}
+    teacher = _cfg_model(norm_first=True, activation="relu")
+    student = _cfg_model(norm_first=True, activation="relu", conv_module=True, ffn_type="inverted", conv_kernel=3)
+    init_from_teacher_(student, teacher, vocab, vocab, _ids(), pad_id=0)
+    x = torch.randint(5, 100, (3, 7))
+    torch.testing.assert_close(student(x), teacher(x))
+    lsra = _cfg_model(norm_first=True, activation="relu", hidden_size=32, num_heads=2, conv_dim=16)
+    rep = init_from_teacher_(lsra, teacher, vocab, vocab, _ids(), pad_id=0)
+    ch = torch.tensor(rep["hidden_channels"])
+    blk, t = lsra.encoder.layers[0], teacher.encoder.layers[0]
+    rows = (torch.tensor(rep["heads"][0])[:, None] * 8 + torch.arange(8)).flatten()
+    torch.testing.assert_close(blk.attn.q.weight, t.attn.q.weight[rows][:, ch[:16]])
+    assert blk.local.out.weight.abs().max() == 0 and torch.isfinite(lsra(x)).all()
+    for light, blocks in ((dict(bottleneck_dim=16, num_heads=2), "bottlenecks"), (dict(norm="nonorm"), "NoNorm")):
+        with pytest.raises(LiteformerError, match=f"this student has {blocks}"):
+            init_from_teacher_(_cfg_model(**light), teacher, vocab, vocab, _ids(), pad_id=0)
+    with pytest.raises(LiteformerError, match="this teacher has LSRA"):
+        init_from_teacher_(_cfg_model(), _cfg_model(conv_dim=16), vocab, vocab, _ids(), pad_id=0)

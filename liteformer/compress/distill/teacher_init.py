@@ -61,13 +61,21 @@ def spread_layers(student_layers: int, teacher_layers: int) -> list[int]:
     return [round(i * teacher_layers / student_layers) for i in range(student_layers)]
 
 
+# light blocks a teacher's plain layer maps onto (the rest start fresh in a way that leaves the cut
+# network's function first): LSRA's attention half, a silent convolution module, an identity depthwise
+# convolution in an inverted FFN
+CUTTABLE = ("LSRA convolution branches", "convolution modules", "inverted-residual FFNs",
+            "causal convolution branches")
+
+
 def _check_fits(s: TransformerConfig, t: TransformerConfig) -> None:
     """Refuse a student whose shape cannot be cut out of the teacher's weights, naming the field."""
-    light = light_blocks(s) or light_blocks(t)
-    if light:
-        raise LiteformerError(f"teacher init cuts plain layers; this {'student' if light_blocks(s) else 'teacher'} "
-                              f"has {', '.join(light)}: a light student starts from its own init (distillation "
-                              "still transfers the teacher)")
+    uncut = [b for b in light_blocks(s) if b not in CUTTABLE]  # light blocks a plain layer maps onto
+    if uncut or light_blocks(t):
+        which, blocks = ("student", uncut) if uncut else ("teacher", light_blocks(t))
+        raise LiteformerError(f"teacher init cuts a plain teacher's layers into plain or LSRA / convolution-module "
+                              f"/ inverted-FFN layers; this {which} has {', '.join(blocks)}: start it from its own "
+                              "init (distillation still transfers the teacher)")
     for name in ("activation", "norm_first", "pooler", "head_dim"):
         if getattr(s, name) != getattr(t, name):
             raise LiteformerError(f"teacher init needs the teacher's {name} ({getattr(t, name)!r}); the student "
@@ -283,9 +291,23 @@ def _copy_attention(sa: nn.Module, ta: nn.Module, ch: torch.Tensor, heads: torch
 
 def _copy_block(sb: nn.Module, tb: nn.Module, ch: torch.Tensor, heads: torch.Tensor, neurons: torch.Tensor,
                 d: int) -> None:
-    """Self-attention (kept ``heads``), FFN (kept ``neurons``) and their LayerNorms of one layer."""
-    _copy_attention(sb.attn, tb.attn, ch, heads, d)
+    """Self-attention (kept ``heads``), FFN (kept ``neurons``) and their LayerNorms of one layer. Light
+    blocks: LSRA's attention reads and writes the first ``split`` of the kept channels (the teacher's
+    heads restricted to them) and its convolution branch starts silent (a zero output projection), as
+    does a convolution module; an inverted FFN's depthwise convolution starts as the identity (its
+    second activation then repeats the first: exact for ReLU)."""
+    _copy_attention(sb.attn, tb.attn, ch[: sb.split], heads, d)
     _lin(sb.ffn.up, tb.ffn.up, neurons, ch)
     _lin(sb.ffn.down, tb.ffn.down, ch, neurons)
     _norm(sb.attn_norm, tb.attn_norm, ch)
     _norm(sb.ffn_norm, tb.ffn_norm, ch)
+    for silent in (sb.local, sb.conv):
+        if silent is not None:
+            silent.out.weight.zero_()
+            silent.out.bias.zero_()
+    if sb.conv is not None:
+        _norm(sb.conv_norm, tb.ffn_norm, ch)  # a norm of the same residual stream
+    conv = getattr(sb.ffn, "conv", None)
+    if conv is not None:  # identity taps: weight (F, 1, k) one at the centre
+        conv.conv.weight.zero_()[:, 0, conv.kernel // 2] = 1.0
+        conv.conv.bias.zero_()
