@@ -8,7 +8,8 @@ exported artifact in a phone runtime:
     state.select(rows)                                              # reorder/repeat rows (beams)
 
 Every output starts from ``<s>`` and ends at ``</s>`` or at the length limit
-``min(max_target, ceil(max_len_a * source_length + max_len_b))`` per sentence.
+``min(max_target, ceil(max_len_a * source_length + max_len_b))`` per sentence, and not before
+``min_length`` tokens (``</s>`` is blocked until then).
 Beam search keeps ``beam`` hypotheses per sentence; a finished hypothesis is scored
 ``log p / length ** length_penalty`` (GNMT-style; 1.0 = average log-probability per token), and a
 sentence stops once its best finished score beats every live hypothesis's best possible score.
@@ -34,6 +35,8 @@ class GenerationConfig:
     max_len_a: float = opt(1.5, "output length limit a * source length + b (tokens): a", check=NON_NEGATIVE)
     max_len_b: int = opt(10, "output length limit: b", check=POSITIVE)
     max_target: int = opt(128, "the decoder cache's size: no output is longer (tokens)", check=Range(2))
+    min_length: int = opt(0, "no </s> before this many output tokens (summaries: a floor on their length)",
+                          check=NON_NEGATIVE)
 
     def validate(self) -> None:
         check_fields(self)
@@ -45,6 +48,8 @@ class GenerationConfig:
             raise LiteformerError("length_penalty and max_len_a must be finite numbers")
         if self.max_len_a < 0 or self.max_len_b < 1:
             raise LiteformerError(f"the length limit a*S+b must allow a token: a={self.max_len_a}, b={self.max_len_b}")
+        if not isinstance(self.min_length, int) or not 0 <= self.min_length < self.max_target - 1:
+            raise LiteformerError(f"min_length must be an integer in [0, max_target - 1), got {self.min_length!r}")
 
 
 def _limits(source_mask: torch.Tensor, cfg: GenerationConfig) -> torch.Tensor:
@@ -72,6 +77,8 @@ def _greedy(encode, step, source_ids, source_mask, cfg, bos_id, eos_id) -> list[
     done = [False] * B
     for t in range(max(limits)):
         logits, state = step(token, torch.tensor([t], device=dev), state)  # (B, V)
+        if t < cfg.min_length:  # every live row has t tokens so far
+            logits = logits.index_fill(-1, torch.tensor([eos_id], device=dev), -math.inf)
         nxt = logits.argmax(-1)  # (B,)
         for b, tok in enumerate(nxt.tolist()):  # one transfer per step, also from a GPU
             if not done[b]:
@@ -96,6 +103,8 @@ def _beam(encode, step, source_ids, source_mask, cfg, bos_id, eos_id) -> list[li
     for t in range(max(limits)):
         logits, state = step(token, torch.tensor([t], device=dev), state)  # (B*K, V)
         logp = logits.float().log_softmax(-1).view(B, K, -1)  # (B, K, V)
+        if t < cfg.min_length:  # no hypothesis may end yet
+            logp = logp.index_fill(-1, torch.tensor([eos_id], device=dev), -math.inf)
         V = logp.shape[-1]
         cand = (scores.to(dev)[:, :, None] + logp).view(B, K * V)  # (B, K*V)
         top, idx = cand.topk(2 * K, dim=-1)  # (B, 2K): room for K live ones after </s> picks

@@ -161,8 +161,18 @@ def test_beam_search_finds_what_greedy_misses():
     assert beam == [[4, 2]]  # 0.4 * 0.9 = 0.36
 
 
+def test_min_length_blocks_the_end_in_greedy_and_beam():
+    """With min_length 3 neither search may stop at 'b </s>' or 'a b </s>': the floor forces a third token."""
+    src, mask = torch.ones(1, 3, dtype=torch.long), torch.ones(1, 3, dtype=torch.long)
+    greedy = generate(*_toy_calls(), src, mask, GenerationConfig(beam=1, max_len_b=6, min_length=3))
+    beam = generate(*_toy_calls(), src, mask, GenerationConfig(beam=2, max_len_b=6, min_length=3,
+                                                               length_penalty=0.0))
+    assert greedy == [[3, 4, 5, 2]] and len(beam[0]) >= 4 and beam[0][-1] == 2
+
+
 @pytest.mark.parametrize("bad", [dict(beam=0), dict(max_target=1), dict(max_len_b=0),
-                                 dict(length_penalty=float("nan"))])
+                                 dict(length_penalty=float("nan")), dict(min_length=-1),
+                                 dict(min_length=127)])
 def test_generation_config_rejects(bad):
     with pytest.raises(LiteformerError):
         GenerationConfig(**bad).validate()
