@@ -280,7 +280,8 @@ def export_flags(p: argparse.ArgumentParser) -> None:
 def _generation_flags(p: argparse.ArgumentParser) -> None:
     from liteformer.models.generation import GenerationConfig
     g = p.add_argument_group("generation (translation models)")
-    add_flags(g, GenerationConfig, ("beam", "length_penalty", "max_len_a", "max_len_b"), defaults={"beam": 5})
+    add_flags(g, GenerationConfig, ("beam", "length_penalty", "max_len_a", "max_len_b", "min_length"),
+              defaults={"beam": 5})
 
 
 def _distill_flags(p: argparse.ArgumentParser) -> None:

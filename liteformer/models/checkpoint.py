@@ -62,7 +62,7 @@ class LoadedModel:
         """The task this model serves (a name in ``liteformer.tasks.TASKS``)."""
         if self.is_speech:
             return "speech-recognition"
-        return "translation" if self.is_generator else "text-classification"
+        return (self.model.config.task or "translation") if self.is_generator else "text-classification"
 
     def require_classifier(self, what: str) -> None:
         """Refuse a translation model where only text classifiers are handled so far."""
@@ -168,8 +168,11 @@ def architecture(config: dict) -> type:
 
 def folder_task(path: str | Path) -> str:
     """The task of a model folder, from its config's architecture (no weights read)."""
-    name = architecture(read_config(resolve_model(path))).__name__
-    return {"TransformerForSeq2SeqLM": "translation", "TransformerForCTC": "speech-recognition"}.get(
+    cfg = read_config(resolve_model(path))
+    name = architecture(cfg).__name__
+    own = cfg.get("liteformer") if isinstance(cfg.get("liteformer"), dict) else {}
+    generation = own.get("task") or "translation"  # an encoder-decoder's task (TransformerConfig.task)
+    return {"TransformerForSeq2SeqLM": generation, "TransformerForCTC": "speech-recognition"}.get(
         name, "text-classification")
 
 

@@ -35,6 +35,7 @@ from liteformer.models.light import (
     validate_light,
 )
 
+GENERATION_TASKS = ("", "translation", "summarization")
 ACTIVATIONS = {"gelu": nn.GELU, "gelu_new": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU}
 POOLERS = ("tanh", "relu", "none")
 POSITIONS = ("learned", "sinusoidal")
@@ -82,6 +83,8 @@ class TransformerConfig:
     norm: str = "layer"  # "layer" (LayerNorm) or "nonorm" (MobileBERT's element-wise affine)
     decoder_conv_dim: int | list[int] | None = None  # the decoder's LSRA branches (causal, cached)
     decoder_conv_kernel: int | list[int] | None = None
+    # what an encoder-decoder was trained for (its task's data, metric and generation defaults)
+    task: str = ""  # "" = translation, or one of GENERATION_TASKS
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_decoder_layers", "vocab_size"):
@@ -157,6 +160,9 @@ class TransformerConfig:
         if bad_rank:
             raise ValueError(f"low_rank ranks must be > 0, got {bad_rank}")
         validate_light(self)
+        if self.task not in GENERATION_TASKS:
+            raise ValueError(f"task {self.task!r} not in {GENERATION_TASKS} (an encoder-decoder's task; '' = "
+                             "translation)")
 
     def light_spec(self, layer: int, decoder: bool = False) -> LightSpec:
         """The light switches of encoder (or decoder) layer ``layer``."""

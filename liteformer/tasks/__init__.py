@@ -34,8 +34,9 @@ How the next tasks plug in, without touching ``compress/`` or ``bench/``:
   loop — encode once, call ``decode`` until EOS or the length limit, detokenize — returning the
   output with its first-token time, so the bench times whole sentences, first tokens and tokens/s
   through the same worker (``fixed_timing = False``: no padded-length timing). ``verify`` compares
-  greedy tokens and first-step logits (fp32) or BLEU (quantized). Summarization and dialogue reuse
-  it with their own data and metrics.
+  greedy tokens and first-step logits (fp32) or BLEU (quantized). Summarization
+  (``summarization.py``, registered: DialogSum data with every reference, ROUGE, summary lengths)
+  reuses it with its own data, generation defaults and metric; dialogue will too.
 - **Speech recognition** (``speech.py``, registered): ``read`` gives clips with transcripts (16 kHz
   audio); the model computes its log-mel features itself, so a bundle takes raw audio (padded to a
   length it takes, masked); training goes through ``train/speech.py`` (CTC, synthesized digit
@@ -56,7 +57,7 @@ from liteformer.errors import LiteformerError
 
 # task name -> module holding ``TASK``
 TASKS = {"text-classification": "liteformer.tasks.classification", "translation": "liteformer.tasks.translation",
-         "speech-recognition": "liteformer.tasks.speech"}
+         "speech-recognition": "liteformer.tasks.speech", "summarization": "liteformer.tasks.summarization"}
 DEFAULT = "text-classification"
 
 

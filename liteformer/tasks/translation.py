@@ -238,20 +238,25 @@ def _first_steps(runner, model, ids: list[int], reference: list[int], L: int) ->
 
 
 @torch.no_grad()
-def verify(runner, model, tokenizer, texts, max_length: int, quantized: bool = False) -> dict:
+def verify(runner, model, tokenizer, texts, max_length: int, quantized: bool = False, quality=None,
+           cfg: GenerationConfig | None = None) -> dict:
     """An exported generation bundle against its PyTorch source on real sentences (``texts``: source
     strings, or a ``ParallelDataset`` whose targets serve as references), through the runtime loop.
-    Raises LiteformerError naming the first diverging sentence; returns what it measured."""
-    refs = None
+    ``quality``: (name, hypotheses × dataset → score, allowed drop) of a quantized bundle (default
+    sacreBLEU within 0.5); ``cfg``: the generation settings (default the bundle's). Raises
+    LiteformerError naming the first diverging sentence; returns what it measured."""
+    refs, data = None, texts
     if isinstance(texts, ParallelDataset):
         texts, refs = texts.sources, texts.targets
+    name, measure, max_drop = quality or ("bleu", lambda hyps, d: score(hyps, d.targets).bleu, MAX_BLEU_DROP)
     if not texts:
         raise LiteformerError("verify: no inputs")
     if quantized and refs is None:
-        raise LiteformerError("verify: a quantized translation export is checked by BLEU, which needs reference "
-                              "translations (parallel verification data)")
+        what = "reference translations" if name == "bleu" else "references"
+        raise LiteformerError(f"verify: a quantized generation export is checked by {name}, which needs {what} "
+                              "(paired verification data)")
     model.eval()
-    cfg = runtime_config(runner)
+    cfg = cfg or runtime_config(runner)
     enc = tokenizer.encode(texts, max_length)
     calls = model_calls(model, cfg.max_target)
     same, worst, first_bad = 0, 0.0, None
@@ -272,12 +277,13 @@ def verify(runner, model, tokenizer, texts, max_length: int, quantized: bool = F
     result = {"inputs": n, "identical_outputs": same / n, "max_abs_diff_first_steps": worst, "quantized": quantized}
     where = f"sentence {first_bad} ({texts[first_bad][:40]!r})" if first_bad is not None else ""
     if refs is not None:
-        bleu_art = score([tokenizer.decode(o) for o in got], refs).bleu
-        bleu_src = score([tokenizer.decode(o) for o in want], refs).bleu
-        result.update(bleu=round(bleu_art, 2), bleu_source=round(bleu_src, 2))
-        if quantized and bleu_art < bleu_src - MAX_BLEU_DROP:
-            raise LiteformerError(f"verify failed: sacreBLEU {bleu_art:.2f} vs the source's {bleu_src:.2f} on {n} "
-                                  f"sentences (a drop over {MAX_BLEU_DROP})")
+        art = measure([tokenizer.decode(o) for o in got], data)
+        src = measure([tokenizer.decode(o) for o in want], data)
+        result.update({name: round(art, 2), f"{name}_source": round(src, 2)})
+        if quantized and art < src - max_drop:
+            label = "sacreBLEU" if name == "bleu" else name
+            raise LiteformerError(f"verify failed: {label} {art:.2f} vs the source's {src:.2f} on {n} "
+                                  f"inputs (a drop over {max_drop})")
     if not quantized and worst > FP32_TOLERANCE:
         raise LiteformerError(f"verify failed: decoder logits differ from the source by {worst:.2e} "
                               f"(> {FP32_TOLERANCE:g}) on the first {FIRST_STEPS} steps")
