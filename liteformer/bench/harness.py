@@ -96,7 +96,8 @@ def bench_task(cands: list[Candidate]) -> str:
     return next(iter(found), "text-classification")
 
 
-DEFAULT_DATA = {"text-classification": "sst2:test", "translation": "multi30k:test", "speech-recognition": "fsdd:test"}
+DEFAULT_DATA = {"text-classification": "sst2:test", "translation": "multi30k:test", "speech-recognition": "fsdd:test",
+                "summarization": "dialogsum:test"}
 
 
 @dataclass

@@ -38,20 +38,30 @@ SPEECH_COLUMNS = [  # a speech bench: WER as quality, whole clips, real-time fac
     ("peak MB", "peak_rss_mb", "{:.0f}"), ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
     ("× faster", "x_faster", "{:.2f}"), ("× roofline", "x_roofline", "{:.1f}"),
 ]
-METRIC_NAMES = {"accuracy": "accuracy", "bleu": "sacreBLEU", "wer": "WER (%)"}
+SUMMARY_COLUMNS = [  # a summarization bench: ROUGE-L (first reference) as quality, whole summaries
+    ("candidate", "name", "{}"), ("runtime", "runtime", "{}"), ("ROUGE-L", "quality", "{:.2f}"),
+    ("ROUGE-1", "rouge1", "{:.2f}"), ("ROUGE-2", "rouge2", "{:.2f}"), ("p50 ms", "latency_p50_ms", "{:.1f}"),
+    ("mean ms", "latency_mean_ms", "{:.1f}"), ("1st tok ms", "first_token_ms", "{:.2f}"),
+    ("tok/s", "tokens_per_s", "{:.0f}"), ("size MB", "size_bytes", "{:.1f}"), ("params M", "parameters", "{:.2f}"),
+    ("GMACs", "macs_mean_length", "{:.3f}"), ("peak MB", "peak_rss_mb", "{:.0f}"),
+    ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
+    ("× faster", "x_faster", "{:.2f}"), ("% ROUGE-L", "pct_quality", "{:.1f}"),
+]
+METRIC_NAMES = {"accuracy": "accuracy", "bleu": "sacreBLEU", "wer": "WER (%)", "rougeL": "ROUGE-L"}
 RUNTIME_COLOURS = {"torch": "tab:gray", "onnx": "tab:blue", "litert": "tab:green", "executorch": "tab:orange",
                    "whisper": "tab:purple"}
 SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 
 
 def columns(result: BenchResult) -> list[tuple[str, str, str]]:
-    return {"accuracy": COLUMNS, "wer": SPEECH_COLUMNS}.get(result.metric, GENERATION_COLUMNS)
+    return {"accuracy": COLUMNS, "wer": SPEECH_COLUMNS, "rougeL": SUMMARY_COLUMNS}.get(result.metric,
+                                                                                      GENERATION_COLUMNS)
 
 
 def _cell(c: CandidateResult, key: str, fmt: str) -> str:
     if key == "runtime":
         return c.label
-    v = (c.scores or {}).get(key) if key in ("chrf", "cer", "exact") else getattr(c, key)
+    v = (c.scores or {}).get(key) if key in ("chrf", "cer", "exact", "rouge1", "rouge2") else getattr(c, key)
     if v is None:
         return "–"
     return fmt.format(v * SCALE.get(key, 1))
@@ -95,6 +105,9 @@ def settings_line(result: BenchResult) -> str:
                    "RTF = processing time / audio duration; WER/CER of the artifact's own transcripts"}.get(
         result.metric, f"latency per sentence: encode + greedy decode to the model's own output length ({n} "
                        "sentences/rep); sacreBLEU of the artifact's own outputs")
+    if result.metric == "rougeL":
+        what = (f"latency per summary: encode + greedy decode with the summaries' length settings ({n} inputs/rep); "
+                "ROUGE (stemmed, F, first reference) of the artifact's own summaries")
     return (f"data {s['data']} · batch 1 · {s['threads']} threads · {s['reps']} fresh-process repetitions "
             f"(interleaved), medians · {what} · baseline {result.baseline} · "
             f"{m['cpu']}, {m['cores']} cores · torch {m['torch']} · {m['date']}"

@@ -18,7 +18,7 @@ from liteformer.errors import LiteformerError
 from liteformer.options import OptionError, add_flags, from_values
 from liteformer.verbs import ExportStep
 
-TRAINABLE = ["text-classification", "translation", "speech-recognition"]  # --task of finetune and distill
+TRAINABLE = ["text-classification", "translation", "speech-recognition", "summarization"]  # finetune/distill --task
 
 EPILOG = """examples:
   liteformer demo                                   the main job on bundled data: fine-tune a teacher, distill a
@@ -386,7 +386,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     cfg = _train_config(a)
     cfg.validate()
-    if a.task == "translation":
+    if a.task in ("translation", "summarization"):
         return _finetune_translation(a, cfg)
     if a.task == "speech-recognition":
         from liteformer.cli.speech import finetune_speech
@@ -406,14 +406,18 @@ def _finetune_translation(a: argparse.Namespace, cfg) -> int:
     from liteformer.train.config import TranslationConfig
     from liteformer.train.translate import prepare, train_translation
     if a.base or not a.model_config:
-        raise LiteformerError("--task translation trains from scratch: give --model-config (a JSON with "
+        raise LiteformerError(f"--task {a.task} trains from scratch: give --model-config (a JSON with "
                               "num_decoder_layers > 0), not --base")
     tcfg = from_values(TranslationConfig, vars(a))
     tcfg.validate()
-    prep = prepare(a.train, a.model_config, a.vocab_size, a.tokenizer, a.dev, seed=a.seed, subword=a.subword)
+    prep = prepare(a.train, a.model_config, a.vocab_size, a.tokenizer, a.dev, seed=a.seed, subword=a.subword,
+                   task=a.task)
     result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume)
     if int(os.environ.get("RANK", "0")) == 0:
-        best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
+        if a.task == "summarization":
+            best = f", best dev ROUGE-L {result.best.rougeL:.2f}" if result.best else ""
+        else:
+            best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
         print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
     return 0
 

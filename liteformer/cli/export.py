@@ -27,6 +27,10 @@ def verify_inputs(a: argparse.Namespace, loaded, n: int):
         from liteformer.data.speech import SpeechDataset, read_speech
         d = read_speech(a.verify_data or f"fsdd:dev,strings={n}")
         return SpeechDataset(d.audio[:n], d.texts[:n], d.speakers[:n], d.names[:n], d.path)
+    if loaded.task == "summarization":
+        from liteformer.data.dialogsum import SummaryDataset, read_summaries
+        d = read_summaries(a.verify_data or "dialogsum:dev")
+        return SummaryDataset(d.sources[:n], d.targets[:n], d.path, d.references[:n])
     if loaded.is_generator:
         from liteformer.data.parallel import ParallelDataset, read_parallel
         d = read_parallel(a.verify_data or "multi30k:val")
@@ -45,6 +49,8 @@ def verify_text(v: dict | None) -> str:
         return f"verified on {v['inputs']} clips: transcripts identical on {v['identical_transcripts']:.0%}{diff}{wer}"
     if "identical_outputs" in v:
         bleu = f", sacreBLEU {v['bleu']:.2f} (source {v['bleu_source']:.2f})" if "bleu" in v else ""
+        if "rougeL" in v:
+            bleu = f", ROUGE-L {v['rougeL']:.2f} (source {v['rougeL_source']:.2f})"
         return (f"verified on {v['inputs']} sentences: greedy outputs identical on {v['identical_outputs']:.0%}, "
                 f"first-step max |diff| {v['max_abs_diff_first_steps']:.1e}{bleu}")
     return (f"verified on {v['inputs']} inputs: max |diff| {v['max_abs_diff']:.1e}, labels agree "

@@ -27,8 +27,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
         from liteformer.runtimes.bundle import read_sidecar
         runtimes.detect(model)  # an unknown file type or a lone artifact: one line
         task = read_sidecar(model).get("task")
-        if task == "translation":
-            return _eval_translation_bundle(a, model)
+        if task in ("translation", "summarization"):
+            return _eval_translation_bundle(a, model, task)
         if task == "speech-recognition":
             from liteformer.cli.speech import eval_speech_bundle
             return eval_speech_bundle(a, model)
@@ -56,7 +56,14 @@ def _eval_translation(a: argparse.Namespace, loaded) -> int:
     from liteformer.models.generation import GenerationConfig
     from liteformer.options import from_values
     from liteformer.tasks.translation import evaluate
-    cfg = from_values(GenerationConfig, vars(a), max_target=min(128, loaded.model.config.max_positions))
+    L = min(128, loaded.model.config.max_positions)
+    if loaded.task == "summarization":  # the summaries' length defaults unless a flag says otherwise
+        from liteformer.tasks import summarization as summ
+        evaluate = summ.evaluate
+        given = {k: getattr(a, k) for k, v in GENERATION_FLAG_DEFAULTS.items() if getattr(a, k, v) != v}
+        cfg = summ.generation_config(L, **given)
+    else:
+        cfg = from_values(GenerationConfig, vars(a), max_target=L)
     report = evaluate(loaded.model, loaded.tokenizer, a.data, cfg, batch_size=a.batch_size,
                       max_length=a.max_length, progress=sys.stderr.isatty())
     print(f"model {loaded.path}  data {a.data}  beam {cfg.beam}")
@@ -68,9 +75,11 @@ def _eval_translation(a: argparse.Namespace, loaded) -> int:
     return 0
 
 
-def _eval_translation_bundle(a: argparse.Namespace, model: Path) -> int:
+def _eval_translation_bundle(a: argparse.Namespace, model: Path, task: str = "translation") -> int:
     from liteformer.fileio import write_json, write_text
     from liteformer.tasks.translation import evaluate_bundle
+    if task == "summarization":
+        from liteformer.tasks.summarization import evaluate_bundle
     if getattr(a, "beam", 1) != 1:
         print("note: a bundle decodes greedily (the phone loop); --beam applies to model folders", file=sys.stderr)
     report = evaluate_bundle(model, a.data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())
@@ -81,6 +90,9 @@ def _eval_translation_bundle(a: argparse.Namespace, model: Path) -> int:
     if a.out:
         write_json(a.out, {"model": str(model), "data": a.data, "beam": 1, **report.to_dict()})
     return 0
+
+
+GENERATION_FLAG_DEFAULTS = {"beam": 5, "length_penalty": 1.0, "max_len_a": 1.5, "max_len_b": 10, "min_length": 0}
 
 
 def _print_report(a: argparse.Namespace, title: str, source: str, data, report) -> int:

@@ -83,8 +83,9 @@ class TorchGenerationRunner(TorchRunner):
         return k.numpy(), v.numpy()
 
     @torch.inference_mode()
-    def decode(self, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = [torch.from_numpy(np.asarray(a)) for a in args]
+    def decode(self, *args: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """As ``GenerationRunner.decode``; a trailing ``conv`` cache is None for a decoder without LSRA."""
+        t = [torch.from_numpy(np.asarray(a)) for a in args if a is not None]
         t[0], t[1], t[2] = t[0].long(), t[1].long().reshape(1), t[2].long()
         return tuple(o.numpy() for o in self.graphs[1](*t))
 

@@ -92,6 +92,25 @@ def report_outputs(outputs: list, references: list[list[str]], runner, truncated
     return score(hyps, references)
 
 
+def evaluate_bundle(path, data: str | SummaryDataset, max_length: int | None = None, threads: int = 2,
+                    progress: bool = True) -> RougeReport:
+    """The ROUGE report of an exported bundle, run in its own runtime one input at a time (greedy, the
+    summaries' lengths), as the phone runs it."""
+    import sys
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from liteformer import runtimes
+    path = Path(path)
+    runner = runtimes.load(runtimes.detect(path), path, None, threads)
+    refs, enc = encode_summaries(runner, data, max_length, what="bundle")
+    cfg = runtime_config(runner)
+    outs = [seq2seq.run_sentence(runner, ids, cfg) for ids in tqdm(enc.ids, desc="summarize", unit="summary",
+                                                                   disable=not progress, file=sys.stderr, leave=False)]
+    return report_outputs(outs, refs, runner, enc.truncated)
+
+
 def runtime_config(runner) -> GenerationConfig:
     """Greedy with the summaries' length settings within the bundle's cache (what the phone runs)."""
     return generation_config(int(runner.max_target), beam=1)

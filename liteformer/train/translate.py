@@ -7,6 +7,7 @@ averaged over the batch's target tokens, and the best checkpoint by dev sacreBLE
 
 from __future__ import annotations
 
+import copy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,20 +50,30 @@ class Prepared:
     dev: ParallelDataset | None
 
 
+def read_pairs(spec, task: str = "translation") -> ParallelDataset:
+    """A split of an encoder-decoder task: sentence pairs, or dialogue → summary pairs (every reference)."""
+    if task == "summarization":
+        from liteformer.data.dialogsum import read_summaries
+        return read_summaries(spec)
+    return read_parallel(spec)
+
+
 def prepare(train: str | ParallelDataset, model_config: str, vocab_size: int | None = 8000,
             tokenizer: str | None = None, dev: str | ParallelDataset | None = None, seed: int = 0,
-            subword: str = "bpe") -> Prepared:
+            subword: str = "bpe", task: str = "translation") -> Prepared:
     """Read the pairs, learn (or load) the joint vocabulary, build the model from ``model_config``
-    (a JSON file of TransformerConfig fields; ``num_decoder_layers`` > 0)."""
+    (a JSON file of TransformerConfig fields; ``num_decoder_layers`` > 0) for ``task`` (translation or
+    summarization: the task is saved with the model)."""
     torch.manual_seed(seed)
-    train_ds = read_parallel(train)
-    dev_ds = read_parallel(dev) if dev else None
+    train_ds = read_pairs(train, task)
+    dev_ds = read_pairs(dev, task) if dev else None
     if tokenizer:
         tok = load_subword(tokenizer)
     else:
         tok = train_subword(train_ds.sources + train_ds.targets, vocab_size or 8000, subword)
     fields = read_json_object(model_config, "a JSON object of TransformerConfig fields")
-    fields = {**SEQ2SEQ_DEFAULTS, **fields, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id}
+    fields = {**SEQ2SEQ_DEFAULTS, **fields, "vocab_size": tok.vocab_size, "pad_token_id": tok.pad_id,
+              "task": "" if task == "translation" else task}
     if not fields.get("num_decoder_layers"):
         raise LiteformerError(f"{model_config}: a translation model needs num_decoder_layers > 0")
     try:
@@ -115,17 +126,27 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
     def weight(global_idx):  # the global batch's target tokens (</s> included)
         return float(sum(len(tgt.ids[i]) for i in global_idx.tolist()))
 
+    task = prep.model.config.task or "translation"
     dev = None
     if prep.dev is not None:
-        dev = ParallelDataset(prep.dev.sources[: tcfg.dev_sentences], prep.dev.targets[: tcfg.dev_sentences],
-                              prep.dev.path)
-    gen = GenerationConfig(beam=1, max_target=min(128, prep.model.config.max_positions))
+        dev = copy.copy(prep.dev)  # the first dev_sentences (a summary split keeps its reference lists)
+        for name in ("sources", "targets", "references"):
+            if hasattr(dev, name):
+                setattr(dev, name, getattr(dev, name)[: tcfg.dev_sentences])
+    L = min(128, prep.model.config.max_positions)
+    if task == "summarization":  # best by dev ROUGE-L (greedy, summary lengths)
+        from liteformer.tasks import summarization as summ
+        gen, evaluate_dev, pick, rebuild = (summ.generation_config(L, beam=1), summ.evaluate, lambda r: r.rougeL,
+                                            lambda d: summ.RougeReport(**d))
+    else:
+        gen, evaluate_dev, pick, rebuild = GenerationConfig(beam=1, max_target=L), evaluate, lambda r: r.bleu, (
+            lambda d: BleuReport(**d))
     objective = Objective(
-        loss, weight, (lambda m: evaluate(m, prep.tokenizer, dev, gen, max_length=max_length)) if dev else None,
-        lambda r: r.bleu, lambda m, folder: save_model(m, prep.tokenizer, folder),
-        lambda d: BleuReport(**d), metric="dev_bleu")
+        loss, weight, (lambda m: evaluate_dev(m, prep.tokenizer, dev, gen, max_length=max_length)) if dev else None,
+        pick, lambda m, folder: save_model(m, prep.tokenizer, folder), rebuild,
+        metric="dev_rougeL" if task == "summarization" else "dev_bleu")
     result = train_loop(prep.model, batches, objective, cfg, out, progress, info, resume=resume)
-    publish(out, {"task": "translation", "config": cfg.__dict__, "translation": tcfg.__dict__, **(record or {}),
+    publish(out, {"task": task, "config": cfg.__dict__, "translation": tcfg.__dict__, **(record or {}),
                   **result.to_dict(),
                   "train": prep.train.path, "pairs": len(prep.train), "batches_per_epoch": batches.per_epoch,
                   "truncated": {"sources": src.truncated, "targets": tgt.truncated}}, info)

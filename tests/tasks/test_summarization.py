@@ -62,3 +62,30 @@ def test_export_verifies_by_rouge(summarizer, tmp_path):
     with pytest.raises(LiteformerError, match="references"):
         export_model(lm, "onnx", tmp_path / "x", ExportOptions(max_length=128, max_target=24,
                                                                quantize="int8-dynamic"), small.sources, threads=1)
+
+
+def test_cli_trains_evaluates_exports_and_benches_a_summarizer(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"hidden_size": 32, "num_layers": 1, "num_heads": 4, "ffn_dim": 64,
+                               "num_decoder_layers": 1, "max_positions": 256, "dropout": 0.0}))
+    r = run_cli("finetune", "--task", "summarization", "--model-config", str(cfg), "--vocab-size", "300", "--train",
+                "dialogsum:train", "--dev", "dialogsum:dev", "--dev-sentences", "3", "--max-steps", "2",
+                "--eval-every", "2", "--max-tokens", "2000", "--out", str(tmp_path / "m"))
+    assert r.returncode == 0 and "best dev ROUGE-L" in r.stdout, r.stderr[-2000:]
+    assert json.loads((tmp_path / "m" / "training.json").read_text())["task"] == "summarization"
+    from liteformer.data.text import BUNDLED
+    few = tmp_path / "few.jsonl"  # 3 test dialogues: an untrained model runs every summary to its length limit
+    few.write_text("".join((BUNDLED / "dialogsum" / "test.jsonl").read_text().splitlines(keepends=True)[:3]))
+    r = run_cli("eval", "--model", str(tmp_path / "m"), "--data", str(few), "--min-length", "3", "--max-len-b", "12",
+                "--out", str(tmp_path / "e.json"))
+    assert r.returncode == 0 and "ROUGE-1/2/L" in r.stdout and "beam 4" in r.stdout, r.stderr[-2000:]
+    assert {"rouge1", "rougeL_avg"} <= set(json.loads((tmp_path / "e.json").read_text()))
+    r = run_cli("export", str(tmp_path / "m"), "--to", "onnx", "--out", str(tmp_path / "b"), "--verify-n", "3",
+                "--max-target", "24")
+    assert r.returncode == 0 and "ROUGE-L" in r.stdout, r.stderr[-2000:]
+    r = run_cli("bench", str(tmp_path / "m"), str(tmp_path / "b"), "--data", str(few), "--reps", "1",
+                "--timed-examples", "2", "--out", str(tmp_path / "bench"))
+    assert r.returncode == 0 and "ROUGE-L" in r.stdout, r.stderr[-2000:]
