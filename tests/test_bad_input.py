@@ -194,6 +194,11 @@ def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
     save_model(TransformerForSequenceClassification(light), tok, root / "light-kernel")
     w["light_kernel"] = str(root / "light-kernel")
     _speech_inputs(root, w)
+    for name, content in (("noturns", '{"dialogue": "", "summary": "x"}\n'),
+                          ("nosummary", '{"dialogue": "#Person1#: hi"}\n'),
+                          ("garbage", "{not a dialogue\n")):
+        (root / f"ds-{name}.jsonl").write_text(content)
+    (root / "ds-latin.jsonl").write_bytes(b'{"dialogue": "#Person1#: caf\xe9", "summary": "x"}\n')
     # recipes
     r = root / "recipes"
     r.mkdir()
@@ -412,6 +417,10 @@ CASES += [
                          "sst2:dev", "--out", "{root}/x"], msg)
       for name, msg in (("even", "kernels must be odd"), ("split", "takes 0 .. 31 of the layer's 32 channels"),
                         ("causal", "needs a decoder"))],
+    *[(f"summ-{name}", ["finetune", "--task", "summarization", "--model-config", "{root}/nmt.json", "--train",
+                        f"{{root}}/ds-{name}.jsonl", "--out", "{root}/x"], msg)
+      for name, msg in (("noturns", "the dialogue has no turns"), ("nosummary", "no 'summary'"),
+                        ("garbage", "neither JSON nor a Python dict literal"), ("latin", "not UTF-8"))],
     ("light-kernel-bucket", ["export", "{light_kernel}", "--to", "onnx", "--max-length", "8", "--out", "{root}/x"],
      "convolution kernel 15 is longer than the longest input (8 tokens)"),
 ]
