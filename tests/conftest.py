@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
-def run_cli(*args: str, env: dict | None = None):
-    """Run `python -m liteformer ARGS` in a fresh process; returns CompletedProcess."""
+def run_cli(*args: str, env: dict | None = None, input: str | None = None):
+    """Run `python -m liteformer ARGS` in a fresh process (``input``: its stdin); returns CompletedProcess."""
     import subprocess
     e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "liteformer", *args], capture_output=True, text=True,
-                          env=e, cwd=ROOT, timeout=600)
+                          env=e, cwd=ROOT, timeout=600, input=input)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def bench_task(cands: list[Candidate]) -> str:
 
 
 DEFAULT_DATA = {"text-classification": "sst2:test", "translation": "multi30k:test", "speech-recognition": "fsdd:test",
-                "summarization": "dialogsum:test"}
+                "summarization": "dialogsum:test", "dialogue": "dialogsum:test"}
 
 
 @dataclass

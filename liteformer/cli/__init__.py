@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from liteformer.cli.chat import add_parser as add_chat_parser
+from liteformer.cli.chat import cmd_chat
 from liteformer.cli.compress import add_parsers as add_compress_parsers
 from liteformer.cli.compress import cmd_factorize, cmd_prune
 from liteformer.cli.export import cmd_export, cmd_quantize, cmd_run
@@ -18,7 +20,8 @@ from liteformer.errors import LiteformerError
 from liteformer.options import OptionError, add_flags, from_values
 from liteformer.verbs import ExportStep
 
-TRAINABLE = ["text-classification", "translation", "speech-recognition", "summarization"]  # finetune/distill --task
+# --task of finetune and distill
+TRAINABLE = ["text-classification", "translation", "speech-recognition", "summarization", "dialogue"]
 
 EPILOG = """examples:
   liteformer demo                                   the main job on bundled data: fine-tune a teacher, distill a
@@ -195,6 +198,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_pos_int, default=2, help="runtime threads (default 2)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    add_chat_parser(sub)
     p = sub.add_parser("bench", help="accuracy, latency, size and memory of candidates in their own runtimes",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Benchmark candidates side by side: each runs in its own runtime in a "
@@ -386,7 +390,7 @@ def cmd_finetune(a: argparse.Namespace) -> int:
         torch.set_num_threads(a.threads)
     cfg = _train_config(a)
     cfg.validate()
-    if a.task in ("translation", "summarization"):
+    if a.task in ("translation", "summarization", "dialogue"):
         return _finetune_translation(a, cfg)
     if a.task == "speech-recognition":
         from liteformer.cli.speech import finetune_speech
@@ -416,6 +420,8 @@ def _finetune_translation(a: argparse.Namespace, cfg) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         if a.task == "summarization":
             best = f", best dev ROUGE-L {result.best.rougeL:.2f}" if result.best else ""
+        elif a.task == "dialogue":
+            best = f", best dev perplexity {result.best.perplexity:.2f}" if result.best else ""
         else:
             best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
         print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
@@ -596,7 +602,7 @@ def _check_outputs(a: argparse.Namespace) -> None:
 COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
             "export": cmd_export, "quantize": cmd_quantize, "run": cmd_run,
             "prune": cmd_prune, "factorize": cmd_factorize, "bench": cmd_bench,
-            "select": cmd_select, "demo": cmd_demo}
+            "select": cmd_select, "demo": cmd_demo, "chat": cmd_chat}
 
 
 def main(argv: list[str] | None = None) -> int:

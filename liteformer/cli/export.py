@@ -31,6 +31,10 @@ def verify_inputs(a: argparse.Namespace, loaded, n: int):
         from liteformer.data.dialogsum import SummaryDataset, read_summaries
         d = read_summaries(a.verify_data or "dialogsum:dev")
         return SummaryDataset(d.sources[:n], d.targets[:n], d.path, d.references[:n])
+    if loaded.task == "dialogue":
+        from liteformer.data.dialogsum import TurnDataset, read_turns
+        d = read_turns(a.verify_data or "dialogsum:dev")
+        return TurnDataset(d.sources[:n], d.targets[:n], d.path, d.dialogue[:n])
     if loaded.is_generator:
         from liteformer.data.parallel import ParallelDataset, read_parallel
         d = read_parallel(a.verify_data or "multi30k:val")

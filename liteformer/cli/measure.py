@@ -27,7 +27,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         from liteformer.runtimes.bundle import read_sidecar
         runtimes.detect(model)  # an unknown file type or a lone artifact: one line
         task = read_sidecar(model).get("task")
-        if task in ("translation", "summarization"):
+        if task in ("translation", "summarization", "dialogue"):
             return _eval_translation_bundle(a, model, task)
         if task == "speech-recognition":
             from liteformer.cli.speech import eval_speech_bundle
@@ -57,11 +57,14 @@ def _eval_translation(a: argparse.Namespace, loaded) -> int:
     from liteformer.options import from_values
     from liteformer.tasks.translation import evaluate
     L = min(128, loaded.model.config.max_positions)
-    if loaded.task == "summarization":  # the summaries' length defaults unless a flag says otherwise
-        from liteformer.tasks import summarization as summ
-        evaluate = summ.evaluate
+    if loaded.task in ("summarization", "dialogue"):  # the task's length defaults unless a flag says otherwise
+        import importlib
+
+        from liteformer import tasks
+        mod = importlib.import_module(tasks.TASKS[loaded.task])
+        evaluate = mod.evaluate
         given = {k: getattr(a, k) for k, v in GENERATION_FLAG_DEFAULTS.items() if getattr(a, k, v) != v}
-        cfg = summ.generation_config(L, **given)
+        cfg = mod.generation_config(L, **given)
     else:
         cfg = from_values(GenerationConfig, vars(a), max_target=L)
     report = evaluate(loaded.model, loaded.tokenizer, a.data, cfg, batch_size=a.batch_size,
@@ -80,6 +83,8 @@ def _eval_translation_bundle(a: argparse.Namespace, model: Path, task: str = "tr
     from liteformer.tasks.translation import evaluate_bundle
     if task == "summarization":
         from liteformer.tasks.summarization import evaluate_bundle
+    elif task == "dialogue":
+        from liteformer.tasks.dialogue import evaluate_bundle
     if getattr(a, "beam", 1) != 1:
         print("note: a bundle decodes greedily (the phone loop); --beam applies to model folders", file=sys.stderr)
     report = evaluate_bundle(model, a.data, a.max_length, a.threads or 2, progress=sys.stderr.isatty())

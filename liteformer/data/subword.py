@@ -47,15 +47,17 @@ class SubwordTokenizer:
     def vocab_size(self) -> int:
         return self.tok.get_vocab_size()
 
-    def encode(self, texts: Sequence[str], max_length: int) -> Pieces:
-        """Piece ids + ``</s>``; a text longer than ``max_length`` keeps its first pieces and ``</s>``."""
+    def encode(self, texts: Sequence[str], max_length: int, keep: str = "start") -> Pieces:
+        """Piece ids + ``</s>``; a text longer than ``max_length`` keeps its first pieces and ``</s>``
+        (``keep="end"``: its last pieces — a dialogue context keeps its most recent turns)."""
         if max_length < 2:
             raise LiteformerError(f"max_length must be >= 2, got {max_length}")
         out, cut = [], 0
         for enc in self.tok.encode_batch(list(texts), add_special_tokens=False):
             ids = enc.ids
             if len(ids) + 1 > max_length:
-                ids, cut = ids[: max_length - 1], cut + 1
+                ids = ids[len(ids) - max_length + 1:] if keep == "end" else ids[: max_length - 1]
+                cut += 1
             out.append([*ids, EOS])
         return Pieces(out, cut)
 

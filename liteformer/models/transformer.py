@@ -35,7 +35,7 @@ from liteformer.models.light import (
     validate_light,
 )
 
-GENERATION_TASKS = ("", "translation", "summarization")
+GENERATION_TASKS = ("", "translation", "summarization", "dialogue")
 ACTIVATIONS = {"gelu": nn.GELU, "gelu_new": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU}
 POOLERS = ("tanh", "relu", "none")
 POSITIONS = ("learned", "sinusoidal")

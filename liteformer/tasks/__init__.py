@@ -36,7 +36,8 @@ How the next tasks plug in, without touching ``compress/`` or ``bench/``:
   through the same worker (``fixed_timing = False``: no padded-length timing). ``verify`` compares
   greedy tokens and first-step logits (fp32) or BLEU (quantized). Summarization
   (``summarization.py``, registered: DialogSum data with every reference, ROUGE, summary lengths)
-  reuses it with its own data, generation defaults and metric; dialogue will too.
+  reuses it with its own data, generation defaults and metric, as does dialogue (``dialogue.py``:
+  next-turn pairs, contexts cut from the left, perplexity, BLEU-2, ROUGE-L, distinct-n).
 - **Speech recognition** (``speech.py``, registered): ``read`` gives clips with transcripts (16 kHz
   audio); the model computes its log-mel features itself, so a bundle takes raw audio (padded to a
   length it takes, masked); training goes through ``train/speech.py`` (CTC, synthesized digit
@@ -57,7 +58,8 @@ from liteformer.errors import LiteformerError
 
 # task name -> module holding ``TASK``
 TASKS = {"text-classification": "liteformer.tasks.classification", "translation": "liteformer.tasks.translation",
-         "speech-recognition": "liteformer.tasks.speech", "summarization": "liteformer.tasks.summarization"}
+         "speech-recognition": "liteformer.tasks.speech", "summarization": "liteformer.tasks.summarization",
+         "dialogue": "liteformer.tasks.dialogue"}
 DEFAULT = "text-classification"
 
 

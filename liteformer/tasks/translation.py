@@ -239,11 +239,12 @@ def _first_steps(runner, model, ids: list[int], reference: list[int], L: int) ->
 
 @torch.no_grad()
 def verify(runner, model, tokenizer, texts, max_length: int, quantized: bool = False, quality=None,
-           cfg: GenerationConfig | None = None) -> dict:
+           cfg: GenerationConfig | None = None, keep: str = "start") -> dict:
     """An exported generation bundle against its PyTorch source on real sentences (``texts``: source
     strings, or a ``ParallelDataset`` whose targets serve as references), through the runtime loop.
     ``quality``: (name, hypotheses × dataset → score, allowed drop) of a quantized bundle (default
-    sacreBLEU within 0.5); ``cfg``: the generation settings (default the bundle's). Raises
+    sacreBLEU within 0.5); ``cfg``: the generation settings (default the bundle's); ``keep``: which end of
+    a long source stays (``"end"``: a dialogue context's most recent turns). Raises
     LiteformerError naming the first diverging sentence; returns what it measured."""
     refs, data = None, texts
     if isinstance(texts, ParallelDataset):
@@ -257,7 +258,7 @@ def verify(runner, model, tokenizer, texts, max_length: int, quantized: bool = F
                               "(paired verification data)")
     model.eval()
     cfg = cfg or runtime_config(runner)
-    enc = tokenizer.encode(texts, max_length)
+    enc = tokenizer.encode(texts, max_length, keep=keep)
     calls = model_calls(model, cfg.max_target)
     same, worst, first_bad = 0, 0.0, None
     got, want = [], []

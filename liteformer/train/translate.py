@@ -55,6 +55,9 @@ def read_pairs(spec, task: str = "translation") -> ParallelDataset:
     if task == "summarization":
         from liteformer.data.dialogsum import read_summaries
         return read_summaries(spec)
+    if task == "dialogue":
+        from liteformer.data.dialogsum import read_turns
+        return read_turns(spec)
     return read_parallel(spec)
 
 
@@ -94,7 +97,8 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
     cfg.validate()
     info = init_from_env()
     max_length = cfg.max_length or prep.model.config.max_positions
-    src = prep.tokenizer.encode(prep.train.sources, max_length)
+    task = prep.model.config.task or "translation"
+    src = prep.tokenizer.encode(prep.train.sources, max_length, keep="end" if task == "dialogue" else "start")
     tgt = prep.tokenizer.encode(prep.train.targets, max_length)
     if (src.truncated or tgt.truncated) and info.main:
         print(f"warning: {src.truncated} sources and {tgt.truncated} targets were longer than {max_length} tokens "
@@ -126,7 +130,6 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
     def weight(global_idx):  # the global batch's target tokens (</s> included)
         return float(sum(len(tgt.ids[i]) for i in global_idx.tolist()))
 
-    task = prep.model.config.task or "translation"
     dev = None
     if prep.dev is not None:
         dev = copy.copy(prep.dev)  # the first dev_sentences (a summary split keeps its reference lists)
@@ -138,13 +141,20 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
         from liteformer.tasks import summarization as summ
         gen, evaluate_dev, pick, rebuild = (summ.generation_config(L, beam=1), summ.evaluate, lambda r: r.rougeL,
                                             lambda d: summ.RougeReport(**d))
+    elif task == "dialogue":  # best by the dev references' perplexity (lower is better)
+        from liteformer.tasks import dialogue as dlg
+        gen, evaluate_dev, rebuild = dlg.generation_config(L), dlg.evaluate, lambda d: dlg.DialogueReport(**d)
+
+        def pick(r):
+            return -(r.perplexity if r.perplexity is not None else float("inf"))
     else:
         gen, evaluate_dev, pick, rebuild = GenerationConfig(beam=1, max_target=L), evaluate, lambda r: r.bleu, (
             lambda d: BleuReport(**d))
     objective = Objective(
         loss, weight, (lambda m: evaluate_dev(m, prep.tokenizer, dev, gen, max_length=max_length)) if dev else None,
         pick, lambda m, folder: save_model(m, prep.tokenizer, folder), rebuild,
-        metric="dev_rougeL" if task == "summarization" else "dev_bleu")
+        metric={"summarization": "dev_rougeL", "dialogue": "dev_perplexity"}.get(task, "dev_bleu"),
+        value=(lambda r: r.perplexity) if task == "dialogue" else None)
     result = train_loop(prep.model, batches, objective, cfg, out, progress, info, resume=resume)
     publish(out, {"task": task, "config": cfg.__dict__, "translation": tcfg.__dict__, **(record or {}),
                   **result.to_dict(),
