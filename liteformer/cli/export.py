@@ -144,7 +144,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     if runtime == "torch" and _is_seq2seq(path):
         return _translate(a, path)
     runner = runtimes.load(runtime, path, None, a.threads)
-    if getattr(runner, "task", None) == "translation":
+    if getattr(runner, "task", None) in ("translation", "summarization", "dialogue"):
         return _translate_bundle(a, runner, runtime)
     cfg = runner.describe().get("config") or {}
     enc = runner.tokenizer.encode(a.text, default_max_length(cfg.get("max_positions", DEFAULT_MAX_LENGTH)))
@@ -195,6 +195,14 @@ def runtimes_load(runtime: str, path: Path, threads: int):
     return runtimes.load(runtime, path, None, threads)
 
 
+OUTPUT_KEY = {"summarization": "summary", "dialogue": "response"}  # run --json: the output's name per task
+
+
+def as_turn(text: str) -> str:
+    """A typed line as a dialogue context: the user's turn, then the model's speaker tag."""
+    return f"#Person1#: {text}\n#Person2#:"
+
+
 def _is_seq2seq(path: Path) -> bool:
     from liteformer.models.checkpoint import architecture, read_config, resolve_model
     return architecture(read_config(resolve_model(path))).__name__ == "TransformerForSeq2SeqLM"
@@ -208,10 +216,18 @@ def _translate(a: argparse.Namespace, path: Path) -> int:
     from liteformer.tasks.translation import translate
     torch.set_num_threads(a.threads)
     loaded = load_model(path)
-    cfg = GenerationConfig(beam=5, max_target=min(128, loaded.model.config.max_positions))
-    outputs = translate(loaded.model, loaded.tokenizer, a.text, cfg)
+    L = min(128, loaded.model.config.max_positions)
+    if loaded.task == "summarization":
+        from liteformer.tasks.summarization import summarize
+        outputs = summarize(loaded.model, loaded.tokenizer, a.text)
+    elif loaded.task == "dialogue":  # the text is the user's turn; the model answers it
+        from liteformer.tasks.dialogue import respond
+        outputs = respond(loaded.model, loaded.tokenizer, [as_turn(t) for t in a.text])
+    else:
+        outputs = translate(loaded.model, loaded.tokenizer, a.text, GenerationConfig(beam=5, max_target=L))
     if a.json:
-        print(json.dumps({"model": str(path), "results": [{"text": t, "translation": o}
+        key = OUTPUT_KEY.get(loaded.task, "translation")
+        print(json.dumps({"model": str(path), "results": [{"text": t, key: o}
                                                           for t, o in zip(a.text, outputs, strict=True)]}, indent=2))
     else:
         for o in outputs:
@@ -220,13 +236,28 @@ def _translate(a: argparse.Namespace, path: Path) -> int:
 
 
 def _translate_bundle(a: argparse.Namespace, runner, runtime: str) -> int:
-    """Translate ``--text`` with a generation bundle in its runtime: greedy, batch 1, the app's loop."""
+    """Translate (summarize, answer) ``--text`` with a generation bundle in its runtime: greedy, batch 1,
+    the app's loop with the task's length settings."""
     from liteformer.data.parallel import ParallelDataset
     from liteformer.tasks.translation import encode_pairs, run_sentence
-    _, enc = encode_pairs(runner, ParallelDataset(list(a.text), list(a.text), "--text"), what="bundle")
-    outputs = [runner.tokenizer.decode(run_sentence(runner, ids).ids) for ids in enc.ids]
+    cfg = None
+    texts = list(a.text)
+    if runner.task == "summarization":
+        from liteformer.tasks.summarization import runtime_config
+        cfg = runtime_config(runner)
+    elif runner.task == "dialogue":
+        from liteformer.tasks.dialogue import runtime_config
+        cfg, texts = runtime_config(runner), [as_turn(t) for t in texts]
+    keep = "end" if runner.task == "dialogue" else "start"
+    if keep == "end":
+        from liteformer.tasks.dialogue import encode_contexts
+        enc = encode_contexts(runner.tokenizer, texts, int(runner.meta.get("max_length") or 128))
+    else:
+        _, enc = encode_pairs(runner, ParallelDataset(texts, texts, "--text"), what="bundle")
+    outputs = [runner.tokenizer.decode(run_sentence(runner, ids, cfg).ids) for ids in enc.ids]
     if a.json:
-        print(json.dumps({"runtime": runtime, "results": [{"text": t, "translation": o}
+        key = OUTPUT_KEY.get(runner.task, "translation")
+        print(json.dumps({"runtime": runtime, "results": [{"text": t, key: o}
                                                           for t, o in zip(a.text, outputs, strict=True)]}, indent=2))
     else:
         for o in outputs:

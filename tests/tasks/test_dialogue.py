@@ -61,6 +61,8 @@ def test_cli_exports_and_chats(talker, tmp_path):
     for target in (talker, tmp_path / "b"):
         r = run_cli("chat", str(target), input="Hello, how are you?\n/reset\nWhere is the bank?\n/quit\nignored\n")
         assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r.stderr[-2000:]
+        r = run_cli("run", str(target), "--text", "Hello there", "--json")  # a typed turn, answered
+        assert r.returncode == 0 and "response" in json.loads(r.stdout)["results"][0], r.stderr[-2000:]
 
 
 def test_cli_trains_a_dialogue_model(tmp_path):
