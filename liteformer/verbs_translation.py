@@ -31,7 +31,7 @@ def cut_student(teacher, train, config: str, init_from_teacher: bool, progress: 
     """A student of ``config`` (a JSON of TransformerConfig fields) on the teacher's vocabulary, its
     weights cut from the teacher's when ``init_from_teacher``; (Prepared, notes)."""
     from liteformer.train.translate import prepare
-    prep = prepare(train, config, tokenizer=str(teacher.path), seed=seed)
+    prep = prepare(train, config, tokenizer=str(teacher.path), seed=seed, task=teacher.task)
     notes = {}
     if init_from_teacher:
         from liteformer.compress.distill.student import cut_seq2seq_student_

@@ -418,23 +418,27 @@ def _finetune_translation(a: argparse.Namespace, cfg) -> int:
                    task=a.task)
     result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume)
     if int(os.environ.get("RANK", "0")) == 0:
-        if a.task == "summarization":
-            best = f", best dev ROUGE-L {result.best.rougeL:.2f}" if result.best else ""
-        elif a.task == "dialogue":
-            best = f", best dev perplexity {result.best.perplexity:.2f}" if result.best else ""
-        else:
-            best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
-        print(f"trained {result.steps} steps in {result.seconds:.0f} s{best}; model in {a.out}")
+        print(f"trained {result.steps} steps in {result.seconds:.0f} s{_best(a.task, result)}; model in {a.out}")
     return 0
+
+
+def _best(task: str, result) -> str:
+    """``, best dev METRIC X`` of an encoder-decoder's training (empty without a dev split)."""
+    if result.best is None:
+        return ""
+    if task == "summarization":
+        return f", best dev ROUGE-L {result.best.rougeL:.2f}"
+    if task == "dialogue":
+        return f", best dev perplexity {result.best.perplexity:.2f}"
+    return f", best dev sacreBLEU {result.best.bleu:.2f}"
 
 
 def _distill_translation(a: argparse.Namespace) -> int:
     import torch
 
-    from liteformer.data.parallel import read_parallel
     from liteformer.models.checkpoint import load_model
     from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import Prepared
+    from liteformer.train.translate import Prepared, read_pairs
     from liteformer.verbs_translation import Seq2SeqDistill, cut_student, distill_translation
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -457,8 +461,10 @@ def _distill_translation(a: argparse.Namespace) -> int:
     teacher = load_model(a.teacher)
     if not teacher.model.config.num_decoder_layers:
         raise LiteformerError(f"{a.teacher}: not a translation model (no decoder)")
-    train = read_parallel(a.train)
-    dev = read_parallel(a.dev) if a.dev else None
+    if teacher.task != (a.task or "translation"):
+        raise LiteformerError(f"{a.teacher}: a {teacher.task} model; --task {a.task} needs a {a.task} teacher")
+    train = read_pairs(a.train, teacher.task)
+    dev = read_pairs(a.dev, teacher.task) if a.dev else None
     notes = {}
     if a.student_config:
         prep, notes = cut_student(teacher, train, a.student_config, a.student_init_from_teacher,
@@ -479,8 +485,8 @@ def _distill_translation(a: argparse.Namespace) -> int:
     result = distill_translation(teacher, prep, a.out, cfg, tcfg, sd, a.kd_targets, progress=sys.stderr.isatty(),
                                  resume=a.resume, notes=notes)
     if int(os.environ.get("RANK", "0")) == 0:
-        best = f", best dev sacreBLEU {result.best.bleu:.2f}" if result.best else ""
-        print(f"distilled ({a.kd}-level) {result.steps} steps in {result.seconds:.0f} s{best}; student in {a.out}")
+        print(f"distilled ({a.kd}-level) {result.steps} steps in {result.seconds:.0f} s{_best(a.task, result)}; "
+              f"student in {a.out}")
     return 0
 
 
@@ -564,7 +570,7 @@ def quick(recipe, out: Path):
 
 def cmd_distill(a: argparse.Namespace) -> int:
     import torch
-    if a.task == "translation":
+    if a.task in ("translation", "summarization", "dialogue"):
         return _distill_translation(a)
     if a.task == "speech-recognition":
         from liteformer.cli.speech import distill_speech

@@ -115,14 +115,15 @@ def warn_truncated(cut: int, total: int, max_length: int) -> None:
 
 @torch.no_grad()
 def translate(model, tokenizer, texts: list[str], cfg: GenerationConfig | None = None, batch_size: int = 32,
-              max_length: int | None = None, progress: bool = False) -> list[str]:
-    """Detokenized outputs of ``model`` for ``texts`` (batched by length; order kept)."""
+              max_length: int | None = None, progress: bool = False, keep: str = "start") -> list[str]:
+    """Detokenized outputs of ``model`` for ``texts`` (batched by length; order kept; ``keep="end"``: a
+    long text keeps its last pieces, as a dialogue context does)."""
     cfg = cfg or GenerationConfig(max_target=min(128, model.config.max_positions))
     if cfg.max_target > model.config.max_positions:
         raise LiteformerError(f"max_target {cfg.max_target} exceeds the model's {model.config.max_positions} "
                               "positions")
     max_length = max_length or model.config.max_positions
-    enc = tokenizer.encode(texts, max_length)
+    enc = tokenizer.encode(texts, max_length, keep=keep)
     warn_truncated(enc.truncated, len(texts), max_length)
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(enc.ids[i]))

@@ -175,12 +175,13 @@ def teacher_targets(teacher, tokenizer, sources: list[str], cache: str | Path, c
         return cached
     info = init_from_env()  # under torchrun the first process generates, the others wait and read
     if info.main:
-        cfg = cfg or GenerationConfig(beam=5, max_target=min(128, teacher.config.max_positions))
+        cfg = cfg or kd_generation(teacher)
         was = next(teacher.parameters()).device
         teacher.to(info.device)
         try:
             outputs = translate(teacher, tokenizer, sources, cfg, progress=progress,
-                                batch_size=batch_size or (256 if info.device.type == "cuda" else 32))
+                                batch_size=batch_size or (256 if info.device.type == "cuda" else 32),
+                                keep="end" if teacher.config.task == "dialogue" else "start")
         finally:
             teacher.to(was)
         outputs = [o if o.strip() else "." for o in outputs]  # an empty output still needs a target line
@@ -190,6 +191,16 @@ def teacher_targets(teacher, tokenizer, sources: list[str], cache: str | Path, c
     if lines is None:
         raise LiteformerError(f"{cache}: the teacher's outputs were not written")
     return lines
+
+
+def kd_generation(teacher) -> GenerationConfig:
+    """The teacher's search for sequence-level KD: beam 5 (translation), or its task's own settings
+    with beam 4 (summaries: 5-100 tokens; dialogue turns: up to 40)."""
+    L = min(128, teacher.config.max_positions)
+    if teacher.config.task in ("summarization", "dialogue"):
+        import importlib
+        return importlib.import_module(f"liteformer.tasks.{teacher.config.task}").generation_config(L, beam=4)
+    return GenerationConfig(beam=5, max_target=L)
 
 
 def _cached_lines(cache: Path, n: int) -> list[str] | None:

@@ -76,3 +76,21 @@ def test_cli_trains_a_dialogue_model(tmp_path):
     assert "lost their oldest turns" in r.stderr or "truncated" in r.stderr  # 64 positions: long contexts cut
     record = json.loads((tmp_path / "m" / "training.json").read_text())
     assert record["task"] == "dialogue" and "dev_perplexity" in record["history"][-1]
+
+
+def test_cli_distills_a_dialogue_student(talker, tmp_path):
+    from liteformer.data.text import BUNDLED
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join((BUNDLED / "dialogsum" / "train.jsonl").read_text().splitlines(keepends=True)[:3]))
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"hidden_size": 16, "num_layers": 1, "num_heads": 2, "ffn_dim": 32,
+                               "num_decoder_layers": 1, "max_positions": 64, "dropout": 0.0}))
+    common = ["--student-config", str(cfg), "--train", str(few), "--dev", str(few), "--dev-sentences", "4",
+              "--max-steps", "2", "--eval-every", "2", "--max-tokens", "2000"]
+    r = run_cli("distill", "--task", "dialogue", "--teacher", str(talker), "--kd", "both", *common,
+                "--out", str(tmp_path / "s"))
+    assert r.returncode == 0 and "best dev perplexity" in r.stdout, r.stderr[-2000:]
+    assert load_model(tmp_path / "s").task == "dialogue"
+    assert len((tmp_path / "s.kd-targets.txt").read_text().splitlines()) == len(read_turns(str(few)))
+    r = run_cli("distill", "--task", "summarization", "--teacher", str(talker), *common, "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "a dialogue model; --task summarization needs a summarization teacher" in r.stderr
