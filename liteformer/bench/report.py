@@ -47,6 +47,8 @@ SUMMARY_COLUMNS = [  # a summarization bench: ROUGE-L (first reference) as quali
     ("+MB", "rss_increase_mb", "{:.0f}"), ("× smaller", "x_smaller", "{:.2f}"),
     ("× faster", "x_faster", "{:.2f}"), ("% ROUGE-L", "pct_quality", "{:.1f}"),
 ]
+DIALOGUE_COLUMNS = [("BLEU-2", "bleu2", "{:.2f}") if k == "rouge1" else ("dist-2", "distinct2", "{:.3f}")
+                    if k == "rouge2" else (h, k, f) for h, k, f in SUMMARY_COLUMNS]  # a dialogue bench
 METRIC_NAMES = {"accuracy": "accuracy", "bleu": "sacreBLEU", "wer": "WER (%)", "rougeL": "ROUGE-L"}
 RUNTIME_COLOURS = {"torch": "tab:gray", "onnx": "tab:blue", "litert": "tab:green", "executorch": "tab:orange",
                    "whisper": "tab:purple"}
@@ -54,6 +56,8 @@ SCALE = {"size_bytes": 1e-6, "parameters": 1e-6, "macs_mean_length": 1e-9}
 
 
 def columns(result: BenchResult) -> list[tuple[str, str, str]]:
+    if result.metric == "rougeL" and any(c.scores and "bleu2" in c.scores for c in result.candidates):
+        return DIALOGUE_COLUMNS
     return {"accuracy": COLUMNS, "wer": SPEECH_COLUMNS, "rougeL": SUMMARY_COLUMNS}.get(result.metric,
                                                                                       GENERATION_COLUMNS)
 
@@ -61,7 +65,8 @@ def columns(result: BenchResult) -> list[tuple[str, str, str]]:
 def _cell(c: CandidateResult, key: str, fmt: str) -> str:
     if key == "runtime":
         return c.label
-    v = (c.scores or {}).get(key) if key in ("chrf", "cer", "exact", "rouge1", "rouge2") else getattr(c, key)
+    scored = ("chrf", "cer", "exact", "rouge1", "rouge2", "bleu2", "distinct2")  # from the task's report
+    v = (c.scores or {}).get(key) if key in scored else getattr(c, key)
     if v is None:
         return "–"
     return fmt.format(v * SCALE.get(key, 1))
@@ -105,7 +110,10 @@ def settings_line(result: BenchResult) -> str:
                    "RTF = processing time / audio duration; WER/CER of the artifact's own transcripts"}.get(
         result.metric, f"latency per sentence: encode + greedy decode to the model's own output length ({n} "
                        "sentences/rep); sacreBLEU of the artifact's own outputs")
-    if result.metric == "rougeL":
+    if columns(result) is DIALOGUE_COLUMNS:
+        what = (f"latency per turn: encode the context + greedy decode of the response ({n} turns/rep); ROUGE-L, "
+                "BLEU-2 and distinct-2 of the artifact's own responses")
+    elif result.metric == "rougeL":
         what = (f"latency per summary: encode + greedy decode with the summaries' length settings ({n} inputs/rep); "
                 "ROUGE (stemmed, F, first reference) of the artifact's own summaries")
     return (f"data {s['data']} · batch 1 · {s['threads']} threads · {s['reps']} fresh-process repetitions "

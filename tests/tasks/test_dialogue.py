@@ -94,3 +94,15 @@ def test_cli_distills_a_dialogue_student(talker, tmp_path):
     assert len((tmp_path / "s.kd-targets.txt").read_text().splitlines()) == len(read_turns(str(few)))
     r = run_cli("distill", "--task", "summarization", "--teacher", str(talker), *common, "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "a dialogue model; --task summarization needs a summarization teacher" in r.stderr
+
+
+def test_dialogue_bench_columns():
+    from liteformer.bench.report import DIALOGUE_COLUMNS, SUMMARY_COLUMNS, columns
+    from liteformer.bench.result import BenchResult, CandidateResult
+    cand = lambda scores: CandidateResult(name="m", path="m", runtime="onnx", ok=True, metric="rougeL",  # noqa: E731
+                                          quality=1.0, scores=scores)
+    dialogue = BenchResult(candidates=[cand({"bleu2": 1.0, "distinct2": 0.5, "rougeL": 1.0})], settings={}, machine={},
+                           baseline="m")
+    assert columns(dialogue) is DIALOGUE_COLUMNS and ("BLEU-2", "bleu2", "{:.2f}") in DIALOGUE_COLUMNS
+    assert columns(BenchResult(candidates=[cand({"rouge1": 1.0})], settings={}, machine={}, baseline="m")) is \
+        SUMMARY_COLUMNS
