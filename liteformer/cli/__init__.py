@@ -409,13 +409,17 @@ def cmd_finetune(a: argparse.Namespace) -> int:
 def _finetune_translation(a: argparse.Namespace, cfg) -> int:
     from liteformer.train.config import TranslationConfig
     from liteformer.train.translate import prepare, train_translation
-    if a.base or not a.model_config:
-        raise LiteformerError(f"--task {a.task} trains from scratch: give --model-config (a JSON with "
-                              "num_decoder_layers > 0), not --base")
+    if bool(a.base) == bool(a.model_config):
+        raise LiteformerError(f"--task {a.task} needs --model-config (a JSON with num_decoder_layers > 0: from "
+                              "scratch) or --base (an encoder-decoder, e.g. one pre-trained on denoise:TEXTS)")
     tcfg = from_values(TranslationConfig, vars(a))
     tcfg.validate()
-    prep = prepare(a.train, a.model_config, a.vocab_size, a.tokenizer, a.dev, seed=a.seed, subword=a.subword,
-                   task=a.task)
+    if a.base:
+        from liteformer.train.translate import from_base
+        prep = from_base(a.base, a.train, a.dev, task=a.task)
+    else:
+        prep = prepare(a.train, a.model_config, a.vocab_size, a.tokenizer, a.dev, seed=a.seed, subword=a.subword,
+                       task=a.task)
     result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {result.steps} steps in {result.seconds:.0f} s{_best(a.task, result)}; model in {a.out}")

@@ -86,6 +86,17 @@ def prepare(train: str | ParallelDataset, model_config: str, vocab_size: int | N
     return Prepared(TransformerForSeq2SeqLM(cfg), tok, train_ds, dev_ds)
 
 
+def from_base(base: str, train, dev=None, task: str = "translation") -> Prepared:
+    """Start from a trained encoder-decoder (its weights and vocabulary; e.g. denoising pre-training),
+    now for ``task``."""
+    from liteformer.models.checkpoint import load_model
+    loaded = load_model(base)
+    if not loaded.is_generator:
+        raise LiteformerError(f"{base}: not an encoder-decoder (no decoder layers); --base of --task {task} needs one")
+    loaded.model.config.task = "" if task == "translation" else task
+    return Prepared(loaded.model, loaded.tokenizer, read_pairs(train, task), read_pairs(dev, task) if dev else None)
+
+
 def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: TranslationConfig | None = None,
                       progress: bool = True, resume: bool = False, teacher: TransformerForSeq2SeqLM | None = None,
                       alpha: float = 0.5, temperature: float = 1.0, record: dict | None = None) -> TrainResult:
