@@ -4,8 +4,8 @@ each text, spans of words (lengths drawn from Poisson(λ = 3), at least one word
 piece that plain text never produces — until about 30 % of the words are masked; the model learns to
 write the original text back. A pure function of (texts, seed, copy): the same pairs every run.
 
-As a training split: ``denoise:FILE`` (one text a line, plain or gzip) or ``denoise:FILE,copies=N``
-(N differently masked copies of every line), wherever sentence pairs are read.
+As a training split of ``finetune``/``distill`` of an encoder-decoder: ``denoise:FILE`` (one text a
+line, plain or gzip) or ``denoise:FILE,copies=N`` (N differently masked copies of every line).
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ A split is given as
 - one ``.tsv``/``.csv``/``.jsonl`` file with ``source`` and ``target`` columns (other names with
   ``source_column``/``target_column``);
 - a bundled name, ``multi30k:train`` / ``multi30k:val`` / ``multi30k:test`` (EN→DE; see
-  ``liteformer/data/bundled/multi30k/README.md``);
-- ``denoise:FILE[,copies=N]``: denoising pre-training pairs of a text file's lines (``data/denoise.py``).
+  ``liteformer/data/bundled/multi30k/README.md``).
 
 Misaligned files, an empty sentence on either side, and text that is not UTF-8 are refused with
 one line naming the file and the line.
@@ -79,9 +78,6 @@ def read_parallel(spec: str | ParallelDataset, source_column: str = "source",
     """Read a split of sentence pairs (see the module docstring); a split already read passes through."""
     if isinstance(spec, ParallelDataset):
         return spec
-    if str(spec).startswith("denoise:") and not Path(str(spec)).exists():  # pre-training pairs from plain text
-        from liteformer.data.denoise import read_denoising
-        return read_denoising(str(spec))
     where = resolve_pair(str(spec))
     if isinstance(where, tuple):
         src, tgt = (_lines(p) for p in where)

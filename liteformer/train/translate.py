@@ -51,7 +51,12 @@ class Prepared:
 
 
 def read_pairs(spec, task: str = "translation") -> ParallelDataset:
-    """A split of an encoder-decoder task: sentence pairs, or dialogue → summary pairs (every reference)."""
+    """A split of an encoder-decoder task: sentence pairs (``denoise:FILE[,copies=N]``: denoising
+    pre-training pairs of a text file's lines), dialogue → summary pairs (every reference), or context →
+    next turn pairs."""
+    if isinstance(spec, str) and spec.startswith("denoise:") and not Path(spec).exists():
+        from liteformer.data.denoise import read_denoising
+        return read_denoising(spec)
     if task == "summarization":
         from liteformer.data.dialogsum import read_summaries
         return read_summaries(spec)

@@ -6,8 +6,8 @@ import random
 import pytest
 
 from liteformer.data.denoise import MASK, denoising_pairs, infill
-from liteformer.data.parallel import read_parallel
 from liteformer.errors import LiteformerError
+from liteformer.train.translate import read_pairs as read_parallel
 from tests.conftest import run_cli
 
 TEXT = " ".join(f"w{i}" for i in range(40))
