@@ -164,7 +164,7 @@ def keep_frames(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tenso
     return attention_mask.to(dtype)[:, :, None]
 
 
-def validate_light(cfg) -> None:  # cfg: TransformerConfig (not imported: transformer.py imports this file)
+def validate_light(cfg) -> None:  # cfg: TransformerConfig (not imported: config.py imports this file)
     """The light switches' one-line errors (called from ``TransformerConfig.validate``)."""
     H = cfg.hidden_size
     if cfg.norm not in NORMS:
