@@ -423,6 +423,8 @@ CASES += [
                         f"{{root}}/ds-{name}.jsonl", "--out", "{root}/x"], msg)
       for name, msg in (("noturns", "the dialogue has no turns"), ("nosummary", "no 'summary'"),
                         ("garbage", "neither JSON nor a Python dict literal"), ("latin", "not UTF-8"))],
+    ("chat-missing", ["chat", "{m_missing}"], "no such model folder or bundle"),
+    ("chat-translation", ["chat", "{nmt}"], "a translation model; chat needs a dialogue model"),
     ("light-kernel-bucket", ["export", "{light_kernel}", "--to", "onnx", "--max-length", "8", "--out", "{root}/x"],
      "convolution kernel 15 is longer than the longest input (8 tokens)"),
 ]

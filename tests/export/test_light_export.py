@@ -48,9 +48,11 @@ def test_own_format_round_trip(light_folder):
     assert describe(light_folder)["light_blocks"] == want
 
 
-@pytest.mark.parametrize("target", ["onnx", "executorch", "litert"])
-def test_light_export_verifies_in_each_runtime(light_folder, target, tmp_path):
-    lm = load_model(light_folder)
+@pytest.mark.parametrize(("shape", "target"), [
+    ("lsra", "onnx"), ("lsra", "executorch"), ("lsra", "litert"), ("mobilebert", "onnx"),
+    *[pytest.param("mobilebert", t, marks=pytest.mark.slow) for t in ("executorch", "litert")]])
+def test_light_export_verifies_in_each_runtime(light_folders, shape, target, tmp_path):
+    lm = load_model(light_folders[shape])
     out = tmp_path / target
     meta = export_model(lm, target, out, ExportOptions(max_length=32, buckets=(8, 32)), TEXTS, threads=1)
     assert meta["verify"]["max_abs_diff"] <= 1e-4 and meta["verify"]["label_agreement"] == 1.0
