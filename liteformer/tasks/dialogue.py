@@ -138,18 +138,8 @@ def encode_turns(runner, data: str | TurnDataset, max_length: int | None = None,
 def evaluate_bundle(path, data: str | TurnDataset, max_length: int | None = None, threads: int = 2,
                     progress: bool = True) -> DialogueReport:
     """Generated turns of an exported bundle in its own runtime (greedy, batch 1), scored (no perplexity)."""
-    from pathlib import Path
-
-    from tqdm.auto import tqdm
-
-    from liteformer import runtimes
-    path = Path(path)
-    runner = runtimes.load(runtimes.detect(path), path, None, threads)
-    refs, enc = encode_turns(runner, data, max_length, what="bundle")
-    cfg = runtime_config(runner)
-    outs = [seq2seq.run_sentence(runner, ids, cfg) for ids in tqdm(enc.ids, desc="respond", unit="turn",
-                                                                   disable=not progress, file=sys.stderr, leave=False)]
-    return report_outputs(outs, refs, runner, enc.truncated)
+    return seq2seq.evaluate_bundle(path, data, max_length, threads, progress, encode=encode_turns,
+                                   config=runtime_config, report=report_outputs, desc="respond")
 
 
 def runtime_config(runner) -> GenerationConfig:

@@ -96,19 +96,8 @@ def evaluate_bundle(path, data: str | SummaryDataset, max_length: int | None = N
                     progress: bool = True) -> RougeReport:
     """The ROUGE report of an exported bundle, run in its own runtime one input at a time (greedy, the
     summaries' lengths), as the phone runs it."""
-    import sys
-    from pathlib import Path
-
-    from tqdm.auto import tqdm
-
-    from liteformer import runtimes
-    path = Path(path)
-    runner = runtimes.load(runtimes.detect(path), path, None, threads)
-    refs, enc = encode_summaries(runner, data, max_length, what="bundle")
-    cfg = runtime_config(runner)
-    outs = [seq2seq.run_sentence(runner, ids, cfg) for ids in tqdm(enc.ids, desc="summarize", unit="summary",
-                                                                   disable=not progress, file=sys.stderr, leave=False)]
-    return report_outputs(outs, refs, runner, enc.truncated)
+    return seq2seq.evaluate_bundle(path, data, max_length, threads, progress, encode=encode_summaries,
+                                   config=runtime_config, report=report_outputs, desc="summarize")
 
 
 def runtime_config(runner) -> GenerationConfig:

@@ -208,18 +208,20 @@ def report_outputs(outputs: list, references: list[str], runner, truncated: int 
 
 
 def evaluate_bundle(path, data: str | ParallelDataset, max_length: int | None = None, threads: int = 2,
-                    progress: bool = True) -> BleuReport:
-    """The BLEU report of an exported bundle, run in its own runtime one sentence at a time (greedy),
-    as the phone runs it."""
+                    progress: bool = True, encode=None, config=None, report=None, desc: str = "translate"):
+    """The report of an exported generation bundle, run in its own runtime one input at a time (greedy),
+    as the phone runs it. A task built on this stack passes its ``encode(runner, data, max_length,
+    what=)``, ``config(runner)`` (its generation settings) and ``report`` (default: translation's)."""
     from pathlib import Path
 
     from liteformer import runtimes
     path = Path(path)
     runner = runtimes.load(runtimes.detect(path), path, None, threads)
-    refs, enc = encode_pairs(runner, data, max_length, what="bundle")
-    outs = [run_sentence(runner, ids) for ids in tqdm(enc.ids, desc="translate", unit="sentence",
-                                                       disable=not progress, file=sys.stderr, leave=False)]
-    return report_outputs(outs, refs, runner, enc.truncated)
+    refs, enc = (encode or encode_pairs)(runner, data, max_length, what="bundle")
+    cfg = config(runner) if config else None
+    outs = [run_sentence(runner, ids, cfg) for ids in tqdm(enc.ids, desc=desc, unit="input",
+                                                            disable=not progress, file=sys.stderr, leave=False)]
+    return (report or report_outputs)(outs, refs, runner, enc.truncated)
 
 
 def _first_steps(runner, model, ids: list[int], reference: list[int], L: int) -> float:
