@@ -203,7 +203,8 @@ def check_step(name: str, opts: dict) -> None:
 
 @dataclass
 class FinetuneStep:
-    base: str = opt("minilm-l6", "base model folder or alias")
+    base: str = opt("minilm-l6", "base model folder or alias (summarization, dialogue, translation: a trained "
+                    "encoder-decoder folder to continue from, e.g. a denoising pre-training)")
     label_names: list[str] | None = opt(None, "names for integer labels 0..n-1 of a new head")
     model_config: str | None = opt(None, "translation: JSON of TransformerConfig fields (num_decoder_layers > 0), "
                                    "trained from scratch")

@@ -196,6 +196,7 @@ def fx(tmp_path_factory, tiny_folder) -> dict[str, str]:
     _speech_inputs(root, w)
     for name, content in (("noturns", '{"dialogue": "", "summary": "x"}\n'),
                           ("nosummary", '{"dialogue": "#Person1#: hi"}\n'),
+                          ("oneturn", '{"dialogue": "#Person1#: hi"}\n{"dialogue": "#Person2#: yes"}\n'),
                           ("garbage", "{not a dialogue\n")):
         (root / f"ds-{name}.jsonl").write_text(content)
     (root / "ds-latin.jsonl").write_bytes(b'{"dialogue": "#Person1#: caf\xe9", "summary": "x"}\n')
@@ -423,6 +424,10 @@ CASES += [
                         f"{{root}}/ds-{name}.jsonl", "--out", "{root}/x"], msg)
       for name, msg in (("noturns", "the dialogue has no turns"), ("nosummary", "no 'summary'"),
                         ("garbage", "neither JSON nor a Python dict literal"), ("latin", "not UTF-8"))],
+    *[(f"dlg-{name}", ["finetune", "--task", "dialogue", "--model-config", "{root}/nmt.json", "--train",
+                       f"{{root}}/ds-{name}.jsonl", "--out", "{root}/x"], msg)
+      for name, msg in (("noturns", "the dialogue has no turns"), ("oneturn", "no dialogue has two turns"),
+                        ("latin", "not UTF-8"))],
     ("chat-missing", ["chat", "{m_missing}"], "no such model folder or bundle"),
     ("chat-translation", ["chat", "{nmt}"], "a translation model; chat needs a dialogue model"),
     ("light-kernel-bucket", ["export", "{light_kernel}", "--to", "onnx", "--max-length", "8", "--out", "{root}/x"],

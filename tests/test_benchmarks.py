@@ -33,3 +33,26 @@ def test_transfer_texts_reads_both_sources(tmp_path):
     assert r.returncode == 0, r.stderr[-500:]
     assert out.read_text().splitlines() == ["How was the film?", "Dull, I left early.", "They talk films.",
                                             "A short one here.", "A dog runs outside."]
+
+
+def test_the_pretraining_text_keeps_dialogues_whole(tmp_path):
+    """benchmarks/dialogsum_teacher.py's pre-training text: dialogues with their line breaks, summaries,
+    Multi30k English, SST-2 sentences, as {"text": ...} JSON lines that denoise: reads."""
+    import gzip
+    import json
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from dialogsum_teacher import pretraining_text
+
+    from liteformer.data.denoise import read_denoising
+    d = tmp_path / "datasets"
+    for sub in ("dialogsum", "multi30k", "sst2"):
+        (d / sub).mkdir(parents=True)
+    (d / "dialogsum" / "dialogsum.train.jsonl").write_text(
+        "{'fname': 'a', 'dialogue': '#Person1#: Hi.\\n#Person2#: Hello there.', 'summary': 'They greet.'}\n")
+    with gzip.open(d / "multi30k" / "train.en.gz", "wt") as f:
+        f.write("A dog runs outside.\n")
+    (d / "sst2" / "train.tsv").write_text("sentence\tlabel\na fine film \t1\n")
+    out = pretraining_text(tmp_path, tmp_path / "w" / "text.jsonl")
+    texts = [json.loads(line)["text"] for line in out.read_text().splitlines()]
+    assert texts == ["#Person1#: Hi.\n#Person2#: Hello there.", "They greet.", "A dog runs outside.", "a fine film"]
+    assert read_denoising(f"denoise:{out}").targets == texts

@@ -140,17 +140,19 @@ def test_demo_runs_offline_end_to_end(tmp_path):
     assert side["id2label"] == {"0": "negative", "1": "positive"} and side["export"]["quantization"] is None
 
 
-@pytest.mark.slow  # ~4 min on 2 cores: the recipe's machinery is in tests/recipe/test_recipe_translation.py
-def test_translation_demo_runs_offline_end_to_end(tmp_path):
-    """`liteformer demo --task translation` as a smoke run (--quick)."""
+@pytest.mark.slow  # 2-4 min each on 2 cores; the machinery: tests/recipe/test_recipe_{translation,dialogsum}.py
+@pytest.mark.parametrize("task, metric", [("translation", "BLEU"), ("summarization", "ROUGE-1"),
+                                          ("dialogue", "BLEU-2")])
+def test_generation_demos_run_offline_end_to_end(tmp_path, task, metric):
+    """`liteformer demo --task translation|summarization|dialogue` as smoke runs (--quick)."""
     out = tmp_path / "demo"
-    r = run_cli("demo", "--task", "translation", "--out", str(out), "--quick", "--threads", "2")
+    r = run_cli("demo", "--task", task, "--out", str(out), "--quick", "--threads", "2")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "best under the budget" in r.stdout and "BLEU" in r.stdout
+    assert "best under the budget" in r.stdout and metric in r.stdout
     res = json.loads((out / "recipe-result.json").read_text())
     assert [n for n, _ in res["candidates"]] == ["teacher", "onnx", "litert"]
     side = json.loads((out / "best" / "liteformer.json").read_text())
-    assert side["task"] == "translation" and side["verify"]["identical_outputs"] >= 0.99
+    assert side["task"] == task and side["verify"]["identical_outputs"] >= 0.99
 
 
 def test_speech_demo_runs_offline_end_to_end(tmp_path):

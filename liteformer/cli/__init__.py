@@ -265,7 +265,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    "(word + sequence KD), int8 ONNX Runtime and LiteRT bundles verified by BLEU, benched on "
                    "sacreBLEU against the teacher; speech-recognition: liteformer/recipe/demo-speech.yaml: a small "
                    "CTC teacher on the bundled FSDD clips and digit strings, a distilled student, int8 bundles "
-                   "verified by WER, benched on the held-out speaker's strings (default text-classification)")
+                   "verified by WER, benched on the held-out speaker's strings; summarization, dialogue: "
+                   "liteformer/recipe/demo-summarization.yaml, demo-dialogue.yaml: a small teacher on the bundled "
+                   "300 DialogSum dialogues (summaries; next turns), a distilled student, int8 bundles verified by "
+                   "ROUGE-L, benched on ROUGE (dialogue: also BLEU-2, distinct-2) (default text-classification)")
     p.add_argument("--threads", type=_pos_int, default=2, help="CPU threads (default 2)")
     for sp in sub.choices.values():  # every command that writes gets the same output policy
         sp.add_argument("--verbose", action="store_true", help="also show the output of third-party converters "
@@ -509,9 +512,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
     import torch
 
     from liteformer.recipe.runner import print_result, run_recipe
-    from liteformer.recipe.schema import DEMO, DEMO_SPEECH, DEMO_TRANSLATION, load_recipe
+    from liteformer.recipe.schema import DEMO, DEMOS, load_recipe
     torch.set_num_threads(a.threads)
-    recipe = load_recipe({"translation": DEMO_TRANSLATION, "speech-recognition": DEMO_SPEECH}.get(a.task, DEMO))
+    recipe = load_recipe(DEMOS.get(a.task, DEMO))
     recipe = packaged_paths(recipe)
     out = Path(a.out)
     if a.quick:
@@ -555,7 +558,13 @@ def quick(recipe, out: Path):
             (out / f"quick-{split}.tsv").write_text("source\ttarget\n" + "".join(
                 f"{s}\t{t}\n" for s, t in zip(d.sources[:n], d.targets[:n], strict=True)), encoding="utf-8")
             data[split] = str(out / f"quick-{split}.tsv")
-    for split, n in (("train", 300), ("dev", 200), ("test", 200)) if recipe.task != "translation" else ():
+    if recipe.task in ("summarization", "dialogue"):  # the first dialogues of each split, as JSON lines
+        from liteformer.data.dialogsum import read_dialogues, write_dialogues
+        for split, n in (("train", 60), ("dev", 8), ("test", 8)):
+            dialogues = read_dialogues(recipe.data[split], need_summary=recipe.task == "summarization")[:n]
+            write_dialogues(dialogues, out / f"quick-{split}.jsonl")
+            data[split] = str(out / f"quick-{split}.jsonl")
+    for split, n in (("train", 300), ("dev", 200), ("test", 200)) if recipe.task == "text-classification" else ():
         lines = resolve(recipe.data[split]).read_text(encoding="utf-8").splitlines()
         (out / f"quick-{split}.tsv").write_text("\n".join(lines[: n + 1]) + "\n", encoding="utf-8")
         data[split] = str(out / f"quick-{split}.tsv")
@@ -563,7 +572,7 @@ def quick(recipe, out: Path):
     # export check: the smoke run exports fp32 (the quantized path is the full demo's)
     quick_opts = {"finetune": {"max_steps": 2, "eval_every": 2}, "distill": {"max_steps": 2, "eval_every": 2},
                   "export": {"quantize": "none"}}
-    if recipe.task == "translation":  # and a small vocabulary, few dev sentences, short outputs
+    if recipe.task != "text-classification":  # encoder-decoders: a small vocabulary, few dev examples, short outputs
         quick_opts["finetune"].update(vocab_size=300, dev_sentences=8)
         quick_opts["distill"].update(dev_sentences=8)
         quick_opts["export"].update(max_target=16)

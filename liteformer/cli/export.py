@@ -27,18 +27,10 @@ def verify_inputs(a: argparse.Namespace, loaded, n: int):
         from liteformer.data.speech import SpeechDataset, read_speech
         d = read_speech(a.verify_data or f"fsdd:dev,strings={n}")
         return SpeechDataset(d.audio[:n], d.texts[:n], d.speakers[:n], d.names[:n], d.path)
-    if loaded.task == "summarization":
-        from liteformer.data.dialogsum import SummaryDataset, read_summaries
-        d = read_summaries(a.verify_data or "dialogsum:dev")
-        return SummaryDataset(d.sources[:n], d.targets[:n], d.path, d.references[:n])
-    if loaded.task == "dialogue":
-        from liteformer.data.dialogsum import TurnDataset, read_turns
-        d = read_turns(a.verify_data or "dialogsum:dev")
-        return TurnDataset(d.sources[:n], d.targets[:n], d.path, d.dialogue[:n])
     if loaded.is_generator:
-        from liteformer.data.parallel import ParallelDataset, read_parallel
-        d = read_parallel(a.verify_data or "multi30k:val")
-        return ParallelDataset(d.sources[:n], d.targets[:n], d.path)
+        from liteformer.train.translate import read_pairs
+        default = {"summarization": "dialogsum:dev", "dialogue": "dialogsum:dev"}.get(loaded.task, "multi30k:val")
+        return read_pairs(a.verify_data or default, loaded.task).head(n)
     from liteformer.data.text import read_classification
     return read_classification(a.verify_data or "sst2:dev", a.text_column, a.label_column).texts[:n]
 

@@ -5,12 +5,15 @@ piece that plain text never produces — until about 30 % of the words are maske
 write the original text back. A pure function of (texts, seed, copy): the same pairs every run.
 
 As a training split of ``finetune``/``distill`` of an encoder-decoder: ``denoise:FILE`` (one text a
-line, plain or gzip) or ``denoise:FILE,copies=N`` (N differently masked copies of every line).
+line, plain or gzip; a ``.jsonl`` file holds one ``{"text": ...}`` a line, for texts with line breaks
+such as dialogues) or ``denoise:FILE,copies=N`` (N differently masked copies of every text).
 """
 
 from __future__ import annotations
 
+import json
 import random
+import re
 
 import numpy as np
 
@@ -21,8 +24,10 @@ MASK = "<unk>"
 
 
 def infill(text: str, rng: random.Random, ratio: float = 0.3, mean_span: float = 3.0) -> str:
-    """``text`` with spans of words replaced by one ``<unk>`` each (about ``ratio`` of its words)."""
-    words = text.split()
+    """``text`` with spans of words replaced by one ``<unk>`` each (about ``ratio`` of its words); the
+    whitespace between words is kept (a dialogue's line breaks stay in its unmasked parts)."""
+    pieces = re.findall(r"\S+\s*", text.strip())  # each word with the whitespace after it
+    words = [p.rstrip() for p in pieces]
     if len(words) < 2:
         return MASK if words else text
     goal = max(1, round(ratio * len(words)))
@@ -38,12 +43,12 @@ def infill(text: str, rng: random.Random, ratio: float = 0.3, mean_span: float =
         for i in range(start, start + span):
             masked[i] = True
     out: list[str] = []
-    for i, w in enumerate(words):
+    for i, piece in enumerate(pieces):
         if not masked[i]:
-            out.append(w)
-        elif i == 0 or not masked[i - 1]:  # one mask piece per span (adjacent spans merge)
-            out.append(MASK)
-    return " ".join(out)
+            out.append(piece)
+        elif i + 1 == len(pieces) or not masked[i + 1]:  # one mask piece per span (adjacent spans merge)
+            out.append(MASK + piece[len(words[i]):])
+    return "".join(out)
 
 
 def denoising_pairs(texts: list[str], copies: int = 1, seed: int = 0, ratio: float = 0.3,
@@ -76,4 +81,16 @@ def read_denoising(spec: str) -> ParallelDataset:
         if key != "copies" or not value.isdigit():
             raise LiteformerError(f"{spec}: expected denoise:FILE or denoise:FILE,copies=N")
         copies = int(value)
-    return denoising_pairs(_lines(Path(name)), copies, path=spec)
+    lines = _lines(Path(name))
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        texts = []
+        for n, line in enumerate(lines, 1):
+            try:
+                row = json.loads(line) if line.strip() else {"text": ""}
+            except json.JSONDecodeError:
+                row = None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise LiteformerError(f"{name}: line {n}: expected a JSON object with a \"text\" string")
+            texts.append(row["text"])
+        lines = texts
+    return denoising_pairs(lines, copies, path=spec)

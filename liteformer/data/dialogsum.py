@@ -94,7 +94,7 @@ def split_turns(text: str, where: str) -> list[tuple[str, str]]:
     return turns
 
 
-def _resolve(spec: str) -> tuple[Path, str | None]:
+def resolve_split(spec: str) -> tuple[Path, str | None]:
     """(file, hash split or None) of a split spec."""
     name, _, split = spec.rpartition(":")
     if name == "dialogsum" and not Path(spec).exists():
@@ -117,7 +117,7 @@ def in_split(dialogue_id: str, split: str) -> bool:
 
 def read_dialogues(spec: str, need_summary: bool = True) -> list[Dialogue]:
     """The dialogues of a split (see the module docstring)."""
-    path, split = _resolve(str(spec))
+    path, split = resolve_split(str(spec))
     out = []
     for n, line in enumerate(_lines(path), 1):
         if not line.strip():
@@ -137,6 +137,17 @@ def read_dialogues(spec: str, need_summary: bool = True) -> list[Dialogue]:
     if not out:
         raise LiteformerError(f"{spec}: no dialogues")
     return out
+
+
+def write_dialogues(dialogues: list[Dialogue], path: str | Path) -> None:
+    """Dialogues as JSON lines in DialogSum's own fields (``fname``, ``dialogue``, ``summary``,
+    ``summary2``…), readable back by ``read_dialogues``."""
+    rows = []
+    for d in dialogues:
+        row = {"fname": d.id, "dialogue": d.text()}
+        row.update({("summary" if i == 0 else f"summary{i + 1}"): s for i, s in enumerate(d.summaries)})
+        rows.append(json.dumps(row, ensure_ascii=False))
+    Path(path).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
 
 
 def read_summaries(spec: str | SummaryDataset) -> SummaryDataset:

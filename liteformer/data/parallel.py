@@ -15,7 +15,7 @@ one line naming the file and the line.
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from liteformer.data.text import BUNDLED, _rows
@@ -32,6 +32,11 @@ class ParallelDataset:
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    def head(self, n: int):
+        """The first ``n`` examples (every per-example list cut, e.g. a summary's references too)."""
+        return replace(self, **{f.name: getattr(self, f.name)[:n] for f in fields(self)
+                                if isinstance(getattr(self, f.name), list)})
 
 
 def _lines(p: Path) -> list[str]:

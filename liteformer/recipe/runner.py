@@ -59,6 +59,12 @@ def _content_key(path: str, task: str = "text-classification") -> str:
             raise LiteformerError(f"{path}: no such file or folder {p}")
         files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
         return _digest([path.rpartition(":")[2] if ":" in path else ""] + [(f.name, file_sha256(f)) for f in files])
+    if task in ("summarization", "dialogue"):  # a DialogSum file, or a hash split of one (FILE:dev)
+        from liteformer.data.dialogsum import resolve_split
+        p, split = resolve_split(path)
+        if not p.is_file():
+            raise LiteformerError(f"{path}: no such file {p}")
+        return _digest([split, file_sha256(p)])
     if ("," in path or path.split(":")[0] in PAIRS) and not Path(path).exists():  # sentence pairs
         found = resolve_pair(path)
         files = found if isinstance(found, tuple) else (found,)

@@ -52,11 +52,13 @@ SECTIONS: dict[str, dict[str, type | tuple]] = {
 TOP = {"name": str, "task": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list,
        "search": dict}
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
-DEMO_TRANSLATION = Path(__file__).with_name("demo-translation.yaml")  # `liteformer demo --task translation`
-DEMO_SPEECH = Path(__file__).with_name("demo-speech.yaml")  # `liteformer demo --task speech-recognition`
+DEMOS = {task: Path(__file__).with_name(f"demo-{name}.yaml")  # `liteformer demo --task TASK`
+         for task, name in (("translation", "translation"), ("speech-recognition", "speech"),
+                            ("summarization", "summarization"), ("dialogue", "dialogue"))}
 SPEECH_OPTIONS = ("strings", "augment_audio", "dev_strings", "pseudo_labels", "feature_clips")
-# steps (or their options) a translation recipe refuses: True = the whole step
-TRANSLATION_REFUSED = {"finetune": ("base", "label_names"),
+# steps (or their options) a translation, summarization or dialogue recipe refuses: True = the whole step
+# (finetune's base is there a trained encoder-decoder folder, e.g. a denoising pre-training)
+TRANSLATION_REFUSED = {"finetune": ("label_names",),
                        "student": ("layers", "tokenizer", "vocab_size", "init_embeddings"),
                        "distill": ("hidden_weight", "attention_weight", "augment", "layer_map", "unlabelled"),
                        "export": ("max_accuracy_drop",)}
@@ -107,6 +109,9 @@ class Recipe:
                             continue
                     elif self.task == "translation":
                         found = resolve_pair(self.data[split])
+                    elif self.task in ("summarization", "dialogue"):
+                        from liteformer.data.dialogsum import resolve_split
+                        found = resolve_split(self.data[split])[0]
                     else:
                         found = resolve(self.data[split])
                 except LiteformerError as e:
@@ -239,18 +244,21 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
                      "speech options (this recipe's task is text classification)")
     else:
         refused, example = {"translation": (TRANSLATION_REFUSED, "recipes/multi30k-mobile.yaml"),
+                            "summarization": (TRANSLATION_REFUSED, "recipes/dialogsum-mobile.yaml"),
+                            "dialogue": (TRANSLATION_REFUSED, "recipes/dialogue-mobile.yaml"),
                             "speech-recognition": (SPEECH_REFUSED, "recipes/fsdd-mobile.yaml")}[task]
         for i, (name, opts) in enumerate(steps):
             bad = refused.get(name)
-            if task == "translation" and any(k in opts for k in SPEECH_OPTIONS):
+            if refused is TRANSLATION_REFUSED and any(k in opts for k in SPEECH_OPTIONS):
                 bad = tuple(k for k in SPEECH_OPTIONS if k in opts)
             if bad and (bad is True or any(k in opts for k in bad)):
                 given = "" if bad is True else " with " + ", ".join(k for k in bad if k in opts)
                 fail(steps_raw[i], name, f"step {name}{given}: not for a {task} recipe (see {example})")
-            if name == "finetune" and "model_config" not in opts:
-                what = "num_decoder_layers > 0" if task == "translation" else "an 'audio' section"
+            if name == "finetune" and "model_config" not in opts and (refused is SPEECH_REFUSED or "base" not in opts):
+                what = "num_decoder_layers > 0" if refused is TRANSLATION_REFUSED else "an 'audio' section"
+                also = " or base (a trained encoder-decoder folder)" if refused is TRANSLATION_REFUSED else ""
                 fail(steps_raw[i], name, f"step finetune of a {task} recipe trains from scratch: give "
-                     f"model_config (a JSON with {what})")
+                     f"model_config (a JSON with {what}){also}")
     if doc.get("teacher") is None and names[0] != "finetune":
         fail(doc, "steps", "give a teacher (a model folder), or make the first step `finetune: {base: ...}`")
     if doc.get("teacher") is not None and "finetune" in names:

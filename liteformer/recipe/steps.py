@@ -12,6 +12,7 @@ from pathlib import Path
 
 from liteformer.data.text import read_classification
 from liteformer.errors import LiteformerError
+from liteformer.models.config import GENERATION_TASKS
 from liteformer.options import from_values
 from liteformer.verbs import (
     TARGET_STEPS,
@@ -26,6 +27,7 @@ from liteformer.verbs import (
 )
 
 __all__ = ["TARGET_STEPS", "Context", "auto_epochs", "run_step"]
+GENERATION = tuple(t for t in GENERATION_TASKS if t)  # encoder-decoder tasks
 
 
 @dataclass
@@ -40,8 +42,9 @@ class Context:
     task: str = "text-classification"
 
     @property
-    def translation(self) -> bool:
-        return self.task == "translation"
+    def generation(self) -> bool:
+        """An encoder-decoder task: translation, summarization or dialogue."""
+        return self.task in GENERATION
 
     def split(self, name: str):
         """The split ``name`` (train, dev) of the task's data (labelled texts, sentence pairs, or clips with
@@ -50,9 +53,9 @@ class Context:
             if self.task == "speech-recognition":
                 from liteformer.data.speech import read_speech
                 self.splits[name] = read_speech(self.data[name])
-            elif self.translation:
-                from liteformer.data.parallel import read_parallel
-                self.splits[name] = read_parallel(self.data[name])
+            elif self.generation:  # sentence pairs, dialogue -> summaries, or context -> next turn
+                from liteformer.train.translate import read_pairs
+                self.splits[name] = read_pairs(self.data[name], self.task)
             else:
                 self.splits[name] = read_classification(self.data[name], self.data.get("text_column"),
                                                         self.data.get("label_column", "label"))
@@ -63,22 +66,37 @@ def _train(ctx: Context):
     return ctx.split("train")
 
 
-def finetune_translation(ctx: Context, opts: dict, out: Path) -> dict:
-    """A translation teacher from scratch: a joint subword vocabulary and the model of ``model_config``."""
+def _dev_metric(task: str, result) -> dict:
+    """The best dev value of an encoder-decoder's training, named by the task's metric."""
+    best = result.best
+    if task == "summarization":
+        return {"dev_rougeL": best.rougeL if best else None}
+    if task == "dialogue":
+        return {"dev_perplexity": best.perplexity if best else None}
+    return {"dev_bleu": best.bleu if best else None}
+
+
+def finetune_seq2seq(ctx: Context, opts: dict, out: Path) -> dict:
+    """An encoder-decoder teacher: from scratch (a joint subword vocabulary and the model of
+    ``model_config``) or from ``base`` (a trained encoder-decoder folder, e.g. denoising pre-training)."""
     from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import prepare, train_translation
+    from liteformer.train.translate import from_base, prepare, train_translation
     tcfg = from_values(TranslationConfig, opts)
     tcfg.validate()
     cfg = train_config({"max_steps": 4000, "schedule": "inverse-sqrt", "warmup": 0.05, **opts}, None, 1e-3)
-    prep = prepare(ctx.split("train"), opts["model_config"], opts.get("vocab_size") or 8000,
-                   dev=ctx.split("dev") if ctx.data.get("dev") else None, seed=opts.get("seed", 0))
+    dev = ctx.split("dev") if ctx.data.get("dev") else None
+    if opts.get("base"):
+        prep = from_base(opts["base"], ctx.split("train"), dev, task=ctx.task)
+    else:
+        prep = prepare(ctx.split("train"), opts["model_config"], opts.get("vocab_size") or 8000, dev=dev,
+                       seed=opts.get("seed", 0), task=ctx.task)
     result = train_translation(prep, out, cfg, tcfg, progress=ctx.progress, resume=True)
-    return {"steps": result.steps, "dev_bleu": result.best.bleu if result.best else None}
+    return {"steps": result.steps, **_dev_metric(ctx.task, result)}
 
 
 def finetune(ctx: Context, opts: dict, out: Path) -> dict:
-    if ctx.translation:
-        return finetune_translation(ctx, opts, out)
+    if ctx.generation:
+        return finetune_seq2seq(ctx, opts, out)
     from liteformer.train.finetune import finetune as run
     from liteformer.train.finetune import prepare
     prep = prepare(ctx.split("train"), base=opts.get("base", "minilm-l6"),
@@ -96,7 +114,7 @@ def student(ctx: Context, opts: dict, out: Path) -> dict:
     loaded = load_model(ctx.current)
     notes = {}
     spec = from_values(StudentSpec, opts)
-    if ctx.translation:  # a config on the teacher's joint vocabulary, optionally cut from the teacher
+    if ctx.generation:  # a config on the teacher's joint vocabulary, optionally cut from the teacher
         from liteformer.verbs_translation import cut_student
         prep, notes = cut_student(loaded, ctx.split("train"), spec.config, spec.init_from_teacher, ctx.progress)
         save_model(prep.model, prep.tokenizer, out)
@@ -132,7 +150,7 @@ def factorize(ctx: Context, opts: dict, out: Path) -> dict:
     return {"params_before": report.params_before, "params_after": report.params_after}
 
 
-def distill_translation(ctx: Context, opts: dict, out: Path) -> dict:
+def distill_seq2seq(ctx: Context, opts: dict, out: Path) -> dict:
     """Distill the current model (a student on the teacher's vocabulary) from the recipe's teacher."""
     from liteformer.models.checkpoint import load_model
     from liteformer.train.config import TranslationConfig
@@ -149,12 +167,12 @@ def distill_translation(ctx: Context, opts: dict, out: Path) -> dict:
     result = distill_translation(teacher, prep, out, cfg, tcfg, from_values(Seq2SeqDistill, opts),
                                  kd_targets=str(Path(ctx.teacher_store or out.parent) / "kd-targets.txt"),
                                  progress=ctx.progress, resume=True)
-    return {"steps": result.steps, "dev_bleu": result.best.bleu if result.best else None}
+    return {"steps": result.steps, **_dev_metric(ctx.task, result)}
 
 
 def distill(ctx: Context, opts: dict, out: Path) -> dict:
-    if ctx.translation:
-        return distill_translation(ctx, opts, out)
+    if ctx.generation:
+        return distill_seq2seq(ctx, opts, out)
     from liteformer.compress.distill import DistillConfig, StudentSpec
     from liteformer.train.distill import distill as run
     n = len(_train(ctx).texts)
@@ -175,8 +193,8 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     o = from_values(ExportStep, opts)
     q = None if o.quantize == "none" else o.quantize
     drop = o.max_accuracy_drop if q else None
-    if ctx.translation:
-        return _export_translation(ctx, loaded, o, q, out)
+    if ctx.generation:
+        return _export_seq2seq(ctx, loaded, o, q, out)
     # the dev split checks each export; with an accuracy budget its labels also drive the search
     verify = ctx.split("dev" if ctx.data.get("dev") else "train")
     tune = None
@@ -199,11 +217,10 @@ def export(ctx: Context, opts: dict, out: Path) -> dict:
     return {"bundles": done}
 
 
-def _export_translation(ctx: Context, loaded, o: ExportStep, q: str | None, out: Path) -> dict:
-    """One verified bundle per runtime: greedy-identical (fp32) or within 0.5 sacreBLEU (int8) on 200 dev pairs."""
-    from liteformer.data.parallel import ParallelDataset
-    pairs = ctx.split("dev" if ctx.data.get("dev") else "train")
-    verify = ParallelDataset(pairs.sources[:200], pairs.targets[:200], pairs.path)
+def _export_seq2seq(ctx: Context, loaded, o: ExportStep, q: str | None, out: Path) -> dict:
+    """One verified bundle per runtime: greedy-identical (fp32) or within 0.5 of the task's metric (int8:
+    sacreBLEU, ROUGE-L) on 200 dev examples."""
+    verify = ctx.split("dev" if ctx.data.get("dev") else "train").head(200)
     eo = export_options(loaded, max_length=o.max_length, buckets=o.buckets, quantize=q, fuse=o.fuse,
                         max_target=o.max_target)
     out.mkdir(parents=True, exist_ok=True)

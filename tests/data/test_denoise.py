@@ -22,6 +22,21 @@ def test_infilling_masks_about_thirty_percent_in_spans():
     assert infill(TEXT, random.Random(0)) == out and infill("one", random.Random(0)) == MASK
 
 
+def test_infilling_keeps_line_breaks_and_reads_jsonl_texts(tmp_path):
+    dialogue = "\n".join(f"#Person{i % 2 + 1}#: " + " ".join(f"w{i}x{j}" for j in range(8)) for i in range(6))
+    out = infill(dialogue, random.Random(1))
+    assert MASK in out and out.count("\n") >= 3  # unmasked turns keep their breaks
+    words = iter(dialogue.split())
+    assert all(w in words for w in out.split() if w != MASK)  # the kept words, in order
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps({"text": dialogue}) + "\n" + json.dumps({"text": "a b c d e"}) + "\n")
+    d = read_parallel(f"denoise:{f}")
+    assert d.targets == [dialogue, "a b c d e"]
+    f.write_text('{"txt": "a"}\n')
+    with pytest.raises(LiteformerError, match="line 1.*text"):
+        read_parallel(f"denoise:{f}")
+
+
 def test_pairs_and_the_denoise_spec(tmp_path):
     p = denoising_pairs(["a b c d e f", "g h i j"], copies=2)
     assert len(p) == 4 and p.targets == ["a b c d e f", "g h i j"] * 2 and p.sources[0] != p.sources[2]

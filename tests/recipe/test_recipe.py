@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from liteformer.errors import LiteformerError
 from liteformer.recipe.runner import run_recipe
-from liteformer.recipe.schema import DEMO, DEMO_SPEECH, DEMO_TRANSLATION, load_recipe
+from liteformer.recipe.schema import DEMO, DEMOS, load_recipe
 from liteformer.recipe.steps import auto_epochs
 from tests.compress.test_quantize import trained  # noqa: F401  (a trained toy teacher)
 from tests.conftest import ROOT, run_cli
 
-SHIPPED = sorted((ROOT / "recipes").glob("*.yaml")) + [DEMO, DEMO_TRANSLATION, DEMO_SPEECH]
+SHIPPED = sorted((ROOT / "recipes").glob("*.yaml")) + [DEMO, *DEMOS.values()]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

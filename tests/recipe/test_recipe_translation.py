@@ -52,7 +52,7 @@ def test_a_translation_recipe_runs_end_to_end(recipe, tmp_path):
 
 
 @pytest.mark.parametrize("step, msg", [
-    ("  - finetune: {base: minilm-l6}\n", "step finetune with base: not for a translation recipe"),
+    ("  - finetune: {label_names: [a]}\n", "step finetune with label_names: not for a translation recipe"),
     ("  - finetune: {vocab_size: 100}\n", "trains from scratch: give model_config"),
     ("  - distill: {augment: 2}\n", "step distill with augment: not for"),
     ("  - student: {layers: [0]}\n", "step student with layers"),
