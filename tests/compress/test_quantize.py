@@ -58,7 +58,7 @@ def test_quantize_verb_and_keep_float(trained):
 
 
 CASES = [("onnx", "int8-dynamic"), ("onnx", "int8-static"), ("litert", "int8-dynamic"),
-         ("executorch", "int8-dynamic"), ("executorch", "int8-static")]
+         ("executorch", "int8-dynamic"), pytest.param("executorch", "int8-static", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("runtime,method", CASES)

@@ -51,7 +51,9 @@ def distil_folder(tmp_path_factory, tokenizer):
     return path
 
 
-CASES = [(t, w) for w in ("tiny_folder", "pruned_folder") for t in TARGETS] + [
+CASES = [(t, "tiny_folder") for t in TARGETS] + [
+    ("onnx", "pruned_folder"), ("litert", "pruned_folder"), pytest.param("executorch", "pruned_folder",
+                                                                         marks=pytest.mark.slow),
     ("onnx", "distil_folder"),  # a Hugging Face DistilBERT; to LiteRT/ExecuTorch only in the slow run
     *[pytest.param(t, "distil_folder", marks=pytest.mark.slow) for t in ("executorch", "litert")]]
 

@@ -69,7 +69,7 @@ def test_fp32_bundle_equals_the_model(asr_folder, strings, runtime, tmp_path):
     assert bundle.hypotheses == torch_report.hypotheses and bundle.wer == torch_report.wer
 
 
-@pytest.mark.parametrize("runtime", ["onnx", "litert", "executorch"])
+@pytest.mark.parametrize("runtime", ["onnx", "litert", pytest.param("executorch", marks=pytest.mark.slow)])
 def test_int8_bundle_keeps_the_features_float_and_is_checked_by_error_rates(asr_folder, strings, runtime, tmp_path):
     meta = export_model(load_model(asr_folder), runtime, tmp_path / "q", ExportOptions(quantize="int8-dynamic",
                                                                                        max_seconds=6.0), strings)
