@@ -32,6 +32,12 @@ class TrainConfig:
     average_last: int = opt(0, "checkpoint averaging: keep the weights of the last N evaluations and, at the end, "
                             "their average if it scores at least the best single checkpoint (0 = off)",
                             check=NON_NEGATIVE)
+    patience: int = opt(0, "early stopping: stop after this many dev evaluations in a row without a gain of at least "
+                        "--min-delta (0 = off; the best checkpoint is kept as always)", check=NON_NEGATIVE)
+    min_delta: float = opt(0.0, "early stopping: the smallest dev gain that counts (accuracy 0.002 = 0.2 points; "
+                           "sacreBLEU/ROUGE points; an error rate's drop)", check=NON_NEGATIVE)
+    max_minutes: float | None = opt(None, "a cap on training wall time (summed over resumed runs): stop at the next "
+                                    "evaluation after it", check=POSITIVE)
     precision: str = opt("auto", "matrix products in bf16 (autocast; weights and optimizer stay fp32): auto = on a "
                          "GPU only; bf16 = on a CPU too (several times faster where it has AMX or AVX512-BF16)",
                          choices=("auto", "fp32", "bf16"))

@@ -41,11 +41,43 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # one row per evaluation
     sparsity: float | None = None  # of the Linear weights, with gradual magnitude pruning
     averaged: dict | None = None  # checkpoint averaging: how many, its dev score, whether it was kept
+    stopped: str | None = None  # why training ended before its last step (early stopping, the time cap)
 
     def to_dict(self) -> dict:
         return {"steps": self.steps, "seconds": round(self.seconds, 2), "sparsity": self.sparsity,
                 "best": self.best.to_dict() if self.best else None, "history": self.history,
-                **({"averaged": self.averaged} if self.averaged else {})}
+                **({"averaged": self.averaged} if self.averaged else {}),
+                **({"stopped": self.stopped} if self.stopped else {})}
+
+
+@dataclass
+class EarlyStop:
+    """Early stopping on the dev score (patience, min-delta) and a wall-time cap, carried across resumes."""
+
+    patience: int = 0
+    min_delta: float = 0.0
+    max_seconds: float | None = None
+    best: float | None = None  # the best score that counted (a gain of at least min_delta)
+    stale: int = 0  # evaluations since then
+    seconds: float = 0.0  # training time of earlier runs (resume)
+    reason: str | None = None  # set once training should stop
+
+    def after_eval(self, score: float | None, step: int, elapsed: float) -> str | None:
+        """Record an evaluation's score (None: no dev split); the reason to stop now, or None."""
+        if self.patience and score is not None:
+            if self.best is None or score >= self.best + self.min_delta:
+                self.best, self.stale = score, 0
+            else:
+                self.stale += 1
+                if self.stale >= self.patience:
+                    self.reason = (f"early stop at step {step}: no dev gain of {self.min_delta:g} or more in "
+                                   f"{self.patience} evaluations")
+        if self.reason is None and self.max_seconds is not None and self.seconds + elapsed >= self.max_seconds:
+            self.reason = f"time cap at step {step}: {(self.seconds + elapsed) / 60:.1f} minutes of training"
+        return self.reason
+
+    def state(self, elapsed: float) -> dict:
+        return {"best": self.best, "stale": self.stale, "seconds": self.seconds + elapsed, "reason": self.reason}
 
 
 # loss_fn(model, input_ids, attention_mask, batch_indices, labels) -> per-example loss (b,)
@@ -165,6 +197,7 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
     eval_every = cfg.eval_every or per_epoch
     amp = cfg.precision == "bf16" or (cfg.precision == "auto" and info.device.type == "cuda")
     best, history, step, t0, seen = None, [], 0, time.time(), 0
+    early = EarlyStop(cfg.patience, cfg.min_delta, cfg.max_minutes * 60 if cfg.max_minutes else None)
     ckpt = Path(f"{out_dir}.ckpt") / "last.pt" if out_dir else None
     if ckpt is not None and info.main:
         clean_stale(ckpt.parent, "last.pt")  # a write killed mid-way
@@ -175,17 +208,20 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
         from liteformer.train.average import AverageKeeper
         keeper = AverageKeeper(Path(f"{out_dir}.ckpt") / "average", cfg.average_last)
     if resume and ckpt is not None and ckpt.exists():
-        step, seen, best, history = _load_checkpoint(ckpt, cfg, model, extra, opt, sched, objective.restore)
+        step, seen, best, history, early_state = _load_checkpoint(ckpt, cfg, model, extra, opt, sched,
+                                                                  objective.restore)
+        for k, v in (early_state or {}).items():
+            setattr(early, k, v)
     pruner = None
     if cfg.prune_sparsity:
         from liteformer.compress.prune.magnitude import GradualPruner
         pruner = GradualPruner(model, cfg.prune_sparsity, total)
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and info.main),
                file=sys.stderr)
-    while step < total:
+    while step < total and early.reason is None:
         epoch_batches = batches.epoch(step // per_epoch)
         for b in range(step % per_epoch, per_epoch):
-            if step >= total:
+            if step >= total or early.reason is not None:
                 break
             global_idx = epoch_batches[b]
             idx = global_idx[info.rank :: info.world]
@@ -213,12 +249,16 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
             if step % eval_every == 0 or step == total:
                 # while gradual pruning is still raising the sparsity, a checkpoint is not a result
                 final = pruner is None or pruner.reached(step)
-                best = _evaluate_and_keep(model, objective, staged(out_dir), info, step, best, history, final)
+                best, score = _evaluate_and_keep(model, objective, staged(out_dir), info, step, best, history, final)
                 if keeper is not None and final and info.main:
                     keeper.add(model, step)
+                if (early.patience or early.max_seconds) and final:
+                    _early_stop(early, score, step, time.time() - t0, info)
                 model.train()
-            if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total):
-                _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history)
+            stop = early.reason is not None
+            if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total or stop):
+                _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history,
+                                 early.state(time.time() - t0))
     bar.close()
     averaged = None
     if keeper is not None and info.main:
@@ -228,7 +268,20 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
     if pruner is not None:
         from liteformer.models.sparse import prunable, sparsity_of
         sparsity = round(sparsity_of(prunable(model)), 4)
-    return TrainResult(step, time.time() - t0, best, history, sparsity, averaged)
+    if early.reason and info.main:  # the record keeps it too (training.json "stopped")
+        print(f"note: {early.reason}", file=sys.stderr)
+    return TrainResult(step, time.time() - t0, best, history, sparsity, averaged, early.reason)
+
+
+def _early_stop(early: EarlyStop, score: float | None, step: int, elapsed: float, info: DistInfo) -> None:
+    """The first process decides (it alone evaluates); every process learns whether to stop."""
+    if info.main:
+        early.after_eval(score, step, elapsed)
+    if info.world > 1:
+        flag = torch.tensor([1.0 if early.reason else 0.0], device=info.device)
+        torch.distributed.broadcast(flag, 0)
+        if flag.item() and early.reason is None:
+            early.reason = "stopped by the first process"
 
 
 def _keep_average(model, keeper, objective: Objective, staging, best):
@@ -266,8 +319,9 @@ def publish(out_dir: str | Path, record: dict, info: DistInfo | None = None) -> 
     barrier(info)
 
 
-def _save_checkpoint(path: Path, cfg, model, extra, opt, sched, step, seen, best, history) -> None:
-    state = {"config": asdict(cfg), "step": step, "seen": seen, "history": history,
+def _save_checkpoint(path: Path, cfg, model, extra, opt, sched, step, seen, best, history,
+                     early: dict | None = None) -> None:
+    state = {"config": asdict(cfg), "step": step, "seen": seen, "history": history, "early": early,
              "best": asdict(best) if best else None, "model": model.state_dict(),
              "extra": extra.state_dict() if extra is not None else None, "optimizer": opt.state_dict(),
              "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}
@@ -282,8 +336,10 @@ def _load_checkpoint(path: Path, cfg, model, extra, opt, sched, restore):
         raise LiteformerError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0]})") from None
     if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
         raise LiteformerError(f"{path}: not a liteformer training checkpoint")
-    if state["config"] != asdict(cfg):
-        changed = sorted(k for k in state["config"] if state["config"][k] != asdict(cfg).get(k))
+    now = asdict(cfg)
+    saved = {**{k: v for k, v in asdict(type(cfg)()).items() if k not in state["config"]}, **state["config"]}
+    if saved != now:  # (settings added since the checkpoint was written count as their defaults)
+        changed = sorted(k for k in saved if saved[k] != now.get(k))
         raise LiteformerError(f"{path}: checkpoint was written with other settings ({', '.join(changed)}); "
                               "start a new output folder or use the same settings")
     try:
@@ -294,7 +350,7 @@ def _load_checkpoint(path: Path, cfg, model, extra, opt, sched, restore):
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         best = restore(state["best"]) if state["best"] else None
-        return state["step"], state["seen"], best, state["history"]
+        return state["step"], state["seen"], best, state["history"], state.get("early")
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise LiteformerError(f"{path}: checkpoint does not fit this model ({first}); start a new output "
@@ -302,13 +358,15 @@ def _load_checkpoint(path: Path, cfg, model, extra, opt, sched, restore):
 
 
 def _evaluate_and_keep(model, objective: Objective, staging, info, step, best, history, eligible=True):
+    """Evaluate on dev, record the history row and keep the best weights; returns (best report, this
+    evaluation's score or None: another process, or no dev split)."""
     if not info.main:
-        return best
+        return best, None
     model.eval()
     if objective.evaluate is None:  # no dev split: keep the last weights
         if staging:
             objective.save(model, staging)
-        return best
+        return best, None
     report = objective.evaluate(model)
     score = objective.score(report)
     history.append({"step": step, objective.metric: objective.value(report) if objective.value else score})
@@ -316,4 +374,4 @@ def _evaluate_and_keep(model, objective: Objective, staging, info, step, best, h
         best = report
         if staging:
             objective.save(model, staging)
-    return best
+    return best, score

@@ -74,7 +74,8 @@ def test_ddp_two_processes_match_one(tmp_path, toy):
     tok.mkdir()
     prep.tokenizer.save(tok)
     common = ["finetune", "--model-config", cfg, "--tokenizer", str(tok), "--train", train,
-              "--max-steps", "6", "--batch-size", "8", "--lr", "1e-3", "--threads", "1"]
+              "--max-steps", "6", "--batch-size", "8", "--lr", "1e-3", "--threads", "1",
+              "--eval-every", "2", "--max-minutes", "1e-6"]  # the time cap stops both runs at step 2
     one = run_cli(*common, "--out", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
@@ -88,6 +89,9 @@ def test_ddp_two_processes_match_one(tmp_path, toy):
     assert any(not torch.equal(a[k], init[k]) for k in a if k in init)  # it did train
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4)
+    for run in ("one", "two"):  # the first process decided; the other stopped with it
+        record = json.loads((tmp_path / run / "training.json").read_text())
+        assert record["steps"] == 2 and record["stopped"].startswith("time cap at step 2")
 
 
 def test_kill_9_and_resume_gives_the_uninterrupted_weights(tmp_path, toy):
