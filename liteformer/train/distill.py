@@ -33,12 +33,15 @@ from liteformer.train.loop import TrainConfig, TrainResult, publish, train_class
 def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out: str | Path, dcfg: DistillConfig,
             tcfg: TrainConfig, dev: str | TextDataset | None = None, text_column: str | None = None,
             label_column: str = "label", progress: bool = True, resume: bool = False,
-            teacher_store: str | Path | None = None, unlabelled: str | Path | None = None) -> TrainResult:
+            teacher_store: str | Path | None = None, unlabelled: str | Path | None = None,
+            until: int | None = None) -> TrainResult:
     """Train ``spec``'s student on ``train`` from the teacher's outputs. ``unlabelled`` (a .txt file,
     one text a line, or a data file's text column) widens the transfer set: those texts are trained
     on the teacher's soft targets (and inner states) only. The teacher's outputs are
     computed once; ``teacher_store`` keeps them as files reused by later runs (by default they stay
-    in memory, or go to ``OUT.ckpt/teacher`` when a resumed run or the DDP ranks need to share them)."""
+    in memory, or go to ``OUT.ckpt/teacher`` when a resumed run or the DDP ranks need to share them).
+    ``until``: pause at that step (see ``train_loop``): nothing is published, the best weights so far are in
+    ``OUT.ckpt/best``, and a later call with ``resume=True`` continues."""
     tcfg.validate()
     spec.validate()
     torch.manual_seed(tcfg.seed)  # a new student, the loss's projections: the same whatever ran before
@@ -94,11 +97,13 @@ def distill(teacher_path: str, spec: StudentSpec, train: str | TextDataset, out:
         qat_prepare_(student)
     try:
         result = train_classifier(student, stok, s_ids, labels, dev_ds, tcfg, out, loss_fn=loss,
-                                  progress=progress, info=info, extra=loss, resume=resume)
+                                  progress=progress, info=info, extra=loss, resume=resume, until=until)
     finally:
         if tcfg.qat:
             from liteformer.compress.quantize.qat import qat_convert_
             qat_convert_(student)
+    if result.paused:
+        return result
     publish(out, {
         "distill": {**dcfg.__dict__, "layer_map": layer_map}, "student": spec.__dict__,
         "config": tcfg.__dict__, **result.to_dict(), "teacher": str(teacher_lm.path),

@@ -42,6 +42,7 @@ class TrainResult:
     sparsity: float | None = None  # of the Linear weights, with gradual magnitude pruning
     averaged: dict | None = None  # checkpoint averaging: how many, its dev score, whether it was kept
     stopped: str | None = None  # why training ended before its last step (early stopping, the time cap)
+    paused: bool = False  # stopped at ``until`` with steps left: resumable, not published
 
     def to_dict(self) -> dict:
         return {"steps": self.steps, "seconds": round(self.seconds, 2), "sparsity": self.sparsity,
@@ -141,7 +142,8 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
                      train_ids: list[list[int]], train_labels: list[int], dev, cfg: TrainConfig,
                      out_dir: str | Path | None, loss_fn: LossFn = cross_entropy,
                      progress: bool = True, info: DistInfo | None = None,
-                     extra: torch.nn.Module | None = None, resume: bool = False) -> TrainResult:
+                     extra: torch.nn.Module | None = None, resume: bool = False,
+                     until: int | None = None) -> TrainResult:
     """Train a classifier on pre-tokenized ids; evaluate on ``dev`` (a TextDataset or None) by accuracy.
     ``loss_fn`` gives per-example losses (the task's cross-entropy, or distillation's)."""
     if not train_ids:
@@ -160,12 +162,12 @@ def train_classifier(model: TransformerForSequenceClassification, tokenizer: Tex
                           lambda m, folder: save_model(m, tokenizer, folder, sparse_storage=cfg.prune_sparsity > 0),
                           lambda d: EvalReport(**d))
     return train_loop(model, ExampleBatches(len(train_ids), cfg.batch_size, cfg.seed), objective, cfg, out_dir,
-                      progress, info, extra, resume)
+                      progress, info, extra, resume, until)
 
 
 def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: TrainConfig,
                out_dir: str | Path | None, progress: bool = True, info: DistInfo | None = None,
-               extra: torch.nn.Module | None = None, resume: bool = False) -> TrainResult:
+               extra: torch.nn.Module | None = None, resume: bool = False, until: int | None = None) -> TrainResult:
     """Train ``model`` on ``batches`` (``per_epoch`` and ``epoch(e)``: the global batches of epoch
     ``e`` as index tensors, a pure function of the seed and ``e``) for ``objective``; keep the best.
 
@@ -173,7 +175,11 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
     checkpointed with the model. Checkpoints (``<out_dir>.ckpt/last.pt``, atomic) hold model,
     optimizer, scheduler, RNG and step; ``resume=True`` continues from one to the same final weights
     as an uninterrupted run. The best weights so far are kept in ``<out_dir>.ckpt/best``; the caller
-    ``publish``es them to ``out_dir`` when the run is complete."""
+    ``publish``es them to ``out_dir`` when the run is complete.
+
+    ``until``: pause at this step (evaluated and checkpointed there; ``paused`` in the result) when it
+    comes before the last: a later call with ``resume=True`` continues the same run (a search's
+    successive halving trains its promising candidates further this way)."""
     cfg.validate()
     info = info or init_from_env()
     if cfg.batch_size < info.world:
@@ -218,10 +224,11 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
         pruner = GradualPruner(model, cfg.prune_sparsity, total)
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and info.main),
                file=sys.stderr)
-    while step < total and early.reason is None:
+    limit = min(total, until) if until else total
+    while step < limit and early.reason is None:
         epoch_batches = batches.epoch(step // per_epoch)
         for b in range(step % per_epoch, per_epoch):
-            if step >= total or early.reason is not None:
+            if step >= limit or early.reason is not None:
                 break
             global_idx = epoch_batches[b]
             idx = global_idx[info.rank :: info.world]
@@ -246,7 +253,7 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
             seen += len(global_idx)
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item() / info.world:.4f}", ex_s=f"{seen / (time.time() - t0):.0f}")
-            if step % eval_every == 0 or step == total:
+            if step % eval_every == 0 or step in (total, limit):
                 # while gradual pruning is still raising the sparsity, a checkpoint is not a result
                 final = pruner is None or pruner.reached(step)
                 best, score = _evaluate_and_keep(model, objective, staged(out_dir), info, step, best, history, final)
@@ -256,10 +263,13 @@ def train_loop(model: torch.nn.Module, batches, objective: Objective, cfg: Train
                     _early_stop(early, score, step, time.time() - t0, info)
                 model.train()
             stop = early.reason is not None
-            if ckpt is not None and info.main and (step % ckpt_every == 0 or step == total or stop):
+            if ckpt is not None and info.main and (step % ckpt_every == 0 or step in (total, limit) or stop):
                 _save_checkpoint(ckpt, cfg, model, extra, opt, sched, step, seen, best, history,
                                  early.state(time.time() - t0))
     bar.close()
+    if step < total and early.reason is None:  # paused at ``until``: the run goes on later
+        barrier(info)
+        return TrainResult(step, time.time() - t0, best, history, paused=True)
     averaged = None
     if keeper is not None and info.main:
         best, averaged = _keep_average(model, keeper, objective, staged(out_dir), best)

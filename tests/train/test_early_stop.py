@@ -88,3 +88,24 @@ def test_a_checkpoint_from_before_these_settings_resumes(tmp_path):
         train_loop(model, ExampleBatches(16, 4, 0), planted.objective(), TrainConfig(**{**cfg.__dict__,
                                                                                         "patience": 3}),
                    tmp_path / "m", progress=False, resume=True)
+
+
+def test_a_run_paused_at_a_step_continues_to_the_uninterrupted_weights(tmp_path):
+    """``until`` pauses a run (evaluated and checkpointed there, nothing published); resuming it gives the
+    weights of a run that never paused — a search's successive halving trains candidates further this way."""
+    cfg = TrainConfig(max_steps=10, batch_size=4, eval_every=4, lr=1e-2)
+    torch.manual_seed(0)
+    whole = torch.nn.Linear(1, 1)
+    start = {k: v.clone() for k, v in whole.state_dict().items()}
+    train_loop(whole, ExampleBatches(16, 4, 0), Planted(99).objective(), cfg, tmp_path / "a", progress=False)
+    parted, planted = torch.nn.Linear(1, 1), Planted(99)
+    parted.load_state_dict(start)
+    r = train_loop(parted, ExampleBatches(16, 4, 0), planted.objective(), cfg, tmp_path / "b", progress=False,
+                   until=5)
+    assert r.paused and r.steps == 5 and [h["step"] for h in r.history] == [4, 5]
+    assert (tmp_path / "b.ckpt" / "best" / "w.pt").exists()
+    r = train_loop(parted, ExampleBatches(16, 4, 0), planted.objective(), cfg, tmp_path / "b", progress=False,
+                   resume=True)
+    assert not r.paused and r.steps == 10
+    for k, v in whole.state_dict().items():
+        torch.testing.assert_close(parted.state_dict()[k], v)
