@@ -428,6 +428,13 @@ CASES += [
                        f"{{root}}/ds-{name}.jsonl", "--out", "{root}/x"], msg)
       for name, msg in (("noturns", "the dialogue has no turns"), ("oneturn", "no dialogue has two turns"),
                         ("latin", "not UTF-8"))],
+    *[(f"compress-{name}", ["compress", teacher, "--train", "sst2:dev", "--dev", "sst2:dev", *flags, "--out",
+                            "{root}/x"], msg)
+      for name, teacher, flags, msg in (
+          ("time", T, ["--max-minutes", "0"], "max_minutes must be > 0"),
+          ("tokenizer", T, ["--max-size-mb", "0.000001"], "the tokenizer files alone take"),
+          ("levels", T, ["--levels", "0,0.5"], "levels values must be in (0, 1]"),
+          ("decoder", "{nmt}", [], "the budget search (text classification)"))],
     ("chat-missing", ["chat", "{m_missing}"], "no such model folder or bundle"),
     ("chat-translation", ["chat", "{nmt}"], "a translation model; chat needs a dialogue model"),
     ("light-kernel-bucket", ["export", "{light_kernel}", "--to", "onnx", "--max-length", "8", "--out", "{root}/x"],

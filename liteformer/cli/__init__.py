@@ -15,6 +15,8 @@ from liteformer.cli.compress import add_parsers as add_compress_parsers
 from liteformer.cli.compress import cmd_factorize, cmd_prune
 from liteformer.cli.export import cmd_export, cmd_quantize, cmd_run
 from liteformer.cli.measure import cmd_bench, cmd_eval, cmd_select
+from liteformer.cli.search import add_budget_flags, cmd_compress
+from liteformer.cli.search import add_parser as add_compress_parser
 from liteformer.cli.speech import speech_flags
 from liteformer.errors import LiteformerError
 from liteformer.options import OptionError, add_flags, from_values
@@ -199,6 +201,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     add_chat_parser(sub)
+    add_compress_parser(sub)
     p = sub.add_parser("bench", help="accuracy, latency, size and memory of candidates in their own runtimes",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Benchmark candidates side by side: each runs in its own runtime in a "
@@ -230,24 +233,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        "budget; otherwise say which constraint nothing meets and show the closest. "
                        "Exit code 1 when nothing fits.")
     p.add_argument("report", help="bench.json, or the folder holding it")
-    p.add_argument("--profile", default=None, help="named budgets (phone-low, phone-mid, phone-high); "
-                   "explicit flags override them")
-    p.add_argument("--max-latency-ms", type=float, default=None, help="p50 latency at real length, batch 1")
-    p.add_argument("--max-size-mb", type=float, default=None, help="size on disk, MB (10^6 bytes)")
-    p.add_argument("--max-memory-mb", type=float, default=None, help="peak RSS of the runtime process, MiB")
-    p.add_argument("--min-accuracy", type=float, default=None, help="accuracy as a fraction, e.g. 0.88")
-    p.add_argument("--min-x-faster", type=float, default=None, help="at least this many times faster than the "
-                   "report's baseline (p50), e.g. 10; relative budgets hold on any machine")
-    p.add_argument("--min-x-smaller", type=float, default=None, help="at least this many times smaller than "
-                   "the baseline, e.g. 12")
-    p.add_argument("--min-pct-accuracy", type=float, default=None, help="at least this percentage of the "
-                   "baseline's accuracy, e.g. 98")
-    p.add_argument("--min-quality", type=float, default=None, help="the report's quality metric at least this "
-                   "(accuracy as a fraction, sacreBLEU 0-100 for translation)")
-    p.add_argument("--min-pct-quality", type=float, default=None, help="at least this percentage of the "
-                   "baseline's quality metric (accuracy or sacreBLEU), e.g. 97")
-    p.add_argument("--max-error", type=float, default=None, help="speech: the report's error rate (WER, "
-                   "percent) at most this, e.g. 3")
+    add_budget_flags(p)
     p.add_argument("--json", action="store_true", help="print the choice as JSON")
 
     p = sub.add_parser("demo", help="the main job on bundled data: teacher -> student -> phone bundles -> best",
@@ -621,7 +607,8 @@ def _check_outputs(a: argparse.Namespace) -> None:
 COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "distill": cmd_distill,
             "export": cmd_export, "quantize": cmd_quantize, "run": cmd_run,
             "prune": cmd_prune, "factorize": cmd_factorize, "bench": cmd_bench,
-            "select": cmd_select, "demo": cmd_demo, "chat": cmd_chat}
+            "select": cmd_select, "demo": cmd_demo, "chat": cmd_chat,
+            "compress": cmd_compress}
 
 
 def main(argv: list[str] | None = None) -> int:

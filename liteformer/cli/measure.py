@@ -139,16 +139,11 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 
 def cmd_select(a: argparse.Namespace) -> int:
-    from dataclasses import replace
 
     from liteformer.bench.result import BenchResult
-    from liteformer.bench.select import Budget, describe_candidate, miss_text, profile, select
-    budget = profile(a.profile)["budget"] if a.profile else Budget()
-    flags = {k: getattr(a, k) for k in ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy",
-                                        "min_x_faster", "min_x_smaller", "min_pct_accuracy", "min_quality",
-                                        "min_pct_quality", "max_error")}
-    budget = replace(budget, **{k: v for k, v in flags.items() if v is not None})
-    budget.validate()  # the flags before the report
+    from liteformer.bench.select import describe_candidate, miss_text, select
+    from liteformer.cli.search import budget_from_flags
+    budget = budget_from_flags(a)  # the flags before the report
     path = Path(a.report)
     result = BenchResult.load(path / "bench.json" if path.is_dir() else path)
     sel = select(result, budget)

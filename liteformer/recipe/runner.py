@@ -108,6 +108,8 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     made = [d for d in (work, cache) if not d.exists()]
     cache.mkdir(parents=True, exist_ok=True)
     try:
+        if recipe.auto is not None:
+            return _run_auto(recipe, work, cache, data, data_key, progress, log)
         return _run(recipe, work, cache, data, data_key, progress, log)
     finally:  # a run that failed before any step finished leaves no empty folders
         for d in reversed(made):
@@ -115,10 +117,68 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
                 d.rmdir()
 
 
-def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, progress: bool, log) -> RecipeResult:
+def _run_auto(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, progress: bool,
+              log) -> RecipeResult:
+    """``search: auto``: the teacher (given, or the recipe's finetune step, cached), then the budget search
+    in ``WORK`` (liteformer.search), which caches and resumes on its own."""
+    from liteformer.bench.select import Budget, profile
+    from liteformer.options import from_values
+    from liteformer.search.auto import run_search
+    from liteformer.search.space import SearchOptions
+    teacher, ran = recipe.teacher, 0
+    for j, (name, opts) in enumerate(recipe.steps):  # at most one: finetune
+        ctx = Context("", "", data, progress, splits={}, task=recipe.task)
+        try:
+            out, _, cached = _run_cached(name, opts, ctx, _digest(name, opts, data_key), cache, log)
+        except LiteformerError as e:
+            raise LiteformerError(f"{recipe.where(j)}: step {name}: {e}") from None
+        teacher, ran = str(out), ran + (not cached)
+    budget = dict(recipe.budget)
+    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
+    res = run_search(teacher, data, replace(base, **budget), from_values(SearchOptions, recipe.auto),
+                     work, progress=progress, log=log)
+    res.steps_run += ran
+    res.steps_cached += len(recipe.steps) - ran
+    write_json(work / "recipe-result.json", {"recipe": str(recipe.path), "reason": res.reason, "search": True,
+                                            "chosen": res.chosen.to_dict() if res.chosen else None,
+                                            "candidates": res.candidates, "report": res.report,
+                                            "left_out": res.left_out})
+    return res
+
+
+def bench_and_select(res: RecipeResult, data: dict, bench: dict, budget: dict, work: Path, progress: bool,
+                     log) -> None:
+    """One interleaved bench of ``res.candidates`` (the teacher first: the baseline) on the test split (or
+    dev, or train), reports in ``WORK/report``, and the best under ``budget`` copied to ``WORK/best``."""
     from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
-    from liteformer.bench.report import write_reports
+    from liteformer.bench.report import format_table, write_reports
     from liteformer.bench.select import Budget, profile, select
+    settings = BenchSettings(data=data.get("test") or data.get("dev") or data["train"],
+                             text_column=data.get("text_column"), label_column=data.get("label_column", "label"),
+                             threads=bench.get("threads", 2), reps=bench.get("reps", 3),
+                             timed_examples=bench.get("timed_examples", 300), fixed_length=bench.get("length", 128))
+    settings.validate()
+    log(f"bench: {len(res.candidates)} candidates on {settings.data}")
+    cands = [replace(parse_candidate(path), name=name) for name, path in res.candidates]
+    result = run_bench(cands, settings, progress=progress)
+    res.report = {k: str(v) for k, v in write_reports(result, work / "report").items()}
+    res.table = format_table(result)
+    budget = dict(budget)
+    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
+    built = replace(result, candidates=[c for c in result.candidates if c.name != "teacher"])  # the reference
+    sel = select(built, replace(base, **budget))
+    res.reason = sel.reason
+    if sel.chosen:
+        best = work / "best"
+        shutil.rmtree(best, ignore_errors=True)
+        shutil.copytree(sel.chosen.path, best)
+        res.chosen = replace(sel.chosen, path=str(best))
+    else:
+        res.chosen = None
+        res.closest = sel.closest
+
+
+def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, progress: bool, log) -> RecipeResult:
     res = RecipeResult(work, [], None, "")
     teacher, teacher_key = recipe.teacher, None
     if teacher:
@@ -162,32 +222,7 @@ def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, pro
     if len(res.candidates) == 1:
         raise LiteformerError("no artifact was built: " + "; ".join(f"{x['variant']} {x['runtime']}: {x['error']}"
                                                                      for x in res.left_out))
-    b = recipe.bench
-    settings = BenchSettings(data=data.get("test") or data.get("dev") or data["train"],
-                             text_column=data.get("text_column"), label_column=data["label_column"],
-                             threads=b.get("threads", 2), reps=b.get("reps", 3),
-                             timed_examples=b.get("timed_examples", 300), fixed_length=b.get("length", 128))
-    settings.validate()
-    log(f"bench: {len(res.candidates)} candidates on {settings.data}")
-    cands = [replace(parse_candidate(path), name=name) for name, path in res.candidates]
-    result = run_bench(cands, settings, progress=progress)
-    res.report = {k: str(v) for k, v in write_reports(result, work / "report").items()}
-    from liteformer.bench.report import format_table
-    res.table = format_table(result)
-    budget = dict(recipe.budget)
-    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
-    built = replace(result, candidates=[c for c in result.candidates if c.name != "teacher"])  # the reference
-    sel = select(built, replace(base, **budget))
-    chosen = sel.chosen
-    res.reason = sel.reason
-    if chosen:
-        best = work / "best"
-        shutil.rmtree(best, ignore_errors=True)
-        shutil.copytree(chosen.path, best)
-        res.chosen = replace(chosen, path=str(best))
-    else:
-        res.chosen = None
-        res.closest = sel.closest
+    bench_and_select(res, data, recipe.bench, recipe.budget, work, progress, log)
     closest = [{"name": c.name, "worst_miss": round(v, 3)} for c, v in res.closest]
     write_json(work / "recipe-result.json", {"recipe": str(recipe.path), "reason": res.reason, "closest": closest,
                                             "chosen": res.chosen.to_dict() if res.chosen else None,
@@ -203,6 +238,8 @@ def print_result(res: RecipeResult, out=sys.stdout) -> None:
     for x in res.left_out:
         print(f"left out: {x['variant']} {x['runtime']}: {x['error']}", file=out)
     print(f"report: {res.report.get('md')}  {res.report.get('html')}  {res.report.get('png')}", file=out)
+    if res.report.get("search_md"):
+        print(f"search: {res.report['search_md']}  {res.report.get('search_png')}", file=out)
     if res.chosen:
         c = res.chosen
         quality = f"accuracy {c.quality:.4f}" if c.metric == "accuracy" else f"{c.metric} {c.quality:.2f}"

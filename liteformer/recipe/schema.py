@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from liteformer.errors import LiteformerError
-from liteformer.options import NUM, OptionError, option_types
+from liteformer.options import NUM, OptionError, from_values, option_types
 
 STEP_NAMES = ("finetune", "student", "prune", "factorize", "distill", "export")
 
@@ -50,7 +50,7 @@ SECTIONS: dict[str, dict[str, type | tuple]] = {
     "bench": {"reps": int, "timed_examples": int, "threads": int, "length": int},
 }
 TOP = {"name": str, "task": str, "teacher": str, "data": dict, "budget": dict, "bench": dict, "steps": list,
-       "search": dict}
+       "search": (dict, str)}
 DEMO = Path(__file__).with_name("demo.yaml")  # the recipe `liteformer demo` runs
 DEMOS = {task: Path(__file__).with_name(f"demo-{name}.yaml")  # `liteformer demo --task TASK`
          for task, name in (("translation", "translation"), ("speech-recognition", "speech"),
@@ -87,6 +87,7 @@ class Recipe:
     step_lines: list[int] = field(default_factory=list)  # the recipe line of each step, for run-time errors
     input_lines: dict = field(default_factory=dict)  # the line of teacher and of each data entry
     task: str = "text-classification"  # translation: sentence pairs, sacreBLEU; speech-recognition: clips, WER
+    auto: dict | None = None  # ``search: auto``: the budget search's options (liteformer.search); None: a grid
 
     def check_inputs(self) -> None:
         """The teacher and the data files exist (paths relative to where liteformer runs): checked by
@@ -215,8 +216,10 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     if "train" not in data:
         fail(doc, "data", "data.train is required (the task's training data)")
     steps_raw = doc.get("steps") or []
-    if not steps_raw:
-        fail(doc, "steps", "steps is required: a list such as [- student: {layers: [0, 2, 4]}, - distill: {}]")
+    auto = _auto_options(doc, fail, check)
+    if not steps_raw and auto is None:
+        fail(doc, "steps", "steps is required: a list such as [- student: {layers: [0, 2, 4]}, - distill: {}] "
+             "(or search: auto, which builds the student itself)")
     steps, step_lines = [], []
     for i, item in enumerate(steps_raw):
         if not isinstance(item, dict) or len(item) != 1:
@@ -259,11 +262,18 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
                 also = " or base (a trained encoder-decoder folder)" if refused is TRANSLATION_REFUSED else ""
                 fail(steps_raw[i], name, f"step finetune of a {task} recipe trains from scratch: give "
                      f"model_config (a JSON with {what}){also}")
-    if doc.get("teacher") is None and names[0] != "finetune":
+    if auto is not None:
+        if task != "text-classification":
+            fail(doc, "search", f"search: auto builds text-classification students; this recipe's task is {task}")
+        if names and (names != ["finetune"]):
+            fail(doc, "steps", "with search: auto the only step is an optional finetune (the teacher); the search "
+                 "chooses the student, its training and its export itself")
+    if doc.get("teacher") is None and (not names or names[0] != "finetune"):
         fail(doc, "steps", "give a teacher (a model folder), or make the first step `finetune: {base: ...}`")
     if doc.get("teacher") is not None and "finetune" in names:
         fail(doc, "teacher", "give either a teacher or a finetune step, not both")
-    search = doc.get("search") or {}
+    search = doc.get("search") if auto is None else None
+    search = search or {}
     for key, values in search.items():
         name, _, opt = str(key).partition(".")
         if name not in names or opt not in step_options(name):
@@ -288,7 +298,32 @@ def _validate(p: Path, doc, lines: dict) -> Recipe:
     input_lines = {k: lines.get((id(data), k)) for k in data}
     input_lines["teacher"] = lines.get((id(doc), "teacher"))
     return Recipe(p, str(doc.get("name") or p.stem), doc.get("teacher"), data, budget, doc.get("bench") or {},
-                  steps, search, step_lines, input_lines, task)
+                  steps, search, step_lines, input_lines, task, auto)
+
+
+def _auto_options(doc: dict, fail, check) -> dict | None:
+    """``search: auto`` (defaults) or ``search: {auto: {OPTION: VALUE}}``: the budget search's options,
+    checked; None for a grid search (or none)."""
+    search = doc.get("search")
+    if isinstance(search, str):
+        if search != "auto":
+            fail(doc, "search", f"search must be 'auto' or a mapping of STEP.OPTION grids, got {search!r}")
+        return {}
+    if not isinstance(search, dict) or "auto" not in search:
+        return None
+    opts = search["auto"] or {}
+    if len(search) > 1 or not isinstance(opts, dict):
+        fail(search, "auto", "search: {auto: {...}} takes the search's options only (levels, augment, "
+             "max_minutes, ...), no grid keys beside it")
+    from liteformer.search.space import SearchOptions
+    check(opts, option_types(SearchOptions), "search.auto.")
+    try:
+        from_values(SearchOptions, opts).validate()
+    except OptionError as e:
+        fail(opts, e.name if e.name in opts else None, f"search.auto.{e}")
+    except LiteformerError as e:
+        fail(opts, None, f"search.auto: {e}")
+    return dict(opts)
 
 
 def _speech_path(spec: str) -> Path:
@@ -300,7 +335,9 @@ def _speech_path(spec: str) -> Path:
 
 def _type_name(t) -> str:
     names = {str: "a string", int: "an integer", list: "a list", dict: "a mapping", bool: "true or false"}
-    return "a number" if t == NUM else names[t]
+    if t == NUM:
+        return "a number"
+    return " or ".join(names[x] for x in t) if isinstance(t, tuple) else names[t]
 
 
 def _check_step(name: str, opts: dict, fail) -> None:
