@@ -55,6 +55,12 @@ def test_readme_python_snippet_runs(tiny_folder, tmp_path, monkeypatch):
                         "TrainConfig(max_steps=2, lr=2e-3, batch_size=4), SpeechConfig(strings=2, dev_strings=2)")
     code = code.replace("strings=200", "strings=4").replace("strings=50", "strings=4")
     monkeypatch.chdir(tmp_path)
+    from liteformer.search import auto  # the search itself runs in tests/search; here its call must fit
+
+    def search(teacher, data, budget, opts, work, **kw):
+        auto.AutoSearch(teacher, data, budget, opts, work)
+        return auto.RecipeResult(work, [], None, "", report={"search_md": "search.md"})
+    monkeypatch.setattr(auto, "run_search", search)
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "pruned-shape" / "model.safetensors").exists()
     assert (tmp_path / "bundles" / "litert" / "liteformer.json").exists()
