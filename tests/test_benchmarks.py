@@ -1,7 +1,9 @@
 """Every benchmark script (real-size runs, not run here) at least parses its command line."""
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,28 @@ def test_the_pretraining_text_keeps_dialogues_whole(tmp_path):
     texts = [json.loads(line)["text"] for line in out.read_text().splitlines()]
     assert texts == ["#Person1#: Hi.\n#Person2#: Hello there.", "They greet.", "A dog runs outside.", "a fine film"]
     assert read_denoising(f"denoise:{out}").targets == texts
+
+
+def test_search_transfer_builds_the_topics_set_and_changes_only_the_data(tmp_path):
+    """benchmarks/search_transfer.py: DialogSum topics mapped to 5 groups and split by dialogue id; the
+    recipe it runs is classify-auto.yaml with its data paths (and the search's time) replaced."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from search_transfer import recipe_for, topic_of, topics_dataset
+
+    from liteformer.recipe.schema import load_recipe
+    assert [topic_of(t) for t in ("see a doctor", "order food", "job interview", "weather")] == [
+        "health", "food", "work", None]
+    d = tmp_path / "datasets" / "dialogsum"
+    d.mkdir(parents=True)
+    rows = [{"fname": f"d{i}", "dialogue": f"#Person1#: hi {i}\n#Person2#: yes", "topic": t}
+            for i, t in enumerate(["shopping", "take a taxi", "weather"] * 10)]
+    for name in ("train", "dev", "test"):
+        (d / f"dialogsum.{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) if name == "train"
+                                                  else "")
+    data = topics_dataset(tmp_path, tmp_path / "topics")
+    lines = sum((Path(p).read_text().splitlines()[1:] for p in data.values()), [])
+    assert len(lines) == 20 and {x.split("\t")[1] for x in lines} == {"shopping", "travel"}
+    assert "#Person1#: hi 0 #Person2#: yes\tshopping" in lines
+    r = load_recipe(recipe_for("topics", data, 30, tmp_path / "r.yaml"))
+    assert r.data == {k: str(v) for k, v in data.items()} and r.auto == {"max_minutes": 30}
+    assert r.steps == load_recipe(ROOT / "recipes" / "classify-auto.yaml").steps

@@ -11,39 +11,16 @@ one line; finished steps stay cached.
 
 from __future__ import annotations
 
-import errno
-import hashlib
-import json
-import shutil
 import sys
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from liteformer.bench.result import CandidateResult
 from liteformer.bench.select import miss_text
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
+from liteformer.recipe.cached import RecipeResult, bench_and_select, digest, run_cached
 from liteformer.recipe.schema import Recipe
-from liteformer.recipe.steps import Context, run_step
-
-
-@dataclass
-class RecipeResult:
-    work: Path
-    candidates: list[tuple[str, str]]  # (bench name, path)
-    chosen: CandidateResult | None  # its path is the copy in WORK/best
-    reason: str
-    report: dict = field(default_factory=dict)  # paths of the bench reports
-    steps_run: int = 0
-    steps_cached: int = 0
-    table: str = ""  # the bench table
-    left_out: list[dict] = field(default_factory=list)  # bundles whose export or verification failed
-    closest: list[tuple[CandidateResult, float]] = field(default_factory=list)  # when nothing fits
-
-
-def _digest(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+from liteformer.recipe.steps import Context
 
 
 def _content_key(path: str, task: str = "text-classification") -> str:
@@ -58,44 +35,26 @@ def _content_key(path: str, task: str = "text-classification") -> str:
         if not p.exists():
             raise LiteformerError(f"{path}: no such file or folder {p}")
         files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
-        return _digest([path.rpartition(":")[2] if ":" in path else ""] + [(f.name, file_sha256(f)) for f in files])
+        return digest([path.rpartition(":")[2] if ":" in path else ""] + [(f.name, file_sha256(f)) for f in files])
     if task in ("summarization", "dialogue"):  # a DialogSum file, or a hash split of one (FILE:dev)
         from liteformer.data.dialogsum import resolve_split
         p, split = resolve_split(path)
         if not p.is_file():
             raise LiteformerError(f"{path}: no such file {p}")
-        return _digest([split, file_sha256(p)])
+        return digest([split, file_sha256(p)])
     if ("," in path or path.split(":")[0] in PAIRS) and not Path(path).exists():  # sentence pairs
         found = resolve_pair(path)
         files = found if isinstance(found, tuple) else (found,)
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise LiteformerError(f"{path}: no such file {missing[0]}")
-        return _digest([file_sha256(f) for f in files])
+        return digest([file_sha256(f) for f in files])
     p = resolve(path) if ":" in path and not Path(path).exists() else resolve_model(path)
     if p.is_dir():
-        return _digest([(f.name, file_sha256(f)) for f in sorted(p.iterdir()) if f.is_file()])
+        return digest([(f.name, file_sha256(f)) for f in sorted(p.iterdir()) if f.is_file()])
     if not p.exists():
         raise LiteformerError(f"{path}: no such file or folder")
     return file_sha256(p)
-
-
-def _run_cached(name: str, opts: dict, ctx: Context, key: str, cache: Path, log) -> tuple[Path, dict, bool]:
-    out = cache / f"{name}-{key}"
-    done = cache / f"{name}-{key}.done.json"
-    if done.exists():
-        return out, json.loads(done.read_text())["report"], True
-    log(f"  {name} {json.dumps(opts)} -> {out.name}")
-    t = time.time()
-    try:
-        report = run_step(name, ctx, opts, out)
-        write_json(done, {"step": name, "options": opts, "report": report, "seconds": round(time.time() - t, 1)})
-    except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise LiteformerError(f"disk full during step {name} ({out}); finished steps are kept in {cache}, "
-                                  "free space and run the recipe again to resume") from None
-        raise
-    return out, report, False
 
 
 def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = False,
@@ -104,7 +63,7 @@ def run_recipe(recipe: Recipe, work: str | Path | None = None, progress: bool = 
     cache = work / "cache"
     data = {"label_column": "label", **recipe.data}
     files = {k: _content_key(data[k], recipe.task) for k in ("train", "dev", "test") if k in data}  # missing: fail now
-    data_key = _digest({k: files.get(k, v) for k, v in data.items() if k != "test"})
+    data_key = digest({k: files.get(k, v) for k, v in data.items() if k != "test"})
     made = [d for d in (work, cache) if not d.exists()]
     cache.mkdir(parents=True, exist_ok=True)
     try:
@@ -129,7 +88,7 @@ def _run_auto(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str
     for j, (name, opts) in enumerate(recipe.steps):  # at most one: finetune
         ctx = Context("", "", data, progress, splits={}, task=recipe.task)
         try:
-            out, _, cached = _run_cached(name, opts, ctx, _digest(name, opts, data_key), cache, log)
+            out, _, cached = run_cached(name, opts, ctx, digest(name, opts, data_key), cache, log)
         except LiteformerError as e:
             raise LiteformerError(f"{recipe.where(j)}: step {name}: {e}") from None
         teacher, ran = str(out), ran + (not cached)
@@ -146,43 +105,11 @@ def _run_auto(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str
     return res
 
 
-def bench_and_select(res: RecipeResult, data: dict, bench: dict, budget: dict, work: Path, progress: bool,
-                     log) -> None:
-    """One interleaved bench of ``res.candidates`` (the teacher first: the baseline) on the test split (or
-    dev, or train), reports in ``WORK/report``, and the best under ``budget`` copied to ``WORK/best``."""
-    from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
-    from liteformer.bench.report import format_table, write_reports
-    from liteformer.bench.select import Budget, profile, select
-    settings = BenchSettings(data=data.get("test") or data.get("dev") or data["train"],
-                             text_column=data.get("text_column"), label_column=data.get("label_column", "label"),
-                             threads=bench.get("threads", 2), reps=bench.get("reps", 3),
-                             timed_examples=bench.get("timed_examples", 300), fixed_length=bench.get("length", 128))
-    settings.validate()
-    log(f"bench: {len(res.candidates)} candidates on {settings.data}")
-    cands = [replace(parse_candidate(path), name=name) for name, path in res.candidates]
-    result = run_bench(cands, settings, progress=progress)
-    res.report = {k: str(v) for k, v in write_reports(result, work / "report").items()}
-    res.table = format_table(result)
-    budget = dict(budget)
-    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
-    built = replace(result, candidates=[c for c in result.candidates if c.name != "teacher"])  # the reference
-    sel = select(built, replace(base, **budget))
-    res.reason = sel.reason
-    if sel.chosen:
-        best = work / "best"
-        shutil.rmtree(best, ignore_errors=True)
-        shutil.copytree(sel.chosen.path, best)
-        res.chosen = replace(sel.chosen, path=str(best))
-    else:
-        res.chosen = None
-        res.closest = sel.closest
-
-
 def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, progress: bool, log) -> RecipeResult:
     res = RecipeResult(work, [], None, "")
     teacher, teacher_key = recipe.teacher, None
     if teacher:
-        teacher_key = _digest("teacher", _content_key(teacher))
+        teacher_key = digest("teacher", _content_key(teacher))
     splits: dict = {}  # each data file is read once per run, shared by the steps of every variant
     finals: list[tuple[str, Path, str, list]] = []  # (variant label, output, step name, runtimes)
     variants = recipe.variants()
@@ -192,9 +119,9 @@ def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, pro
         ctx = Context(teacher or "", teacher or "", data, progress, teacher_store=str(cache / "teacher-outputs"),
                       splits=splits, task=recipe.task)
         for j, (name, opts) in enumerate(steps):
-            key = _digest(name, opts, key, data_key)
+            key = digest(name, opts, key, data_key)
             try:
-                out, report, cached = _run_cached(name, opts, ctx, key, cache, log)
+                out, report, cached = run_cached(name, opts, ctx, key, cache, log)
             except LiteformerError as e:
                 raise LiteformerError(f"{recipe.where(j)}: step {name}: {e}") from None
             res.steps_cached += cached

@@ -31,7 +31,7 @@ from pathlib import Path
 from liteformer.bench.select import Budget
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
-from liteformer.recipe.runner import RecipeResult, _run_cached, bench_and_select
+from liteformer.recipe.cached import RecipeResult, bench_and_select, run_cached
 from liteformer.recipe.steps import Context
 from liteformer.search.halving import Outcome, SearchState, Trial, rungs_for, successive_halving
 from liteformer.search.space import SearchOptions, Shape, default_steps, shapes_for
@@ -83,7 +83,7 @@ class AutoSearch:
                        teacher_store=str(self.cache / "teacher-outputs"), splits=self.splits)
 
     def step(self, name: str, opts: dict, current: str, key: str) -> tuple[Path, dict]:
-        out, report, _ = _run_cached(name, opts, self.ctx(current), key, self.cache, self.log)
+        out, report, _ = run_cached(name, opts, self.ctx(current), key, self.cache, self.log)
         return out, report
 
     # --- 1. the probe ------------------------------------------------------------------------------------------

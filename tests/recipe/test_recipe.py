@@ -130,15 +130,15 @@ def test_cli_recipe_check_and_impossible_budget(tiny_folder, tmp_path):
 def test_disk_full_mid_run_keeps_the_cache(tiny_folder, tmp_path, monkeypatch):
     import errno
 
-    from liteformer.recipe import runner
-    real, calls = runner.run_step, []
+    from liteformer.recipe import cached
+    real, calls = cached.run_step, []
 
     def filling(name, ctx, opts, out):
         calls.append(name)
         if len(calls) == 3:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(name, ctx, opts, out)
-    monkeypatch.setattr(runner, "run_step", filling)
+    monkeypatch.setattr(cached, "run_step", filling)
     recipe = load_recipe(_tiny_recipe(tmp_path, tiny_folder))
     with pytest.raises(LiteformerError, match="disk full during step prune"):
         run_recipe(recipe, tmp_path / "w", log=lambda s: None)
