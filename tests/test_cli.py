@@ -138,6 +138,10 @@ def test_demo_runs_offline_end_to_end(tmp_path):
     assert (out / "best" / "liteformer.json").exists() and (out / "report" / "pareto.png").exists()
     side = json.loads((out / "best" / "liteformer.json").read_text())
     assert side["id2label"] == {"0": "negative", "1": "positive"} and side["export"]["quantization"] is None
+    from liteformer.arm.env import why_not  # the demo's bundles on aarch64 (emulated), where qemu can be had
+    if why_not() is None:
+        r = run_cli("verify", str(out / "best"), "--n", "8")
+        assert r.returncode == 0 or "aarch64 set-up" in r.stderr, r.stdout + r.stderr[-2000:]
 
 
 @pytest.mark.slow  # 2-4 min each on 2 cores; the machinery: tests/recipe/test_recipe_{translation,dialogsum}.py

@@ -18,6 +18,8 @@ from liteformer.cli.measure import cmd_bench, cmd_eval, cmd_select
 from liteformer.cli.search import add_budget_flags, cmd_compress
 from liteformer.cli.search import add_parser as add_compress_parser
 from liteformer.cli.speech import speech_flags
+from liteformer.cli.verify import add_parser as add_verify_parser
+from liteformer.cli.verify import cmd_verify
 from liteformer.errors import LiteformerError
 from liteformer.options import OptionError, add_flags, from_values
 from liteformer.verbs import ExportStep
@@ -202,6 +204,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     add_chat_parser(sub)
     add_compress_parser(sub)
+    add_verify_parser(sub)
     p = sub.add_parser("bench", help="accuracy, latency, size and memory of candidates in their own runtimes",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Benchmark candidates side by side: each runs in its own runtime in a "
@@ -608,7 +611,7 @@ COMMANDS = {"info": cmd_info, "eval": cmd_eval, "finetune": cmd_finetune, "disti
             "export": cmd_export, "quantize": cmd_quantize, "run": cmd_run,
             "prune": cmd_prune, "factorize": cmd_factorize, "bench": cmd_bench,
             "select": cmd_select, "demo": cmd_demo, "chat": cmd_chat,
-            "compress": cmd_compress}
+            "compress": cmd_compress, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:
