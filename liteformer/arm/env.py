@@ -108,6 +108,13 @@ def ensure(runtimes: tuple[str, ...] = ("onnx", "litert"), log=print) -> ArmEnv:
         raise LiteformerError(f"aarch64 check unavailable: {reason}")
     base = cache_dir()
     base.mkdir(parents=True, exist_ok=True)
+    import fcntl
+    with open(base / ".lock", "w") as lock:  # one builder at a time (parallel test workers, two commands)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure(base, runtimes, log)
+
+
+def _ensure(base: Path, runtimes: tuple[str, ...], log) -> ArmEnv:
     qemu = _qemu_on_path() or _fetch_qemu(base / "qemu", log)
     root = base / "root"
     if not (root / ".complete").exists():
