@@ -13,7 +13,7 @@ demo: setup
 	$(PYTHON) -m liteformer demo
 
 test: setup
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n 2 --dist loadfile  # two workers on two cores; a file's tests stay together
 	$(PYTHON) -m ruff check liteformer tests benchmarks
 
 lint:

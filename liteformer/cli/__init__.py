@@ -420,13 +420,11 @@ def _finetune_translation(a: argparse.Namespace, cfg) -> int:
 
 def _best(task: str, result) -> str:
     """``, best dev METRIC X`` of an encoder-decoder's training (empty without a dev split)."""
+    from liteformer.train.translate import dev_metric
     if result.best is None:
         return ""
-    if task == "summarization":
-        return f", best dev ROUGE-L {result.best.rougeL:.2f}"
-    if task == "dialogue":
-        return f", best dev perplexity {result.best.perplexity:.2f}"
-    return f", best dev sacreBLEU {result.best.bleu:.2f}"
+    _, name, field = dev_metric(task)
+    return f", best dev {name} {getattr(result.best, field):.2f}"
 
 
 def _distill_translation(a: argparse.Namespace) -> int:

@@ -66,21 +66,11 @@ def _train(ctx: Context):
     return ctx.split("train")
 
 
-def _dev_metric(task: str, result) -> dict:
-    """The best dev value of an encoder-decoder's training, named by the task's metric."""
-    best = result.best
-    if task == "summarization":
-        return {"dev_rougeL": best.rougeL if best else None}
-    if task == "dialogue":
-        return {"dev_perplexity": best.perplexity if best else None}
-    return {"dev_bleu": best.bleu if best else None}
-
-
 def finetune_seq2seq(ctx: Context, opts: dict, out: Path) -> dict:
     """An encoder-decoder teacher: from scratch (a joint subword vocabulary and the model of
     ``model_config``) or from ``base`` (a trained encoder-decoder folder, e.g. denoising pre-training)."""
     from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import from_base, prepare, train_translation
+    from liteformer.train.translate import best_dev, from_base, prepare, train_translation
     tcfg = from_values(TranslationConfig, opts)
     tcfg.validate()
     cfg = train_config({"max_steps": 4000, "schedule": "inverse-sqrt", "warmup": 0.05, **opts}, None, 1e-3)
@@ -91,7 +81,7 @@ def finetune_seq2seq(ctx: Context, opts: dict, out: Path) -> dict:
         prep = prepare(ctx.split("train"), opts["model_config"], opts.get("vocab_size") or 8000, dev=dev,
                        seed=opts.get("seed", 0), task=ctx.task)
     result = train_translation(prep, out, cfg, tcfg, progress=ctx.progress, resume=True)
-    return {"steps": result.steps, **_dev_metric(ctx.task, result)}
+    return {"steps": result.steps, **best_dev(ctx.task, result)}
 
 
 def finetune(ctx: Context, opts: dict, out: Path) -> dict:
@@ -154,7 +144,7 @@ def distill_seq2seq(ctx: Context, opts: dict, out: Path) -> dict:
     """Distill the current model (a student on the teacher's vocabulary) from the recipe's teacher."""
     from liteformer.models.checkpoint import load_model
     from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import Prepared
+    from liteformer.train.translate import Prepared, best_dev
     from liteformer.verbs_translation import Seq2SeqDistill, distill_translation
     teacher, student = load_model(ctx.teacher), load_model(ctx.current)
     if student.tokenizer.tok.get_vocab() != teacher.tokenizer.tok.get_vocab():
@@ -167,7 +157,7 @@ def distill_seq2seq(ctx: Context, opts: dict, out: Path) -> dict:
     result = distill_translation(teacher, prep, out, cfg, tcfg, from_values(Seq2SeqDistill, opts),
                                  kd_targets=str(Path(ctx.teacher_store or out.parent) / "kd-targets.txt"),
                                  progress=ctx.progress, resume=True)
-    return {"steps": result.steps, **_dev_metric(ctx.task, result)}
+    return {"steps": result.steps, **best_dev(ctx.task, result)}
 
 
 def distill(ctx: Context, opts: dict, out: Path) -> dict:

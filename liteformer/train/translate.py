@@ -42,6 +42,23 @@ SEQ2SEQ_DEFAULTS = {"type_vocab_size": 0, "pooler": "none", "num_labels": 1, "po
                     "norm_first": True, "activation": "relu"}
 
 
+# per task: (the history's column, how it is printed, the dev report's field); lower is better for perplexity
+DEV_METRICS = {"summarization": ("dev_rougeL", "ROUGE-L", "rougeL"), "dialogue": ("dev_perplexity", "perplexity",
+                                                                                  "perplexity")}
+DEV_BLEU = ("dev_bleu", "sacreBLEU", "bleu")
+
+
+def dev_metric(task: str) -> tuple[str, str, str]:
+    """(column, printed name, report field) of an encoder-decoder task's dev metric."""
+    return DEV_METRICS.get(task, DEV_BLEU)
+
+
+def best_dev(task: str, result) -> dict:
+    """``{column: the best dev value}`` of a finished training (None without a dev split)."""
+    column, _, field = dev_metric(task)
+    return {column: getattr(result.best, field) if result.best else None}
+
+
 @dataclass
 class Prepared:
     model: TransformerForSeq2SeqLM
@@ -169,7 +186,7 @@ def train_translation(prep: Prepared, out: str | Path, cfg: TrainConfig, tcfg: T
     objective = Objective(
         loss, weight, (lambda m: evaluate_dev(m, prep.tokenizer, dev, gen, max_length=max_length)) if dev else None,
         pick, lambda m, folder: save_model(m, prep.tokenizer, folder), rebuild,
-        metric={"summarization": "dev_rougeL", "dialogue": "dev_perplexity"}.get(task, "dev_bleu"),
+        metric=dev_metric(task)[0],
         value=(lambda r: r.perplexity) if task == "dialogue" else None)
     result = train_loop(prep.model, batches, objective, cfg, out, progress, info, resume=resume)
     publish(out, {"task": task, "config": cfg.__dict__, "translation": tcfg.__dict__, **(record or {}),
