@@ -435,6 +435,8 @@ CASES += [
           ("tokenizer", T, ["--max-size-mb", "0.000001"], "the tokenizer files alone take"),
           ("levels", T, ["--levels", "0,0.5"], "levels values must be in (0, 1]"),
           ("decoder", "{nmt}", [], "the budget search (text classification)"))],
+    ("verify-missing", ["verify", "{root}/nope"], "not a bundle folder (no liteformer.json)"),
+    ("verify-n", ["verify", "{asr_onnx}", "--n", "0"], "--n must be > 0"),
     ("chat-missing", ["chat", "{m_missing}"], "no such model folder or bundle"),
     ("chat-translation", ["chat", "{nmt}"], "a translation model; chat needs a dialogue model"),
     ("light-kernel-bucket", ["export", "{light_kernel}", "--to", "onnx", "--max-length", "8", "--out", "{root}/x"],

@@ -7,12 +7,12 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from liteformer.cli.chat import add_parser as add_chat_parser
 from liteformer.cli.chat import cmd_chat
 from liteformer.cli.compress import add_parsers as add_compress_parsers
 from liteformer.cli.compress import cmd_factorize, cmd_prune
+from liteformer.cli.demo import cmd_demo
 from liteformer.cli.export import cmd_export, cmd_quantize, cmd_run
 from liteformer.cli.measure import cmd_bench, cmd_eval, cmd_select
 from liteformer.cli.search import add_budget_flags, cmd_compress
@@ -383,7 +383,8 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     cfg = _train_config(a)
     cfg.validate()
     if a.task in ("translation", "summarization", "dialogue"):
-        return _finetune_translation(a, cfg)
+        from liteformer.cli.seq2seq import finetune_seq2seq
+        return finetune_seq2seq(a, cfg)
     if a.task == "speech-recognition":
         from liteformer.cli.speech import finetune_speech
         return finetune_speech(a, cfg)
@@ -398,180 +399,11 @@ def cmd_finetune(a: argparse.Namespace) -> int:
     return 0
 
 
-def _finetune_translation(a: argparse.Namespace, cfg) -> int:
-    from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import prepare, train_translation
-    if bool(a.base) == bool(a.model_config):
-        raise LiteformerError(f"--task {a.task} needs --model-config (a JSON with num_decoder_layers > 0: from "
-                              "scratch) or --base (an encoder-decoder, e.g. one pre-trained on denoise:TEXTS)")
-    tcfg = from_values(TranslationConfig, vars(a))
-    tcfg.validate()
-    if a.base:
-        from liteformer.train.translate import from_base
-        prep = from_base(a.base, a.train, a.dev, task=a.task)
-    else:
-        prep = prepare(a.train, a.model_config, a.vocab_size, a.tokenizer, a.dev, seed=a.seed, subword=a.subword,
-                       task=a.task)
-    result = train_translation(prep, a.out, cfg, tcfg, progress=sys.stderr.isatty(), resume=a.resume)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"trained {result.steps} steps in {result.seconds:.0f} s{_best(a.task, result)}; model in {a.out}")
-    return 0
-
-
-def _best(task: str, result) -> str:
-    """``, best dev METRIC X`` of an encoder-decoder's training (empty without a dev split)."""
-    from liteformer.train.translate import dev_metric
-    if result.best is None:
-        return ""
-    _, name, field = dev_metric(task)
-    return f", best dev {name} {getattr(result.best, field):.2f}"
-
-
-def _distill_translation(a: argparse.Namespace) -> int:
-    import torch
-
-    from liteformer.models.checkpoint import load_model
-    from liteformer.train.config import TranslationConfig
-    from liteformer.train.translate import Prepared, read_pairs
-    from liteformer.verbs_translation import Seq2SeqDistill, cut_student, distill_translation
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    unsupported = [f for f, v in (("--student-init-embeddings", a.student_init_embeddings),
-                                  ("--student-tokenizer", a.student_tokenizer),
-                                  ("--student-vocab-size", a.student_vocab_size)) if v]
-    if unsupported:
-        raise LiteformerError(f"{unsupported[0]}: not for translation students (they share the teacher's joint "
-                              "vocabulary; --student-init-from-teacher cuts every weight from the teacher's)")
-    if a.student_init_from_teacher and not a.student_config:
-        raise LiteformerError("--student-init-from-teacher goes with --student-config")
-    if sum(map(bool, (a.student_config, a.keep_layers, a.student))) != 1 or a.student_layers:
-        raise LiteformerError("--task translation needs one student: --student-config (a JSON with "
-                              "num_decoder_layers > 0), --keep-layers ENC:DEC (teacher layers to keep, e.g. "
-                              "0,1,2,3:0) or --student FOLDER (a translation model, e.g. a pruned teacher)")
-    cfg = _train_config(a)
-    tcfg = from_values(TranslationConfig, vars(a))
-    tcfg.validate()
-    sd = Seq2SeqDistill(a.kd, a.alpha, a.temperature)
-    teacher = load_model(a.teacher)
-    if not teacher.model.config.num_decoder_layers:
-        raise LiteformerError(f"{a.teacher}: not a translation model (no decoder)")
-    if teacher.task != (a.task or "translation"):
-        raise LiteformerError(f"{a.teacher}: a {teacher.task} model; --task {a.task} needs a {a.task} teacher")
-    train = read_pairs(a.train, teacher.task)
-    dev = read_pairs(a.dev, teacher.task) if a.dev else None
-    notes = {}
-    if a.student_config:
-        prep, notes = cut_student(teacher, train, a.student_config, a.student_init_from_teacher,
-                                  progress=sys.stderr.isatty(), seed=a.seed)
-        prep.dev = dev
-    elif a.student:
-        student = load_model(a.student)
-        if not student.is_generator:
-            raise LiteformerError(f"{a.student}: not a translation model (no decoder)")
-        if student.tokenizer.tok.get_vocab() != teacher.tokenizer.tok.get_vocab():
-            raise LiteformerError(f"{a.student}: its vocabulary differs from the teacher's ({a.teacher}); word-level "
-                                  "distillation needs one vocabulary")
-        prep = Prepared(student.model, teacher.tokenizer, train, dev)
-    else:
-        from liteformer.compress.distill.student import seq2seq_student_from_teacher
-        enc, dec = _layer_split(a.keep_layers)
-        prep = Prepared(seq2seq_student_from_teacher(teacher.model, enc, dec), teacher.tokenizer, train, dev)
-    result = distill_translation(teacher, prep, a.out, cfg, tcfg, sd, a.kd_targets, progress=sys.stderr.isatty(),
-                                 resume=a.resume, notes=notes)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"distilled ({a.kd}-level) {result.steps} steps in {result.seconds:.0f} s{_best(a.task, result)}; "
-              f"student in {a.out}")
-    return 0
-
-
-def _layer_split(text: str) -> tuple[list[int], list[int]]:
-    """``--keep-layers ENC:DEC`` of a translation student."""
-    enc, sep, dec = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return [int(x) for x in enc.split(",") if x.strip()], [int(x) for x in dec.split(",") if x.strip()]
-    except ValueError:
-        raise LiteformerError(f"--keep-layers {text!r}: expected ENC:DEC teacher layers, e.g. 0,1,2,3:0") from None
-
-
-def cmd_demo(a: argparse.Namespace) -> int:
-    import torch
-
-    from liteformer.recipe.runner import print_result, run_recipe
-    from liteformer.recipe.schema import DEMO, DEMOS, load_recipe
-    torch.set_num_threads(a.threads)
-    recipe = load_recipe(DEMOS.get(a.task, DEMO))
-    recipe = packaged_paths(recipe)
-    out = Path(a.out)
-    if a.quick:
-        recipe = quick(recipe, out)
-    print(f"demo: {recipe.path.name}: " + " -> ".join(n for n, _ in recipe.steps) + " -> bench -> select")
-    res = run_recipe(recipe, out, progress=sys.stderr.isatty())
-    print_result(res)
-    if not res.chosen:
-        raise LiteformerError(f"nothing fits the demo budget: {res.reason}")
-    return 0
-
-
-def packaged_paths(recipe):
-    """A packaged recipe's model configs named relative to its own file."""
-    from dataclasses import replace
-    folder = recipe.path.parent
-    steps = [(n, {k: str(folder / v) if k in ("config", "model_config") and (folder / str(v)).is_file() else v
-                  for k, v in o.items()}) for n, o in recipe.steps]
-    return replace(recipe, steps=steps)
-
-
-def quick(recipe, out: Path):
-    """The demo cut to a smoke run: 300 training and 200 dev/test sentences, 2 steps per training step,
-    1 bench repetition."""
-    from dataclasses import replace
-
-    from liteformer.data.text import resolve
-    out.mkdir(parents=True, exist_ok=True)
-    data = dict(recipe.data)
-    if recipe.task == "speech-recognition":  # the bundled clips are few already: fewer steps and strings only
-        quick_opts = {"finetune": {"max_steps": 2, "eval_every": 2, "strings": 4, "dev_strings": 2},
-                      "distill": {"max_steps": 2, "eval_every": 2, "strings": 4, "dev_strings": 2},
-                      "export": {"quantize": "none"}}
-        steps = [(n, {**o, **quick_opts.get(n, {})}) for n, o in recipe.steps]
-        return replace(recipe, data={**data, "test": "fsdd:heldout,strings=8"}, steps=steps, budget={},
-                       bench={**recipe.bench, "reps": 1, "timed_examples": 8})
-    if recipe.task == "translation":
-        from liteformer.data.parallel import read_parallel
-        for split, n in (("train", 300), ("dev", 20), ("test", 20)):
-            d = read_parallel(recipe.data[split])
-            (out / f"quick-{split}.tsv").write_text("source\ttarget\n" + "".join(
-                f"{s}\t{t}\n" for s, t in zip(d.sources[:n], d.targets[:n], strict=True)), encoding="utf-8")
-            data[split] = str(out / f"quick-{split}.tsv")
-    if recipe.task in ("summarization", "dialogue"):  # the first dialogues of each split, as JSON lines
-        from liteformer.data.dialogsum import read_dialogues, write_dialogues
-        for split, n in (("train", 60), ("dev", 8), ("test", 8)):
-            dialogues = read_dialogues(recipe.data[split], need_summary=recipe.task == "summarization")[:n]
-            write_dialogues(dialogues, out / f"quick-{split}.jsonl")
-            data[split] = str(out / f"quick-{split}.jsonl")
-    for split, n in (("train", 300), ("dev", 200), ("test", 200)) if recipe.task == "text-classification" else ():
-        lines = resolve(recipe.data[split]).read_text(encoding="utf-8").splitlines()
-        (out / f"quick-{split}.tsv").write_text("\n".join(lines[: n + 1]) + "\n", encoding="utf-8")
-        data[split] = str(out / f"quick-{split}.tsv")
-    # 2 training steps leave logits near the decision boundary, where int8 flips labels and fails the
-    # export check: the smoke run exports fp32 (the quantized path is the full demo's)
-    quick_opts = {"finetune": {"max_steps": 2, "eval_every": 2}, "distill": {"max_steps": 2, "eval_every": 2},
-                  "export": {"quantize": "none"}}
-    if recipe.task != "text-classification":  # encoder-decoders: a small vocabulary, few dev examples, short outputs
-        quick_opts["finetune"].update(vocab_size=300, dev_sentences=8)
-        quick_opts["distill"].update(dev_sentences=8)
-        quick_opts["export"].update(max_target=16)
-    steps = [(n, {**o, **quick_opts.get(n, {})}) for n, o in recipe.steps]
-    return replace(recipe, data=data, steps=steps, budget={},  # fp32 files are bigger than the budget
-                   bench={**recipe.bench, "reps": 1, "timed_examples": 20})
-
-
 def cmd_distill(a: argparse.Namespace) -> int:
     import torch
     if a.task in ("translation", "summarization", "dialogue"):
-        return _distill_translation(a)
+        from liteformer.cli.seq2seq import distill_seq2seq
+        return distill_seq2seq(a, _train_config)
     if a.task == "speech-recognition":
         from liteformer.cli.speech import distill_speech
         if a.threads:
