@@ -76,6 +76,7 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     ap.add_argument("--minutes", type=float, default=60.0, help="wall time of this call (default 60)")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    ap.add_argument("--train-only", action="store_true", help="stop after training (score the test split later)")
     ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
                     "a GPU; bf16: on a CPU too, fast with AMX)")
     a = ap.parse_args()
@@ -104,7 +105,7 @@ def main() -> int:
     dev += ["--dev-sentences", "200"] if a.task == "summarization" else []
     cmd = [sys.executable, "-m", "liteformer", "finetune", "--task", a.task, *base,
            "--train", str(d / "dialogsum.train.jsonl"), *dev, "--max-steps", str(a.steps), *common, "--out", str(model)]
-    if not train_slice(cmd, model, left, progress_file, a.threads):
+    if not train_slice(cmd, model, left, progress_file, a.threads) or a.train_only:
         return 0
     result = work / f"{a.task}-test.json"
     liteformer("eval", "--model", str(model), "--data", str(d / "dialogsum.test.jsonl"), "--threads", str(a.threads),
