@@ -263,6 +263,10 @@ def _run_recipe(a: argparse.Namespace, path: Path) -> int:
     recipe = load_recipe(path)
     recipe.check_inputs()
     if a.check:
+        if recipe.auto is not None:
+            opts = ", ".join(f"{k}={v}" for k, v in recipe.auto.items()) or "defaults"
+            print(f"{path}: valid; " + " -> ".join([n for n, _ in recipe.steps] + [f"search: auto ({opts})"]))
+            return 0
         variants = recipe.variants()
         print(f"{path}: valid; {len(recipe.steps)} steps, {len(variants)} variant(s)")
         for label, steps in variants:

@@ -9,6 +9,7 @@ import pytest
 from liteformer.errors import LiteformerError
 from liteformer.recipe.runner import RecipeResult, run_recipe
 from liteformer.recipe.schema import load_recipe
+from tests.conftest import run_cli
 from tests.train.test_finetune import _toy
 
 
@@ -37,6 +38,8 @@ search:
     again = run_recipe(load_recipe(p), tmp_path / "w", log=lambda s: None)
     assert again.steps_run == 0 and again.steps_cached == 1
     assert json.loads((tmp_path / "w" / "recipe-result.json").read_text())["search"] is True
+    r = run_cli("run", str(p), "--check")
+    assert r.returncode == 0 and "finetune -> search: auto (levels=[0.5], augment=[0], max_minutes=5)" in r.stdout
 
 
 @pytest.mark.parametrize("tail, msg", [
