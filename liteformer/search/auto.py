@@ -225,6 +225,10 @@ class AutoSearch:
         self.work.mkdir(parents=True, exist_ok=True)
         if (self.work / "search-meta.json").exists():
             self.meta = read_json_object(self.work / "search-meta.json", "a search's notes")
+        inputs = {"teacher": str(self.teacher), **{k: str(v) for k, v in self.data.items()}}
+        if self.meta.setdefault("inputs", inputs) != inputs:  # the caches' keys name shapes and trials, not inputs
+            raise LiteformerError(f"{self.work}: holds a search of other inputs ({self.meta['inputs']}); choose "
+                                  "another folder to search with these")
         spent = self.meta.get("seconds", 0.0)
         deadline = t0 + self.opts.max_minutes * 60 - spent
         teacher_dev = self.teacher_dev()

@@ -61,5 +61,8 @@ def test_budgets_no_student_can_meet_are_refused_before_any_training(trained, tm
         run_search(str(path), data, Budget(min_x_smaller=1000), SearchOptions(**OPTS), tmp_path / "b")
     with pytest.raises(LiteformerError, match="max_minutes must be > 0"):
         run_search(str(path), data, Budget(), SearchOptions(**{**OPTS, "max_minutes": 0}), tmp_path / "c")
+    with pytest.raises(LiteformerError, match="holds a search of other inputs"):
+        run_search(str(path), {"train": dev, "dev": dev}, Budget(min_x_smaller=1000), SearchOptions(**OPTS),
+                   tmp_path / "b")
     with pytest.raises(LiteformerError, match="needs a dev split"):
         run_search(str(path), {"train": train}, Budget(), SearchOptions(**OPTS), tmp_path / "d")
