@@ -39,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from slices import ROOT, liteformer, train_slice, trained_for
+from slices import ROOT, add_slice_flags, liteformer, train_slice, trained_for
 
 
 def pretraining_text(shared: Path, out: Path) -> Path:
@@ -74,11 +74,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=6000, help="fine-tuning steps (default 6000)")
     ap.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default 4096)")
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
-    ap.add_argument("--minutes", type=float, default=60.0, help="wall time of this call (default 60)")
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
-    ap.add_argument("--train-only", action="store_true", help="stop after training (score the test split later)")
-    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
-                    "a GPU; bf16: on a CPU too, fast with AMX)")
+    add_slice_flags(ap, "score the test split later")
     a = ap.parse_args()
     shared, work, t0 = Path(a.shared), Path(a.work), time.time()
     d = shared / "datasets" / "dialogsum"

@@ -22,7 +22,6 @@ DialogSum files are pooled and split 80/10/10 by a hash of the dialogue id.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import re
@@ -31,6 +30,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # liteformer from this checkout
 TOPICS = [("health", r"doctor|health|hospital|sick|\bill\b|illness|medic|dentist|patient|clinic"),
           ("food", r"food|restaurant|dinner|lunch|breakfast|meal|cook|drink|coffee|menu|\beat\b|\beating\b"),
           ("travel", r"travel|taxi|direction|hotel|check in|flight|trip|airport|\btrain\b|\bbus\b|vacation|holiday|"
@@ -49,14 +49,9 @@ def topics_dataset(shared: Path, out: Path) -> dict[str, str]:
     if all(p.exists() for p in paths.values()):
         return {k: str(v) for k, v in paths.items()}
     rows: dict[str, list[str]] = {s: [] for s in paths}
+    from liteformer.data.dialogsum import read_rows
     for name in ("train", "dev", "test"):
-        for line in (shared / "datasets" / "dialogsum" / f"dialogsum.{name}.jsonl").read_text().splitlines():
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except ValueError:  # the train file's lines are Python dict literals
-                r = ast.literal_eval(line)
+        for _, _, r in read_rows(shared / "datasets" / "dialogsum" / f"dialogsum.{name}.jsonl"):
             label = topic_of(r.get("topic") or r.get("topic1") or "")
             if label is None:
                 continue

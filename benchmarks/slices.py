@@ -16,6 +16,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def add_slice_flags(ap, after: str) -> None:
+    """The flags every sliced training script takes: --minutes, --threads, --train-only (``after``: what is left
+    for later), --precision."""
+    ap.add_argument("--minutes", type=float, default=60.0, help="wall time of this slice (default 60)")
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    ap.add_argument("--train-only", action="store_true", help=f"stop after training ({after})")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
+                    "a GPU; bf16: on a CPU too, fast with AMX)")
+
+
 def liteformer(*args: str) -> None:
     """Run a liteformer command from the checkout; print its output, or stop with its error."""
     r = subprocess.run([sys.executable, "-m", "liteformer", *args], cwd=ROOT, text=True, capture_output=True)

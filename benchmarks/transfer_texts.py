@@ -12,26 +12,20 @@ set stays unseen. Duplicates and texts under 3 words are dropped.
 from __future__ import annotations
 
 import argparse
-import ast
 import gzip
-import json
 import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # liteformer from this checkout
 TURN = re.compile(r"^#[^#]+#:\s*")
 
 
 def _dialogsum(path: Path) -> list[str]:
+    from liteformer.data.dialogsum import read_rows
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:  # the train file's lines are Python dict literals
-            row = ast.literal_eval(line)
+    for _, _, row in read_rows(path):
         out += [TURN.sub("", t).strip() for t in row["dialogue"].splitlines()]
         out.append(row["summary"].strip())
     return out

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slices import ROOT, run_for
+from slices import ROOT, add_slice_flags, run_for
 from translation_teacher import pairs
 
 WAYS = {"references": [], "word-kd": ["--kd", "word"], "sequence-kd": ["--kd", "sequence"],
@@ -92,13 +92,9 @@ def main() -> int:
     ap.add_argument("--lsra-student", default=str(ROOT / "examples" / "nmt-student-lsra.json"),
                     help="the long-short-range-attention student's JSON (issue #20)")
     ap.add_argument("--steps", type=int, default=4000, help="steps per student (default 4000)")
-    ap.add_argument("--minutes", type=float, default=60.0, help="wall time of this slice (default 60)")
     ap.add_argument("--latency-sentences", type=int, default=200, help="test sentences timed (default 200)")
     ap.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints")
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads for training (default 2)")
-    ap.add_argument("--train-only", action="store_true", help="stop after training (measure later)")
-    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
-                    "a GPU; bf16: on a CPU too, fast with AMX)")
+    add_slice_flags(ap, "measure later")
     a = ap.parse_args()
     train, dev, test = (pairs(a.shared, s) for s in ("train", "val", "test_2016_flickr"))
     work, teacher = Path(a.work), Path(a.teacher)

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slices import ROOT, train_slice, trained_for
+from slices import ROOT, add_slice_flags, train_slice, trained_for
 
 
 def pairs(shared: str | Path, split: str) -> str:
@@ -42,13 +42,9 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=8000, help="optimizer steps in all (default 8000)")
     ap.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default 4096)")
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
-    ap.add_argument("--minutes", type=float, default=60.0, help="wall time of this slice (default 60)")
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     ap.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints (default "
                     "100; more on a GPU, where a step takes milliseconds)")
-    ap.add_argument("--train-only", action="store_true", help="stop after training (no test evaluation)")
-    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="bf16 autocast (auto: on "
-                    "a GPU; bf16: on a CPU too, fast with AMX)")
+    add_slice_flags(ap, "no test evaluation")
     a = ap.parse_args()
     work = Path(a.work)
     progress_file = work.parent / "teacher-progress.json"

@@ -24,11 +24,10 @@ import numpy as np
 
 from liteformer.arm.env import CPU, ArmEnv, ensure
 from liteformer.errors import LiteformerError
+from liteformer.tasks import DEV_DATA
 
 FP32_TOLERANCE = 1e-4
 MIN_AGREEMENT = 0.99
-DEFAULT_DATA = {"text-classification": "sst2:dev", "translation": "multi30k:val", "summarization": "dialogsum:dev",
-                "dialogue": "dialogsum:dev", "speech-recognition": "fsdd:dev"}
 
 
 @dataclass
@@ -65,7 +64,7 @@ def _job(bundle: Path, n: int, data: str | None) -> tuple[str, str, bool, dict[s
     runner = runtimes.load(rt, bundle, None, 1)
     task = getattr(runner, "task", "text-classification")
     quantized = bool((runner.meta.get("export") or {}).get("quantization"))
-    spec = data or DEFAULT_DATA.get(task, "sst2:dev")
+    spec = data or DEV_DATA[task]
     max_length = int(runner.meta.get("max_length") or 128)
     if task == "speech-recognition":
         from liteformer.data.speech import read_speech

@@ -27,12 +27,12 @@ def verify_inputs(a: argparse.Namespace, loaded, n: int):
         from liteformer.data.speech import SpeechDataset, read_speech
         d = read_speech(a.verify_data or f"fsdd:dev,strings={n}")
         return SpeechDataset(d.audio[:n], d.texts[:n], d.speakers[:n], d.names[:n], d.path)
+    from liteformer.tasks import DEV_DATA
     if loaded.is_generator:
         from liteformer.train.translate import read_pairs
-        default = {"summarization": "dialogsum:dev", "dialogue": "dialogsum:dev"}.get(loaded.task, "multi30k:val")
-        return read_pairs(a.verify_data or default, loaded.task).head(n)
+        return read_pairs(a.verify_data or DEV_DATA[loaded.task], loaded.task).head(n)
     from liteformer.data.text import read_classification
-    return read_classification(a.verify_data or "sst2:dev", a.text_column, a.label_column).texts[:n]
+    return read_classification(a.verify_data or DEV_DATA[loaded.task], a.text_column, a.label_column).texts[:n]
 
 
 def verify_text(v: dict | None) -> str:

@@ -8,29 +8,27 @@ import argparse
 import sys
 from pathlib import Path
 
-BUDGET_FLAGS = ("max_latency_ms", "max_size_mb", "max_memory_mb", "min_accuracy", "min_x_faster", "min_x_smaller",
-                "min_pct_accuracy", "min_quality", "min_pct_quality", "max_error")
+BUDGET_FLAGS = {  # Budget field -> help of its flag
+    "max_latency_ms": "p50 latency at real length, batch 1",
+    "max_size_mb": "size on disk, MB (10^6 bytes)",
+    "max_memory_mb": "peak RSS of the runtime process, MiB",
+    "min_accuracy": "accuracy as a fraction, e.g. 0.88",
+    "min_x_faster": "at least this many times faster than the report's baseline (p50), e.g. 10; relative budgets "
+                    "hold on any machine",
+    "min_x_smaller": "at least this many times smaller than the baseline, e.g. 12",
+    "min_pct_accuracy": "at least this percentage of the baseline's accuracy, e.g. 98",
+    "min_quality": "the report's quality metric at least this (accuracy as a fraction, sacreBLEU 0-100 for "
+                   "translation)",
+    "min_pct_quality": "at least this percentage of the baseline's quality metric (accuracy or sacreBLEU), e.g. 97",
+    "max_error": "speech: the report's error rate (WER, percent) at most this, e.g. 3",
+}
 
 
 def add_budget_flags(p) -> None:
     p.add_argument("--profile", default=None, help="named budgets (phone-low, phone-mid, phone-high); "
                    "explicit flags override them")
-    p.add_argument("--max-latency-ms", type=float, default=None, help="p50 latency at real length, batch 1")
-    p.add_argument("--max-size-mb", type=float, default=None, help="size on disk, MB (10^6 bytes)")
-    p.add_argument("--max-memory-mb", type=float, default=None, help="peak RSS of the runtime process, MiB")
-    p.add_argument("--min-accuracy", type=float, default=None, help="accuracy as a fraction, e.g. 0.88")
-    p.add_argument("--min-x-faster", type=float, default=None, help="at least this many times faster than the "
-                   "report's baseline (p50), e.g. 10; relative budgets hold on any machine")
-    p.add_argument("--min-x-smaller", type=float, default=None, help="at least this many times smaller than "
-                   "the baseline, e.g. 12")
-    p.add_argument("--min-pct-accuracy", type=float, default=None, help="at least this percentage of the "
-                   "baseline's accuracy, e.g. 98")
-    p.add_argument("--min-quality", type=float, default=None, help="the report's quality metric at least this "
-                   "(accuracy as a fraction, sacreBLEU 0-100 for translation)")
-    p.add_argument("--min-pct-quality", type=float, default=None, help="at least this percentage of the "
-                   "baseline's quality metric (accuracy or sacreBLEU), e.g. 97")
-    p.add_argument("--max-error", type=float, default=None, help="speech: the report's error rate (WER, "
-                   "percent) at most this, e.g. 3")
+    for name, text in BUDGET_FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=None, help=text)
 
 
 def budget_from_flags(a: argparse.Namespace):

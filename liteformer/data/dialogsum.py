@@ -26,6 +26,7 @@ import ast
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,15 +116,21 @@ def in_split(dialogue_id: str, split: str) -> bool:
     return lo <= bucket < hi
 
 
+def read_rows(path: str | Path) -> Iterator[tuple[int, str, dict]]:
+    """(line number, "FILE: line N", fields) of each non-empty line of a DialogSum-style file: JSON objects
+    or Python dict literals (DialogSum's train file), plain or gzip, UTF-8."""
+    path = Path(path)
+    for n, line in enumerate(_lines(path), 1):
+        if line.strip():
+            where = f"{path}: line {n}"
+            yield n, where, _parse(line, where)
+
+
 def read_dialogues(spec: str, need_summary: bool = True) -> list[Dialogue]:
     """The dialogues of a split (see the module docstring)."""
     path, split = resolve_split(str(spec))
     out = []
-    for n, line in enumerate(_lines(path), 1):
-        if not line.strip():
-            continue
-        where = f"{path}: line {n}"
-        row = _parse(line, where)
+    for n, where, row in read_rows(path):
         if not isinstance(row.get("dialogue"), str):
             raise LiteformerError(f"{where}: no 'dialogue' text")
         keys = ["summary"] + [f"summary{i}" for i in range(1, 10)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from liteformer.bench.result import CandidateResult
+from liteformer.bench.select import Budget
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
 from liteformer.recipe.steps import Context, run_step
@@ -54,13 +55,21 @@ def run_cached(name: str, opts: dict, ctx: Context, key: str, cache: Path, log) 
     return out, report, False
 
 
-def bench_and_select(res: RecipeResult, data: dict, bench: dict, budget: dict, work: Path, progress: bool,
+def recipe_budget(budget: dict) -> Budget:
+    """A recipe's ``budget:`` section as a Budget: its ``profile``'s budgets, overridden by the explicit ones."""
+    from liteformer.bench.select import profile
+    budget = dict(budget)
+    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
+    return replace(base, **budget)
+
+
+def bench_and_select(res: RecipeResult, data: dict, bench: dict, budget: Budget, work: Path, progress: bool,
                      log) -> None:
     """One interleaved bench of ``res.candidates`` (the teacher first: the baseline) on the test split (or
     dev, or train), reports in ``WORK/report``, and the best under ``budget`` copied to ``WORK/best``."""
     from liteformer.bench.harness import BenchSettings, parse_candidate, run_bench
     from liteformer.bench.report import format_table, write_reports
-    from liteformer.bench.select import Budget, profile, select
+    from liteformer.bench.select import select
     settings = BenchSettings(data=data.get("test") or data.get("dev") or data["train"],
                              text_column=data.get("text_column"), label_column=data.get("label_column", "label"),
                              threads=bench.get("threads", 2), reps=bench.get("reps", 3),
@@ -71,10 +80,8 @@ def bench_and_select(res: RecipeResult, data: dict, bench: dict, budget: dict, w
     result = run_bench(cands, settings, progress=progress)
     res.report = {k: str(v) for k, v in write_reports(result, work / "report").items()}
     res.table = format_table(result)
-    budget = dict(budget)
-    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
     built = replace(result, candidates=[c for c in result.candidates if c.name != "teacher"])  # the reference
-    sel = select(built, replace(base, **budget))
+    sel = select(built, budget)
     res.reason = sel.reason
     if sel.chosen:
         best = work / "best"

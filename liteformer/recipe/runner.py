@@ -12,13 +12,12 @@ one line; finished steps stay cached.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from liteformer.bench.select import miss_text
 from liteformer.errors import LiteformerError
 from liteformer.fileio import write_json
-from liteformer.recipe.cached import RecipeResult, bench_and_select, digest, run_cached
+from liteformer.recipe.cached import RecipeResult, bench_and_select, digest, recipe_budget, run_cached
 from liteformer.recipe.schema import Recipe
 from liteformer.recipe.steps import Context
 
@@ -80,7 +79,6 @@ def _run_auto(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str
               log) -> RecipeResult:
     """``search: auto``: the teacher (given, or the recipe's finetune step, cached), then the budget search
     in ``WORK`` (liteformer.search), which caches and resumes on its own."""
-    from liteformer.bench.select import Budget, profile
     from liteformer.options import from_values
     from liteformer.search.auto import run_search
     from liteformer.search.space import SearchOptions
@@ -92,9 +90,7 @@ def _run_auto(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str
         except LiteformerError as e:
             raise LiteformerError(f"{recipe.where(j)}: step {name}: {e}") from None
         teacher, ran = str(out), ran + (not cached)
-    budget = dict(recipe.budget)
-    base = profile(budget.pop("profile"))["budget"] if "profile" in budget else Budget()
-    res = run_search(teacher, data, replace(base, **budget), from_values(SearchOptions, recipe.auto),
+    res = run_search(teacher, data, recipe_budget(recipe.budget), from_values(SearchOptions, recipe.auto),
                      work, progress=progress, log=log)
     res.steps_run += ran
     res.steps_cached += len(recipe.steps) - ran
@@ -149,7 +145,7 @@ def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, pro
     if len(res.candidates) == 1:
         raise LiteformerError("no artifact was built: " + "; ".join(f"{x['variant']} {x['runtime']}: {x['error']}"
                                                                      for x in res.left_out))
-    bench_and_select(res, data, recipe.bench, recipe.budget, work, progress, log)
+    bench_and_select(res, data, recipe.bench, recipe_budget(recipe.budget), work, progress, log)
     closest = [{"name": c.name, "worst_miss": round(v, 3)} for c, v in res.closest]
     write_json(work / "recipe-result.json", {"recipe": str(recipe.path), "reason": res.reason, "closest": closest,
                                             "chosen": res.chosen.to_dict() if res.chosen else None,

@@ -288,9 +288,8 @@ class AutoSearch:
         if len(res.candidates) == 1:
             raise LiteformerError("no bundle was built: " + "; ".join(f"{x['variant']} {x['runtime']}: {x['error']}"
                                                                      for x in res.left_out))
-        budget = {k: v for k, v in asdict(self.budget).items() if v is not None}
-        bench_and_select(res, self.data, {"reps": self.opts.bench_reps, "length": self.length()}, budget, self.work,
-                         self.progress, self.log)
+        bench_and_select(res, self.data, {"reps": self.opts.bench_reps, "length": self.length()}, self.budget,
+                         self.work, self.progress, self.log)
         self.meta["finals"] = {"candidates": res.candidates, "chosen": res.chosen.name if res.chosen else None,
                                "reason": res.reason}
         return res

@@ -61,6 +61,9 @@ TASKS = {"text-classification": "liteformer.tasks.classification", "translation"
          "speech-recognition": "liteformer.tasks.speech", "summarization": "liteformer.tasks.summarization",
          "dialogue": "liteformer.tasks.dialogue"}
 DEFAULT = "text-classification"
+# each task's bundled dev split: what export checks (and the aarch64 check) run on unless told otherwise
+DEV_DATA = {"text-classification": "sst2:dev", "translation": "multi30k:val", "summarization": "dialogsum:dev",
+            "dialogue": "dialogsum:dev", "speech-recognition": "fsdd:dev"}
 
 
 class Task(Protocol):
