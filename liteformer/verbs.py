@@ -114,12 +114,18 @@ class PruneOptions:
 def prune_config(o: PruneOptions, data=None, threads: int = 2):
     """The config of the pruning method ``o`` names; a structured target's length defaults to the
     data's mean length."""
-    from liteformer.compress.prune import LatencyTarget, MagnitudeConfig, StructuredConfig, VocabConfig
+    from liteformer.compress.prune import (
+        LatencyTarget,
+        MagnitudeConfig,
+        OutputVocabConfig,
+        StructuredConfig,
+        VocabConfig,
+    )
     o.validate()
     if o.method == "magnitude":
         return MagnitudeConfig(o.sparsity, o.scope)
-    if o.method == "vocab":
-        return VocabConfig()
+    if o.method == "vocab":  # an encoder-decoder's data has targets: its output layer is pruned
+        return OutputVocabConfig() if data is not None and data.targets is not None else VocabConfig()
     (by, target), = o.targets().items()
     length = o.length or data.mean_length()
     if by == "latency":
@@ -135,9 +141,6 @@ def prune_data(loaded, ds, o: PruneOptions, progress: bool = False, max_length: 
     from liteformer.data.tokenizer import default_max_length
     max_length = max_length or default_max_length(loaded.model.config.max_positions)
     if loaded.is_generator:
-        if o.method == "vocab":
-            raise LiteformerError("vocabulary pruning is for classifiers: a translation model's joint subword "
-                                  "vocabulary is also its output layer (train a smaller one with --vocab-size)")
         if not len(ds):
             raise LiteformerError(f"{ds.path}: no sentence pairs")
         return TaskData(loaded.tokenizer, ds.sources, None, max_length, targets=ds.targets,

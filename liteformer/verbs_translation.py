@@ -32,6 +32,7 @@ def cut_student(teacher, train, config: str, init_from_teacher: bool, progress: 
     weights cut from the teacher's when ``init_from_teacher``; (Prepared, notes)."""
     from liteformer.train.translate import prepare
     prep = prepare(train, config, tokenizer=str(teacher.path), seed=seed, task=teacher.task)
+    prep.model.config.output_vocab_size = teacher.model.config.output_vocab_size  # a pruned output layer's width
     notes = {}
     if init_from_teacher:
         from liteformer.compress.distill.student import cut_seq2seq_student_
@@ -50,6 +51,11 @@ def distill_translation(teacher, prep, out: str | Path, cfg, tcfg, sd: Seq2SeqDi
     sd.validate()
     if not teacher.is_generator:
         raise LiteformerError(f"{teacher.path}: not a translation model (no decoder)")
+    widths = [m.config.output_vocab_size or m.config.vocab_size for m in (teacher.model, prep.model)]
+    if sd.kd in ("word", "both") and widths[0] != widths[1]:
+        raise LiteformerError(f"word-level distillation needs one output layer: the teacher's has {widths[0]} pieces, "
+                              f"the student's {widths[1]} (prune the output vocabulary of both, or of the student "
+                              "after distillation)")
     train = prep.train
     if sd.kd in ("sequence", "both"):  # after the student is built: a bad student costs no generation
         cache = kd_targets or f"{out}.kd-targets.txt"

@@ -19,7 +19,9 @@ per-layer or its weights are stored sparse).
               but dense runtimes run no faster (for gradual pruning use finetune/distill --prune-sparsity)
   structured  remove attention heads, FFN neurons (and --drop-layers whole layers) chosen by Fisher /
               Taylor importance on --data, to a FLOPs, parameter or measured-latency target
-  vocab       keep the token ids --data uses plus every single-character piece; rebuild the tokenizer
+  vocab       classifier: keep the token ids --data uses plus every single-character piece; rebuild the
+              tokenizer. Encoder-decoder: the output layer keeps the pieces --data's targets use (ids
+              renumbered so they come first; every text tokenizes as before)
 
 --recover-epochs N then distills the pruned model from the unpruned one on --data."""
 
@@ -90,9 +92,9 @@ def cmd_prune(a: argparse.Namespace) -> int:
     if a.data or a.method != "magnitude":
         if not a.data:
             raise LiteformerError(f"--method {a.method} needs --data (the task's training data)")
-        if loaded.is_generator:
-            from liteformer.data.parallel import read_parallel
-            ds = read_parallel(a.data)
+        if loaded.is_generator:  # its task's pairs (translation, DialogSum summaries or turns)
+            from liteformer.train.translate import read_pairs
+            ds = read_pairs(a.data, loaded.task)
         else:
             from liteformer.data.text import read_classification
             ds = read_classification(a.data, a.text_column, a.label_column if a.method == "structured" else None)
@@ -167,7 +169,7 @@ def _summary(report: dict, out: str) -> None:
     if int(os.environ.get("RANK", "0")):
         return
     keys = ("sparsity", "kept", "heads_after", "ffn_after", "decoder_heads_after", "cross_heads_after",
-            "decoder_ffn_after", "dropped_layers", "latency_ratio", "vocab_after",
+            "decoder_ffn_after", "dropped_layers", "latency_ratio", "vocab_after", "outputs_before", "outputs_after",
             "params_before", "params_after", "parameters")
     shown = {k: report[k] for k in keys if k in report}
     if "recovery" in report:

@@ -60,6 +60,9 @@ class TransformerConfig:
     decoder_conv_kernel: int | list[int] | None = None
     # what an encoder-decoder was trained for (its task's data, metric and generation defaults)
     task: str = ""  # "" = translation, or one of GENERATION_TASKS
+    # an encoder-decoder's output layer: the first N ids of the vocabulary (0: all of it; vocabulary
+    # pruning puts the pieces its targets use first, compress/prune/output_vocab.py)
+    output_vocab_size: int = 0
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_decoder_layers", "vocab_size"):
@@ -135,6 +138,11 @@ class TransformerConfig:
         if bad_rank:
             raise ValueError(f"low_rank ranks must be > 0, got {bad_rank}")
         validate_light(self)
+        n = self.output_vocab_size
+        if not isinstance(n, int) or isinstance(n, bool) or not (n == 0 or 4 <= n <= self.vocab_size):
+            raise ValueError(f"output_vocab_size must be 0 (the whole vocabulary) or 4..{self.vocab_size}, got {n!r}")
+        if n and not self.num_decoder_layers:
+            raise ValueError("output_vocab_size is an encoder-decoder's (its output layer); num_decoder_layers is 0")
         if self.task not in GENERATION_TASKS:
             raise ValueError(f"task {self.task!r} not in {GENERATION_TASKS} (an encoder-decoder's task; '' = "
                              "translation)")

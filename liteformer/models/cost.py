@@ -41,7 +41,8 @@ def macs_per_sentence(cfg: TransformerConfig, source: int, target: int) -> int:
         macs += 2 * T * S * c * d
         macs += _light_macs(cfg, p, spec, f, T)
     e = cfg.embedding_dim or H
-    return macs + T * (cfg.vocab_size * e + (H * e if e != H else 0))  # tied output projection
+    V = cfg.output_vocab_size or cfg.vocab_size  # a pruned output layer: its first N rows
+    return macs + T * (V * e + (H * e if e != H else 0))  # tied output projection
 
 
 def macs_per_clip(cfg: TransformerConfig, samples: int) -> int:

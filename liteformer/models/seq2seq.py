@@ -141,7 +141,7 @@ class TransformerForSeq2SeqLM(nn.Module):
         x = self.decoder(decoder_input_ids, decoder_attention_mask, memory, attention_mask)  # (B, T, H)
         if logits_at is not None:
             x = x[logits_at]  # (N, H)
-        return tied_logits(x, self.decoder.embeddings)  # (B, T, V) or (N, V)
+        return tied_logits(x, self.decoder.embeddings, self.config.output_vocab_size)  # (B, T, V) or (N, V)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_target: int) -> DecoderState:
         """The source (B, S) → the decoding state: each layer's cross-attention K/V and an empty
@@ -160,7 +160,7 @@ class TransformerForSeq2SeqLM(nn.Module):
                     state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
         """``token`` (B, 1) at ``position`` (1,) → next-token logits (B, V) and the updated state."""
         x, state = self.decoder.step(token, position, state)
-        return tied_logits(x, self.decoder.embeddings)[:, 0], state
+        return tied_logits(x, self.decoder.embeddings, self.config.output_vocab_size)[:, 0], state
 
 
 class TransformerForCausalLM(nn.Module):
@@ -178,8 +178,16 @@ class TransformerForCausalLM(nn.Module):
         return tied_logits(x, self.decoder.embeddings)  # (B, T, V)
 
 
-def tied_logits(x: torch.Tensor, emb: Embeddings) -> torch.Tensor:
-    """(…, H) → (…, V) through the word embedding's transpose."""
+def tied_logits(x: torch.Tensor, emb: Embeddings, outputs: int = 0) -> torch.Tensor:
+    """(…, H) → (…, V) through the word embedding's transpose; (…, N) over the first ``outputs`` = N
+    rows when the output layer is pruned (0: every row)."""
     if emb.project is not None:  # factorized: H -> E by the projection's transpose
         x = (x - emb.project.bias) @ emb.project.weight
-    return x @ emb.word.weight.T  # (…, V)
+    table = emb.word.weight if not outputs else emb.word.weight[:outputs]  # (V, E) or (N, E): a view
+    return x @ table.T  # (…, V) or (…, N)
+
+
+def output_targets(target: torch.Tensor, width: int, unk_id: int = 3) -> torch.Tensor:
+    """``target`` ids with those a pruned output layer of ``width`` rows cannot produce (a reference
+    piece its training targets never used) as ``<unk>``, so that a loss over ``width`` logits takes them."""
+    return target.masked_fill(target >= width, unk_id)

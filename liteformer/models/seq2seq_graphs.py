@@ -68,7 +68,8 @@ def layout(model: TransformerForSeq2SeqLM, max_target: int) -> dict:
     out = {"max_target": max_target, "head_dim": model.config.head_dim, "self_heads": self_heads,
            "cross_heads": cross_heads, "self_cache": [sum(self_heads), max_target, model.config.head_dim],
            "cross_cache": [sum(cross_heads), "source", model.config.head_dim],
-           "vocab_size": model.config.vocab_size}
+           "vocab_size": model.config.vocab_size,
+           "logits": model.config.output_vocab_size or model.config.vocab_size}  # ids 0..logits-1 are outputs
     conv = conv_layers(model)
     if conv is not None:
         out["conv_layers"] = conv
@@ -122,7 +123,8 @@ class DecodeGraph(nn.Module):
         if self.output is not None:
             logits = self.output(x)[:, 0]  # (B, V)
         else:
-            logits = tied_logits(x, self.model.decoder.embeddings)[:, 0]  # (B, V)
+            emb, n = self.model.decoder.embeddings, self.model.config.output_vocab_size
+            logits = tied_logits(x, emb, n)[:, 0]  # (B, V), or (B, N) over a pruned output layer
         out = logits, torch.cat(state.self_k, 1), torch.cat(state.self_v, 1)  # (B, V), 2 × (B, N, L, d)
         if self.conv is None:
             return out
@@ -153,6 +155,8 @@ def untied_output(model: TransformerForSeq2SeqLM) -> nn.Linear | None:
     if emb.project is not None:
         return None
     w = emb.word.weight.detach()  # (V, E)
+    if model.config.output_vocab_size:  # a pruned output layer: the first N rows
+        w = w[: model.config.output_vocab_size]  # (N, E)
     out = nn.Linear(w.shape[1], w.shape[0], bias=False)
     with torch.no_grad():
         out.weight.copy_(w)

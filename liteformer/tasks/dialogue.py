@@ -24,6 +24,7 @@ from liteformer.data.batching import teacher_forcing
 from liteformer.data.dialogsum import TurnDataset, read_turns
 from liteformer.errors import LiteformerError
 from liteformer.models.generation import GenerationConfig, generate, model_calls
+from liteformer.models.seq2seq import output_targets
 from liteformer.tasks import translation as seq2seq
 from liteformer.tasks.gen_metrics import bleu2, distinct, perplexity, rouge
 
@@ -107,7 +108,8 @@ def reference_perplexity(model, tokenizer, data: TurnDataset, max_length: int, b
         s, sm, di, dm, t = teacher_forcing(src[start:start + batch_size], tgt[start:start + batch_size],
                                            tokenizer.pad_id, tokenizer.bos_id)
         logits = model(s, sm, di, dm)  # (B, T, V)
-        nll += float(F.cross_entropy(logits.flatten(0, 1).float(), t.flatten(), ignore_index=tokenizer.pad_id,
+        t_out = output_targets(t.flatten(), logits.shape[-1])  # a pruned output layer: unknown pieces as <unk>
+        nll += float(F.cross_entropy(logits.flatten(0, 1).float(), t_out, ignore_index=tokenizer.pad_id,
                                      reduction="sum"))
         tokens += int((t != tokenizer.pad_id).sum())
     return perplexity(nll, tokens)

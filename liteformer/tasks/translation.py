@@ -33,6 +33,7 @@ from liteformer.data.batching import pad_batch, teacher_forcing  # noqa: F401 (p
 from liteformer.data.parallel import ParallelDataset, read_parallel
 from liteformer.errors import LiteformerError
 from liteformer.models.generation import GenerationConfig, generate, model_calls
+from liteformer.models.seq2seq import output_targets
 
 NAME = "translation"
 LABEL_SMOOTHING = 0.1
@@ -80,7 +81,8 @@ def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, pad_id: int,
     """Per-sentence sum of token losses: (1-ε)·NLL + ε·mean over the vocabulary of −log p, padding
     excluded. ``logits`` (B, T, V), ``target`` (B, T) → (B,); or (N, V), (N,) → () for tokens
     already taken out of their sentences."""
-    per_token = F.cross_entropy(logits.flatten(0, -2).float(), target.flatten(), ignore_index=pad_id,
+    flat = output_targets(target.flatten(), logits.shape[-1])
+    per_token = F.cross_entropy(logits.flatten(0, -2).float(), flat, ignore_index=pad_id,
                                 label_smoothing=epsilon, reduction="none")  # one fused softmax
     return per_token.view(target.shape).sum(-1)
 
@@ -101,8 +103,9 @@ def sequence_loss(model, src, src_mask, dec_in, dec_mask, tgt, pad_id: int,
                   epsilon: float = LABEL_SMOOTHING) -> torch.Tensor:
     """Per-sentence label-smoothed loss of a teacher-forced batch (B,); logits only at real tokens."""
     real = tgt != pad_id  # (B, T)
-    per_token = F.cross_entropy(model(src, src_mask, dec_in, dec_mask, logits_at=real).float(), tgt[real],
-                                label_smoothing=epsilon, reduction="none")  # (N,)
+    logits = model(src, src_mask, dec_in, dec_mask, logits_at=real).float()  # (N, V)
+    per_token = F.cross_entropy(logits, output_targets(tgt[real], logits.shape[-1]), label_smoothing=epsilon,
+                                reduction="none")  # (N,)
     return torch.zeros(real.shape, dtype=per_token.dtype, device=per_token.device).masked_scatter(
         real, per_token).sum(-1)
 

@@ -34,6 +34,7 @@ bench: {{reps: 1, timed_examples: 3}}
 steps:
   - student: {{config: {root / 'student.json'}, init_from_teacher: true}}
   - distill: {{kd: both, max_steps: 4, eval_every: 2, max_tokens: 512, dev_sentences: 4}}
+  - prune: {{method: vocab}}
   - export: {{to: [onnx], quantize: int8-dynamic, max_target: 12, max_length: 32}}
 """)
     return path
@@ -48,7 +49,10 @@ def test_a_translation_recipe_runs_end_to_end(recipe, tmp_path):
     assert side["task"] == "translation" and side["verify"]["quantized"] and side["generation"]["layout"]
     assert "BLEU" in res.table and (tmp_path / "w" / "cache" / "teacher-outputs" / "kd-targets.txt").exists()
     again = run_recipe(r, tmp_path / "w", log=lambda s: None)
-    assert again.steps_run == 0 and again.steps_cached == 3
+    assert again.steps_run == 0 and again.steps_cached == 4
+    pruned = json.loads(next((tmp_path / "w" / "cache").glob("prune-*.done.json")).read_text())["report"]
+    layout = side["generation"]["layout"]  # the output layer keeps the targets' pieces
+    assert layout["logits"] == pruned["outputs_after"] < layout["vocab_size"] == 200
 
 
 @pytest.mark.parametrize("step, msg", [

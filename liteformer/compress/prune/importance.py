@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from liteformer.data.batching import pad_batch, teacher_forcing
 from liteformer.errors import LiteformerError
+from liteformer.models.seq2seq import output_targets
 
 
 @dataclass
@@ -153,7 +154,8 @@ def seq2seq_importance(model: nn.Module, pairs: Iterable[tuple[list[int], list[i
     def loss(m: nn.Module, batch) -> tuple[torch.Tensor, int]:
         tgt = batch[4]
         real = tgt != pad_id  # (B, T): the softmax over the vocabulary only where there is a target token
-        return F.cross_entropy(m(*batch[:4], logits_at=real).float(), tgt[real], reduction="sum"), tgt.shape[0]
+        logits = m(*batch[:4], logits_at=real).float()  # (N, V)
+        return F.cross_entropy(logits, output_targets(tgt[real], logits.shape[-1]), reduction="sum"), tgt.shape[0]
 
     return gated_importance(model, batches, loss, progress, method)
 
