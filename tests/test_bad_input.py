@@ -363,8 +363,6 @@ CASES += [
     ("out-demo-user", ["demo", "--out", "{o_user}"], "--overwrite"),
     ("nmt-prune-structured", ["prune", "{nmt}", "--method", "structured", "--target-flops", "0.5", "--data",
                               "sst2:dev", "--out", "{root}/x"], "no such bundled parallel set"),
-    ("nmt-prune-vocab", ["prune", "{nmt}", "--method", "vocab", "--data", "multi30k:val", "--out", "{root}/x"],
-     "vocabulary pruning is for classifiers"),
     ("nmt-prune-drop", ["prune", "{nmt}", "--method", "structured", "--target-flops", "0.5", "--drop-layers", "1",
                         "--data", "multi30k:val", "--out", "{root}/x"], "encoder-only"),
     ("nmt-prune-recover", ["prune", "{nmt}", "--method", "magnitude", "--sparsity", "0.5", "--recover-epochs", "1",
