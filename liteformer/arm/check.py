@@ -12,6 +12,7 @@ reported, the emulated one including qemu's own.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -114,16 +115,26 @@ def compare(a: dict, b: dict, n: int, quantized: bool) -> tuple[float, float, st
     return agreement, worst, None
 
 
+def _named_runtime(bundle: Path) -> str | None:
+    """The runtime the bundle's sidecar names, if it can be read (the bundle's own checks say what is wrong)."""
+    try:
+        return json.loads((bundle / "liteformer.json").read_text(encoding="utf-8")).get("runtime")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def verify_arch(bundle: str | Path, n: int = 32, data: str | None = None, cpu: str = CPU,
                 env: ArmEnv | None = None, timeout: float = 1800, log=print) -> ArchReport:
     """The bundle on this machine and emulated aarch64 (see the module docstring)."""
     bundle = Path(bundle)
     if not bundle.exists():
         raise LiteformerError(f"{bundle}: no such bundle")
+    if _named_runtime(bundle) == "executorch":  # before the bundle is loaded
+        raise LiteformerError(f"{bundle}: an ExecuTorch bundle; verify --arch checks ONNX Runtime and LiteRT bundles "
+                              "(ExecuTorch's aarch64 wheel links PyTorch, whose aarch64 build on PyPI is its CUDA one)")
     rt, kind, quantized, inputs = _job(bundle, n, data)
-    if rt not in ("onnx", "litert", "executorch"):
-        raise LiteformerError(f"{bundle}: a {rt} artifact; verify --arch checks ONNX Runtime, LiteRT and ExecuTorch "
-                              "bundles")
+    if rt not in ("onnx", "litert"):
+        raise LiteformerError(f"{bundle}: a {rt} artifact; verify --arch checks ONNX Runtime and LiteRT bundles")
     env = env or ensure((rt,), log)
     with tempfile.TemporaryDirectory(prefix="liteformer-arm-") as tmp:
         job = Path(tmp) / "job.npz"

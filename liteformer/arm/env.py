@@ -40,7 +40,7 @@ ROOT_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libstdc++6", "li
 SKIP = {"debconf", "dpkg", "perl-base", "install-info", "tzdata", "libc-bin", "readline-common", "debianutils",
         "debconf-2.0", "base-files"}
 CPU = "neoverse-n1"
-WHEELS = {"onnx": ("onnxruntime",), "litert": ("ai-edge-litert",), "executorch": ("executorch",)}
+WHEELS = {"onnx": ("onnxruntime",), "litert": ("ai-edge-litert",)}  # ExecuTorch's needs PyTorch: see check.py
 COMMON_WHEELS = ("numpy", "tokenizers")
 PLATFORMS = ["manylinux2014_aarch64"] + [f"manylinux_2_{v}_aarch64" for v in range(17, 37)]
 CPUINFO = """processor\t: 0
@@ -146,6 +146,9 @@ def _fetch_qemu(folder: Path, log) -> Path:
         staging = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         _run(["dpkg", "-x", str(deb), str(staging)], "dpkg -x qemu-user-static")
+        for other in (staging / "usr").rglob("*"):  # the package holds every target's emulator (~370 MB):
+            if other.is_file() and other.name != exe.name:  # keep the aarch64 one (~10 MB)
+                other.unlink()
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
     return exe

@@ -101,3 +101,10 @@ def test_cli_verify_and_its_bad_input(arm, bundles, tmp_path):
     assert json.loads(r.stdout)[0]["ok"] is True
     r = run_cli("verify", str(tmp_path / "nope"))
     assert r.returncode == 2 and "not a bundle folder" in r.stderr and "Traceback" not in r.stderr
+    et = tmp_path / "et"  # an ExecuTorch bundle is refused with the reason (its wheel needs PyTorch)
+    shutil.copytree(paths["onnx-fp32"], et)
+    side = json.loads((et / "liteformer.json").read_text())
+    (et / side["artifact"]).rename(et / "model.pte")
+    (et / "liteformer.json").write_text(json.dumps({**side, "runtime": "executorch", "artifact": "model.pte"}))
+    r = run_cli("verify", str(et), "--n", "2")
+    assert r.returncode == 2 and "links PyTorch" in r.stderr and "Traceback" not in r.stderr, r.stderr
