@@ -45,12 +45,15 @@ class ArchReport:
     message: str
     memory: dict = field(default_factory=dict)  # MiB: {"x86_64"|"aarch64": {bare, loaded, peak}}
     seconds: dict = field(default_factory=dict)
+    artifact_mib: float = 0.0  # the model files (.tflite, .onnx, .pte): what the memory increase compares with
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def format(self) -> str:
-        mem = "; ".join(f"{arch}: peak {m['peak']:.0f} MiB ({m['peak'] - m['bare']:+.0f} over the bare runtime)"
+        a = self.artifact_mib
+        mem = "; ".join(f"{arch}: peak {m['peak']:.0f} MiB ({m['peak'] - m['bare']:+.0f} over the bare runtime"
+                        + (f" = {(m['peak'] - m['bare']) / a:.1f}x the {a:.1f} MiB artifact)" if a else ")")
                         for arch, m in self.memory.items())
         return (f"{self.bundle} ({self.runtime}{', quantized' if self.quantized else ''}): {self.message}\n"
                 f"  {self.inputs} inputs, predictions agree on {self.agreement:.0%}, max |diff| "
@@ -153,4 +156,9 @@ def verify_arch(bundle: str | Path, n: int = 32, data: str | None = None, cpu: s
     message = failure or ("the same predictions on every input" if agreement == 1 else
                           f"the same predictions on {agreement:.1%} of the inputs")
     return ArchReport(str(bundle), rt, kind, quantized, len(inputs), agreement, worst, failure is None, cpu,
-                      message, memory, {k: round(v, 1) for k, v in seconds.items()})
+                      message, memory, {k: round(v, 1) for k, v in seconds.items()}, artifact_mib(bundle))
+
+
+def artifact_mib(bundle: Path) -> float:
+    """MiB of the bundle's model files (its graphs; not the tokenizer or the sidecar)."""
+    return sum(f.stat().st_size for f in bundle.iterdir() if f.suffix in (".tflite", ".onnx", ".pte", ".data")) / 2**20

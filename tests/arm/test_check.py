@@ -49,6 +49,8 @@ def test_bundles_agree_on_aarch64(arm, bundles, name):
     assert r.ok and r.agreement == 1.0 and r.inputs == 8, r.format()
     assert r.quantized == (name == "litert-int8") and (r.quantized or r.max_abs_diff <= 1e-4)
     assert r.memory["x86_64"]["peak"] > r.memory["x86_64"]["bare"] > 0 and "aarch64" in r.memory
+    model = next(f for f in paths[name].iterdir() if f.suffix in (".onnx", ".tflite"))
+    assert r.artifact_mib == model.stat().st_size / 2**20 and "x the" in r.format()
 
 
 def test_a_planted_mismatch_fails_with_a_clear_message(arm, bundles, tmp_path):
