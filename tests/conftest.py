@@ -22,12 +22,74 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
-def run_cli(*args: str, env: dict | None = None, input: str | None = None):
-    """Run `python -m liteformer ARGS` in a fresh process (``input``: its stdin); returns CompletedProcess."""
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, fresh: bool = False):
+    """Run `liteformer ARGS` (``input``: its stdin); returns a CompletedProcess.
+
+    In this process through ``liteformer.cli.main`` (the runtimes and converters stay imported between
+    calls: a third of the suite's time went to starting Python, torch and ExecuTorch again), with the
+    file descriptors, stdin, environment, working folder, warnings, signal handlers and torch's
+    thread count as a fresh process would see them and restored afterwards; an uncaught exception
+    becomes exit code 1 with its traceback on stderr, as in a process. ``fresh=True`` (or
+    LITEFORMER_TEST_FRESH=1 for the whole suite) runs `python -m liteformer` in a new process."""
+    if fresh or os.environ.get("LITEFORMER_TEST_FRESH", "") not in ("", "0"):
+        import subprocess
+        e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        return subprocess.run([sys.executable, "-m", "liteformer", *args], capture_output=True, text=True,
+                              env=e, cwd=ROOT, timeout=600, input=input)
+    return _run_in_process(list(args), env, input)
+
+
+def _run_in_process(args: list[str], env: dict | None, input: str | None):
+    import io
+    import signal
     import subprocess
-    e = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "liteformer", *args], capture_output=True, text=True,
-                          env=e, cwd=ROOT, timeout=600, input=input)
+    import tempfile
+    import traceback
+    import warnings
+
+    from liteformer.cli import main
+    saved_env, saved_cwd, saved_threads = dict(os.environ), os.getcwd(), torch.get_num_threads()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    os.environ.update({"PYTHONPATH": str(ROOT), **(env or {})})
+    os.chdir(ROOT)
+    saved_streams[1].flush()
+    saved_streams[2].flush()
+    fds = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, warnings.catch_warnings():
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        sys.stdin = io.StringIO(input or "")
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 (fd 1 itself: children share it)
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        try:
+            code = main(args)
+        except SystemExit as e:  # argparse: --help, usage errors
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if e.code is not None and not isinstance(e.code, int):
+                print(e.code, file=sys.stderr)
+        except BaseException:  # noqa: BLE001 (what a process would die of: exit 1 and the traceback)
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(fds[0], 1)
+            os.dup2(fds[1], 2)
+            for fd in fds:
+                os.close(fd)
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            os.environ.clear()
+            os.environ.update(saved_env)
+            os.chdir(saved_cwd)
+            torch.set_num_threads(saved_threads)
+            torch.set_flush_denormal(False)
+            for s, h in saved_signals.items():
+                signal.signal(s, h)
+        out.seek(0)
+        err.seek(0)
+        text = [f.read().decode("utf-8", "replace") for f in (out, err)]
+    return subprocess.CompletedProcess(["liteformer", *args], code, *text)
 
 
 @pytest.fixture(scope="session")

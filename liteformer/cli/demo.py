@@ -39,7 +39,7 @@ def packaged_paths(recipe):
 
 def quick(recipe, out: Path):
     """The demo cut to a smoke run: 300 training and 200 dev/test sentences, 2 steps per training step,
-    1 bench repetition."""
+    fp32 exports (one LiteRT length for classification), 1 bench repetition."""
     from dataclasses import replace
 
     from liteformer.data.text import resolve
@@ -73,7 +73,9 @@ def quick(recipe, out: Path):
     # export check: the smoke run exports fp32 (the quantized path is the full demo's)
     quick_opts = {"finetune": {"max_steps": 2, "eval_every": 2}, "distill": {"max_steps": 2, "eval_every": 2},
                   "export": {"quantize": "none"}}
-    if recipe.task != "text-classification":  # encoder-decoders: a small vocabulary, few dev examples, short outputs
+    if recipe.task == "text-classification":  # one LiteRT length (128, the bench's fixed length) instead of four
+        quick_opts["export"].update(buckets=[128])
+    else:  # encoder-decoders: a small vocabulary, few dev examples, short outputs
         quick_opts["finetune"].update(vocab_size=300, dev_sentences=8)
         quick_opts["distill"].update(dev_sentences=8)
         quick_opts["export"].update(max_target=16)

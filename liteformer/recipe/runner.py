@@ -155,7 +155,8 @@ def _run(recipe: Recipe, work: Path, cache: Path, data: dict, data_key: str, pro
     return res
 
 
-def print_result(res: RecipeResult, out=sys.stdout) -> None:
+def print_result(res: RecipeResult, out=None) -> None:
+    out = sys.stdout if out is None else out  # at call time: a default bound at import misses later redirects
     print(res.table, file=out)
     print(f"steps: {res.steps_run} run, {res.steps_cached} from cache", file=out)
     for x in res.left_out:

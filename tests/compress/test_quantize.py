@@ -57,8 +57,10 @@ def test_quantize_verb_and_keep_float(trained):
         quantize_(lm.model, object())
 
 
+# ExecuTorch int8-dynamic by default in tests/export/test_export.py (test_executorch_int8_keeps_named_groups_float
+# exports the all-int8 file too, verified, int8 table and size checked); here in the slow run
 CASES = [("onnx", "int8-dynamic"), ("onnx", "int8-static"), ("litert", "int8-dynamic"),
-         ("executorch", "int8-dynamic"), pytest.param("executorch", "int8-static", marks=pytest.mark.slow)]
+         *[pytest.param("executorch", m, marks=pytest.mark.slow) for m in ("int8-dynamic", "int8-static")]]
 
 
 @pytest.mark.parametrize("runtime,method", CASES)

@@ -219,7 +219,10 @@ def test_executorch_int8_keeps_named_groups_float(tiny_folder, tmp_path):
     assert meta["quantization"]["kept_float_linears"] == 4  # pooler, classifier, ffn.up, ffn.down
     assert meta["verify"]["label_agreement"] >= 0.99
     all_int8 = export_model(loaded, "executorch", tmp_path / "all", ExportOptions(max_length=32,
-                                                                                   quantize="int8-dynamic"), None)
-    assert all_int8["quantization"]["kept_float_linears"] == 0
+                                                                                   quantize="int8-dynamic"), TEXTS)
+    q = all_int8["quantization"]  # the all-int8 file: also tests/compress/test_quantize.py's case (slow run)
+    assert q["kept_float_linears"] == 0 and q["int8_embedding"] and all_int8["verify"]["label_agreement"] >= 0.99
+    fp32_bytes = 4 * sum(p.numel() for p in loaded.model.parameters())
+    assert (tmp_path / "all" / "model.pte").stat().st_size < 0.75 * fp32_bytes
     kept = (tmp_path / "et" / "model.pte").stat().st_size - (tmp_path / "all" / "model.pte").stat().st_size
     assert kept > 3 * (32 * 64 + 32 * 32)  # those weights really stay 4-byte floats in the file
