@@ -21,27 +21,37 @@ def verbose() -> bool:
 
 
 @contextlib.contextmanager
+def fds_to(out: int, err: int) -> Iterator[None]:
+    """File descriptors 1 and 2 pointed at ``out`` and ``err`` for the block (native code and child
+    processes write there too), flushed and restored afterwards."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    try:  # file descriptors only: a logging handler made inside the block keeps writing to fd 2 afterwards
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+@contextlib.contextmanager
 def quiet() -> Iterator[None]:
     if verbose():
         yield
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
     with tempfile.TemporaryFile(mode="w+b") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
         ok = False
-        try:  # file descriptors only: a logging handler made inside the block keeps writing to fd 2 afterwards
-            yield
+        try:
+            with fds_to(log.fileno(), log.fileno()):
+                yield
             ok = True
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
             if not ok and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
                 log.seek(0)
                 tail = log.read().decode("utf-8", "replace").strip().splitlines()[-20:]

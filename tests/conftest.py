@@ -48,44 +48,37 @@ def _run_in_process(args: list[str], env: dict | None, input: str | None):
     import warnings
 
     from liteformer.cli import main
+    from liteformer.quiet import fds_to
     saved_env, saved_cwd, saved_threads = dict(os.environ), os.getcwd(), torch.get_num_threads()
     saved_streams = sys.stdin, sys.stdout, sys.stderr
     saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     os.environ.update({"PYTHONPATH": str(ROOT), **(env or {})})
     os.chdir(ROOT)
-    saved_streams[1].flush()
-    saved_streams[2].flush()
-    fds = os.dup(1), os.dup(2)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, warnings.catch_warnings():
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
-        sys.stdin = io.StringIO(input or "")
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 (fd 1 itself: children share it)
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        try:
-            code = main(args)
-        except SystemExit as e:  # argparse: --help, usage errors
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-            if e.code is not None and not isinstance(e.code, int):
-                print(e.code, file=sys.stderr)
-        except BaseException:  # noqa: BLE001 (what a process would die of: exit 1 and the traceback)
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(fds[0], 1)
-            os.dup2(fds[1], 2)
-            for fd in fds:
-                os.close(fd)
-            sys.stdin, sys.stdout, sys.stderr = saved_streams
-            os.environ.clear()
-            os.environ.update(saved_env)
-            os.chdir(saved_cwd)
-            torch.set_num_threads(saved_threads)
-            torch.set_flush_denormal(False)
-            for s, h in saved_signals.items():
-                signal.signal(s, h)
+        with fds_to(out.fileno(), err.fileno()):
+            sys.stdin = io.StringIO(input or "")
+            sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 (fd 1 itself: children share it)
+            sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            try:
+                code = main(args)
+            except SystemExit as e:  # argparse: --help, usage errors
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+                if e.code is not None and not isinstance(e.code, int):
+                    print(e.code, file=sys.stderr)
+            except BaseException:  # noqa: BLE001 (what a process would die of: exit 1 and the traceback)
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                sys.stdin, sys.stdout, sys.stderr = saved_streams
+                os.environ.clear()
+                os.environ.update(saved_env)
+                os.chdir(saved_cwd)
+                torch.set_num_threads(saved_threads)
+                torch.set_flush_denormal(False)
+                for s, h in saved_signals.items():
+                    signal.signal(s, h)
         out.seek(0)
         err.seek(0)
         text = [f.read().decode("utf-8", "replace") for f in (out, err)]
