@@ -207,3 +207,39 @@ def test_bf16_autocast_on_the_cpu_is_opt_in(tmp_path):
     assert all(torch.equal(weights["auto"][k], weights["fp32"][k]) for k in weights["auto"])
     assert not torch.equal(weights["bf16"][w], weights["fp32"][w])
     assert torch.allclose(weights["bf16"][w], weights["fp32"][w], atol=5e-3)
+
+
+def test_teacher_outputs_continue_where_a_stopped_run_left_them(tmp_path):
+    from liteformer.train import translate as tr
+    sources = [f"sentence {i}" for i in range(10)]
+    cache, calls = tmp_path / "kd.txt", []
+
+    def run(texts):
+        calls.append(len(texts))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # a slice's end in the third chunk
+        return [t.upper() if t != "sentence 4" else "" for t in texts]
+
+    with pytest.raises(KeyboardInterrupt):
+        tr._chunked(cache, sources, "k1", 2, False, run)
+    partial = tmp_path / "kd.txt.partial"
+    assert partial.read_text().splitlines()[1:] == ["SENTENCE 0", "SENTENCE 1", "SENTENCE 2", "SENTENCE 3"]
+    with open(partial, "a") as f:
+        f.write("SENTENCE 4 cut by a ki")  # a line without its newline: dropped on resume
+    calls.clear()
+    out = tr._chunked(cache, sources, "k1", 2, False, lambda texts: calls.append(len(texts)) or run(texts))
+    assert out[4] == "." and out[9] == "SENTENCE 9" and len(out) == 10
+    assert sum(calls[::2]) == 6  # only the six sources left were generated (each call is recorded twice)
+    assert tr._chunked(cache, sources, "k2", 4, False, lambda texts: ["x"] * len(texts)) == ["x"] * 10  # new key
+
+
+def test_teacher_targets_are_one_line_per_source_and_reused(tmp_path):
+    from liteformer.train.translate import teacher_targets
+    cfg_file = tmp_path / "m.json"
+    cfg_file.write_text(json.dumps(TINY))
+    prep = prepare("multi30k:val", str(cfg_file), vocab_size=300)
+    sources = prep.train.sources[:7]
+    out = teacher_targets(prep.model, prep.tokenizer, sources, tmp_path / "kd.txt", chunk=3)
+    assert len(out) == 7 and all(line and "\n" not in line for line in out)
+    assert not (tmp_path / "kd.txt.partial").exists()
+    assert teacher_targets(prep.model, prep.tokenizer, sources, tmp_path / "kd.txt", chunk=3) == out
