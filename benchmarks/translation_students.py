@@ -24,9 +24,10 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from slices import ROOT, add_slice_flags, run_for
+from slices import ROOT, add_slice_flags, train_slice, trained_for
 from translation_teacher import pairs
 
 WAYS = {"references": [], "word-kd": ["--kd", "word"], "sequence-kd": ["--kd", "sequence"],
@@ -118,9 +119,11 @@ def main() -> int:
             student = a.lsra_student if way.startswith("lsra") else a.student
             cmd = ["distill", "--task", "translation", "--teacher", str(teacher), "--student-config", student,
                    "--kd-targets", str(work / "kd-targets.txt"), "--alpha", "0.5", "--temperature", "1", *flags]
-        left -= run_for([sys.executable, "-m", "liteformer", *cmd, *common, "--out", str(out)], left) / 60
-        if not (out / "training.json").exists():
-            print(f"{way}: not finished; run this again to continue")
+        t0 = time.time()  # the slice's time (the teacher's outputs included, for the KD students) is kept per student
+        done = train_slice([sys.executable, "-m", "liteformer", *cmd, *common, "--out", str(out)], out, left,
+                           work / f"{way}-progress.json", a.threads)
+        left -= (time.time() - t0) / 60
+        if not done:
             return 0
     if a.train_only:
         return 0
@@ -135,6 +138,9 @@ def main() -> int:
         print(f"| {name} | {r['parameters'] / 1e6:.2f} M | {r['macs_16'] / 1e6:.1f} | {r['bleu']:.2f} | {pct:.1f} | "
               f"{r['bleu_tok_lc']:.2f} | {r['chrf']:.2f} | {r['encoder_ms']:.1f} | {r['decoder_ms']:.1f} | "
               f"{t['sentence_ms'] / r['sentence_ms']:.2f} | {r['tokens_per_s']:.0f} | {r['peak_rss_mb']:.0f} |")
+    for way in WAYS:
+        rows[way]["trained"] = trained_for(work / f"{way}-progress.json")
+        print(f"{way}: trained in {rows[way]['trained']}")
     (work / "students.json").write_text(json.dumps(rows, indent=2))
     plain, lsra = rows["sequence-kd"], rows["lsra-sequence-kd"]
     print(f"LSRA vs plain (both sequence-KD): {lsra['bleu'] - plain['bleu']:+.2f} sacreBLEU at "
