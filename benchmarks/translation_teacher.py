@@ -1,7 +1,7 @@
 """The Multi30k EN→DE translation teacher, trained from scratch on CPU in slices that resume exactly.
 
     python benchmarks/translation_teacher.py [--minutes 60] [--work out/nmt/teacher]
-        [--shared ../shared] [--config examples/nmt-teacher.json] [--steps 8000]
+        [--shared ../shared] [--config examples/nmt-teacher.json] [--steps 3000]
 
 Each call trains for at most ``--minutes`` (then stops the run with Ctrl-C semantics: the last
 checkpoint in WORK.ckpt is kept) and says how far it got; call it again to continue — the weights end
@@ -13,7 +13,9 @@ The default model (examples/nmt-teacher.json, ~10 M parameters) is the published
 baseline (4+4 layers, 4 heads, shared embeddings, dropout 0.3, ~4,096-token batches, inverse-sqrt
 schedule, label smoothing 0.1) at twice its width (256, FFN 1024), so that students of a quarter of
 the teacher's size stay practical; pre-LN, learned positions, a joint 8,000-piece BPE vocabulary,
-400 warm-up steps (5 % of 8,000).
+150 warm-up steps (5 % of 3,000). 3,000 steps (~85 minutes on 2 cores with bf16 autocast) fit one
+working session, so a machine that is not kept between sessions still ends with a teacher; in an 8,000-step
+run, dev sacreBLEU (greedy) was 39.60 at step 3,000 and 40.22 at its best, step 4,500.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def main() -> int:
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"), help="the shared data folder")
     ap.add_argument("--work", default="out/nmt/teacher", help="the teacher's model folder (WORK.ckpt: its checkpoint)")
     ap.add_argument("--config", default=str(ROOT / "examples" / "nmt-teacher.json"), help="model JSON")
-    ap.add_argument("--steps", type=int, default=8000, help="optimizer steps in all (default 8000)")
+    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps in all (default 3000)")
     ap.add_argument("--max-tokens", type=int, default=4096, help="tokens per batch (default 4096)")
     ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     ap.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints (default "
