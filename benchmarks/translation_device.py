@@ -98,7 +98,7 @@ def main() -> int:
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"), help="stage: the shared data folder")
     ap.add_argument("--out", default=os.environ.get("OUT", "out/device"), help="where the packs go ($OUT)")
     ap.add_argument("--minutes", type=float, default=7.0, help="training time limit of this phase (default 7)")
-    ap.add_argument("--steps", type=int, default=None, help="the phase's steps (default: the scripts' 3000/4000)")
+    ap.add_argument("--steps", type=int, default=None, help="the phase's steps (default: the scripts' 3000/3000)")
     ap.add_argument("--config", default=None, help="the model JSON (default: the scripts' teacher/student)")
     a = ap.parse_args()
     out, log = Path(a.out), Path(a.out) / "device-log.txt"
